@@ -17,7 +17,6 @@ from typing import Annotated, Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 

@@ -90,7 +90,9 @@ def check_split(images: np.ndarray, labels: np.ndarray, task: TaskType, num_outp
         if labels.ndim != 1:
             raise DataError(f"{what}: multi-class labels must be (N,), got {labels.shape}")
         if labels.min() < 0 or labels.max() >= num_outputs:
-            raise DataError(f"{what}: class labels must lie in [0, {num_outputs}), got [{labels.min()}, {labels.max()}]")
+            raise DataError(
+                f"{what}: class labels must lie in [0, {num_outputs}), got [{labels.min()}, {labels.max()}]"
+            )
     else:
         if labels.ndim != 2 or labels.shape[1] != num_outputs:
             raise DataError(f"{what}: multi-label labels must be (N, {num_outputs}), got {labels.shape}")

@@ -64,7 +64,9 @@ class Selection:
     """(budget,) float32 score of each pick when it was picked (higher = more wanted)."""
 
 
-def augment_features(task_features: torch.Tensor, embeddings: torch.Tensor | None, alpha: float) -> torch.Tensor:
+def augment_features(
+    task_features: torch.Tensor, embeddings: torch.Tensor | None, alpha: float
+) -> torch.Tensor:
     """[T_f(x) ⁀ alpha V(x)] (paper eq. for the VAE-augmented core-set).
 
     alpha == 0 returns the task features untouched (no zero columns), so the plain heuristic's picks
