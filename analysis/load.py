@@ -1,0 +1,388 @@
+"""MLflow -> one tidy pandas DataFrame, one row per (trial, step, metric).
+
+Reads the launcher's schema (issue 4): parent runs tagged ``raysweep.role=sweep`` and
+``raysweep.sweep_id``; child runs tagged ``raysweep.role=trial``, ``raysweep.trial_key`` and
+``raysweep.initial_labels_sha256`` with params dataset, heuristic, alpha, seed, uses_vae and metrics
+logged with step = number of labels.
+
+Which sweeps: ``sweep_id`` given -> only that sweep. Otherwise every sweep of the experiment, as long
+as they share one budget (same initial labels, labels per round and pool size per dataset, and
+label-count grids where one is a prefix of the other): a sweep extended later with more alphas or
+seeds, or rerun, then reads as one study, and reruns of a trial collapse by the duplicate rule
+below. Sweeps with different budgets are refused (:class:`MixedBudgetsError`) with the list of
+sweeps, so the user picks one with ``--sweep``.
+
+Duplicates: a resumed or retried trial may log a step twice, or a trial may have two runs. Rows are
+deduplicated by (trial key, metric, step), keeping the latest by metric timestamp, then by run start
+time; the number of dropped rows is returned and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+SWEEP_TAG = "raysweep.sweep_id"
+ROLE_TAG = "raysweep.role"
+TRIAL_KEY_TAG = "raysweep.trial_key"
+HASH_TAG = "raysweep.initial_labels_sha256"
+PARENT_TAG = "mlflow.parentRunId"
+
+TRIAL_COLUMNS = ["dataset", "heuristic", "alpha", "seed"]
+TIDY_COLUMNS = [
+    "sweep_id",
+    "run_id",
+    "trial_key",
+    "dataset",
+    "heuristic",
+    "alpha",
+    "seed",
+    "uses_vae",
+    "initial_labels_sha256",
+    "n_labels",
+    "metric",
+    "value",
+]
+DEFAULT_METRICS = ("accuracy", "auc", "train_seconds", "selection_seconds")
+BUDGET_PARAMS = {
+    "initial_labels": ("schedule.initial_labels", "initial_labels"),
+    "labels_per_round": ("schedule.labels_per_round", "labels_per_round"),
+    "pool_size": ("dataset.pool_size", "pool_size"),
+}
+"""Budget field -> the parent param and the child param that may carry it."""
+
+
+class AnalysisError(ValueError):
+    """Bad input for the analysis (unknown experiment, no runs, mixed budgets, unknown metric, ...).
+
+    The CLI prints the message and exits 2.
+    """
+
+
+class MixedBudgetsError(AnalysisError):
+    """Runs from sweeps with different label budgets were mixed."""
+
+
+@dataclass
+class SweepData:
+    """What :func:`load_sweep` read.
+
+    ``frame``: the tidy metrics (columns :data:`TIDY_COLUMNS`), deduplicated.
+    ``trials``: one row per child run kept (run_id, trial_key, sweep_id, the trial columns,
+    uses_vae, initial_labels_sha256, start/end time, wall_seconds, status).
+    ``sweeps``: one row per sweep (sweep_id, parent_run_id, start/end, wall_seconds, budget
+    params, vae_trainings, vae_seconds).
+    """
+
+    experiment_name: str
+    experiment_id: str
+    tracking_uri: str
+    frame: pd.DataFrame
+    trials: pd.DataFrame
+    sweeps: pd.DataFrame
+    sweep_ids: list[str]
+    duplicates_dropped: int = 0
+    duplicate_runs: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def metrics(self) -> list[str]:
+        return sorted(self.frame["metric"].unique())
+
+    @property
+    def target_parent_run_id(self) -> str | None:
+        """The parent run the report is logged to: the selected sweep's, or the latest one's."""
+        parents = self.sweeps.dropna(subset=["parent_run_id"])
+        if parents.empty:
+            return None
+        return str(parents.sort_values("start_time").iloc[-1]["parent_run_id"])
+
+
+def check_store(tracking_uri: str) -> None:
+    """Refuse a sqlite URI whose file does not exist (mlflow would silently create an empty store)."""
+    if tracking_uri.startswith("sqlite:"):
+        path = unquote(urlparse(tracking_uri).path)
+        # sqlite:///relative/path -> path '/relative/path'; sqlite:////abs -> '//abs'
+        candidates = [Path(path), Path(path.lstrip("/")), Path("/" + path.lstrip("/"))]
+        if not any(p.is_file() for p in candidates):
+            raise AnalysisError(f"no MLflow store at {tracking_uri}: the sqlite file does not exist")
+
+
+def load_sweep(
+    tracking_uri: str,
+    experiment: str,
+    sweep_id: str | None = None,
+    metrics: Sequence[str] | None = None,
+    max_workers: int = 8,
+) -> SweepData:
+    """Read an experiment's sweep(s) into a :class:`SweepData`. Raises :class:`AnalysisError`."""
+    from mlflow import MlflowClient
+    from mlflow.entities import ViewType
+
+    check_store(tracking_uri)
+    client = MlflowClient(tracking_uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        known = sorted(e.name for e in client.search_experiments(view_type=ViewType.ALL))
+        raise AnalysisError(
+            f"unknown experiment {experiment!r} in {tracking_uri}; known: {', '.join(known) or 'none'}"
+        )
+    runs = _search_all(client, exp.experiment_id)
+    parents = [r for r in runs if _is_parent(r)]
+    children = [r for r in runs if _is_trial(r)]
+    notes: list[str] = []
+
+    if sweep_id is not None:
+        children = [r for r in children if r.data.tags.get(SWEEP_TAG) == sweep_id]
+        parents = [r for r in parents if r.data.tags.get(SWEEP_TAG) == sweep_id]
+        if not children:
+            known = sorted({r.data.tags.get(SWEEP_TAG, "?") for r in runs if _is_trial(r)})
+            raise AnalysisError(
+                f"sweep {sweep_id!r} has no trial runs in experiment {experiment!r}; "
+                f"sweeps with trials: {', '.join(known) or 'none'}"
+            )
+    if not children:
+        raise AnalysisError(f"experiment {experiment!r} has no trial runs (runs with param 'heuristic')")
+
+    sweep_ids = sorted({r.data.tags.get(SWEEP_TAG, "") for r in children})
+    if sweep_id is None:
+        if len(sweep_ids) > 1:
+            notes.append(
+                f"no --sweep given: reading all {len(sweep_ids)} sweeps of the experiment "
+                f"({', '.join(sweep_ids)}), which share one budget; reruns of a trial are deduplicated"
+            )
+        else:
+            notes.append(f"no --sweep given: the experiment holds one sweep ({sweep_ids[0]})")
+
+    trials = _trial_table(children)
+    histories = _histories(client, trials, metrics, max_workers)
+    frame = _tidy(trials, histories)
+    if frame.empty:
+        raise AnalysisError(f"the trial runs of experiment {experiment!r} logged no metrics")
+    sweeps = _sweep_table(parents, trials)
+    _check_budgets(sweeps, trials, frame)
+
+    frame, dropped = dedupe(frame)
+    duplicate_runs = int(trials.duplicated("trial_key").sum())
+    if dropped or duplicate_runs:
+        message = (
+            f"dropped {dropped} duplicate metric points (same trial key, metric and step; kept the latest)"
+            f"; {duplicate_runs} trial keys had more than one run"
+        )
+        log.warning(message)
+        notes.append(message)
+    used_runs = set(frame["run_id"])
+    trials = trials[trials["run_id"].isin(used_runs)].reset_index(drop=True)
+    return SweepData(
+        experiment_name=experiment,
+        experiment_id=exp.experiment_id,
+        tracking_uri=tracking_uri,
+        frame=frame,
+        trials=trials,
+        sweeps=sweeps,
+        sweep_ids=sweep_ids,
+        duplicates_dropped=dropped,
+        duplicate_runs=duplicate_runs,
+        notes=notes,
+    )
+
+
+def dedupe(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Keep one row per (trial key, metric, step): the latest by timestamp, then by run start time.
+
+    ``frame`` needs ``timestamp`` and ``run_start`` columns; they are dropped from the result.
+    Returns the deduplicated frame and the number of rows dropped.
+    """
+    ordered = frame.sort_values(["trial_key", "metric", "n_labels", "timestamp", "run_start"], kind="stable")
+    kept = ordered.drop_duplicates(["trial_key", "metric", "n_labels"], keep="last")
+    dropped = len(frame) - len(kept)
+    kept = kept.drop(columns=["timestamp", "run_start"]).sort_values(
+        ["dataset", "heuristic", "alpha", "seed", "metric", "n_labels"]
+    )
+    return kept.reset_index(drop=True)[TIDY_COLUMNS], dropped
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def _search_all(client, experiment_id: str) -> list:
+    runs, token = [], None
+    while True:
+        page = client.search_runs([experiment_id], max_results=1000, page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def _is_trial(run) -> bool:
+    role = run.data.tags.get(ROLE_TAG)
+    return role == "trial" or (role is None and "heuristic" in run.data.params)
+
+
+def _is_parent(run) -> bool:
+    role = run.data.tags.get(ROLE_TAG)
+    return role == "sweep" or (
+        role is None and SWEEP_TAG in run.data.tags and PARENT_TAG not in run.data.tags
+    )
+
+
+def _trial_table(children: list) -> pd.DataFrame:
+    rows = []
+    for run in children:
+        params, tags, info = run.data.params, run.data.tags, run.info
+        missing = [p for p in ("dataset", "heuristic", "alpha", "seed") if p not in params]
+        if missing:
+            raise AnalysisError(f"trial run {info.run_id} lacks params {', '.join(missing)}")
+        try:
+            alpha, seed = float(params["alpha"]), int(params["seed"])
+        except ValueError as err:
+            raise AnalysisError(f"trial run {info.run_id}: bad alpha/seed param ({err})") from None
+        key = tags.get(TRIAL_KEY_TAG) or f"{params['dataset']}/{params['heuristic']}/{alpha}/{seed}"
+        end = info.end_time
+        rows.append(
+            {
+                "run_id": info.run_id,
+                "trial_key": key,
+                "sweep_id": tags.get(SWEEP_TAG, ""),
+                "dataset": params["dataset"],
+                "heuristic": params["heuristic"],
+                "alpha": alpha,
+                "seed": seed,
+                "uses_vae": params.get("uses_vae", str(alpha > 0)).strip().lower() == "true",
+                "initial_labels_sha256": tags.get(HASH_TAG),
+                "status": info.status,
+                "start_time": info.start_time,
+                "end_time": end,
+                "wall_seconds": (end - info.start_time) / 1000.0 if end and info.start_time else float("nan"),
+                **{name: _int_or_none(params.get(child)) for name, (_, child) in BUDGET_PARAMS.items()},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _histories(client, trials: pd.DataFrame, metrics: Sequence[str] | None, max_workers: int) -> dict:
+    """(run_id, metric) -> list of mlflow Metric. Threads: cheap for sqlite, a big win for a server."""
+    wanted = list(metrics) if metrics else list(DEFAULT_METRICS)
+    jobs = [(run_id, name) for run_id in trials["run_id"] for name in wanted]
+    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+        results = pool.map(lambda job: client.get_metric_history(*job), jobs)
+        return dict(zip(jobs, results, strict=True))
+
+
+def _tidy(trials: pd.DataFrame, histories: dict) -> pd.DataFrame:
+    rows = [
+        (run_id, m.key, int(m.step), float(m.value), int(m.timestamp))
+        for (run_id, _), points in histories.items()
+        for m in points
+    ]
+    points = pd.DataFrame(rows, columns=["run_id", "metric", "n_labels", "value", "timestamp"])
+    cols = [
+        "run_id",
+        "sweep_id",
+        "trial_key",
+        *TRIAL_COLUMNS,
+        "uses_vae",
+        "initial_labels_sha256",
+        "start_time",
+    ]
+    return points.merge(trials[cols], on="run_id").rename(columns={"start_time": "run_start"})
+
+
+def _sweep_table(parents: list, trials: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for run in parents:
+        info, params, metrics = run.info, run.data.params, run.data.metrics
+        end = info.end_time
+        rows.append(
+            {
+                "sweep_id": run.data.tags.get(SWEEP_TAG, ""),
+                "parent_run_id": info.run_id,
+                "start_time": info.start_time,
+                "end_time": end,
+                "wall_seconds": (end - info.start_time) / 1000.0 if end and info.start_time else float("nan"),
+                "vae_trainings": metrics.get("vae_trainings", float("nan")),
+                "vae_seconds": metrics.get("vae_seconds", float("nan")),
+                **{name: _int_or_none(params.get(parent)) for name, (parent, _) in BUDGET_PARAMS.items()},
+            }
+        )
+    sweeps = pd.DataFrame(
+        rows,
+        columns=[
+            "sweep_id",
+            "parent_run_id",
+            "start_time",
+            "end_time",
+            "wall_seconds",
+            "vae_trainings",
+            "vae_seconds",
+            *BUDGET_PARAMS,
+        ],
+    )
+    # A resumed sweep may hold several parent runs for one sweep id; keep the latest.
+    sweeps = sweeps.sort_values("start_time").drop_duplicates("sweep_id", keep="last")
+    # Sweeps with trials but no parent run still get a row (nothing to log the report to).
+    orphans = sorted(set(trials["sweep_id"]) - set(sweeps["sweep_id"]))
+    if orphans:
+        sweeps = pd.concat([sweeps, pd.DataFrame({"sweep_id": orphans})], ignore_index=True)
+    return sweeps[sweeps["sweep_id"].isin(set(trials["sweep_id"]))].reset_index(drop=True)
+
+
+def _check_budgets(sweeps: pd.DataFrame, trials: pd.DataFrame, frame: pd.DataFrame) -> None:
+    """Refuse sweeps whose budgets differ: their curves and areas are not comparable."""
+    if trials["sweep_id"].nunique() < 2:
+        return
+    problems = []
+    # 1. Declared budgets (parent and child params), per dataset.
+    declared = trials[["sweep_id", "dataset", *BUDGET_PARAMS]].copy()
+    if not sweeps.empty:
+        parent_budget = sweeps[["sweep_id", *[c for c in BUDGET_PARAMS if c in sweeps]]]
+        declared = declared.merge(parent_budget, on="sweep_id", how="left", suffixes=("", "_parent"))
+        for name in BUDGET_PARAMS:
+            if f"{name}_parent" in declared:
+                declared[name] = declared[name].fillna(declared[f"{name}_parent"])
+    for dataset, group in declared.groupby("dataset"):
+        for name in BUDGET_PARAMS:
+            values = group.dropna(subset=[name]).groupby("sweep_id")[name].agg(lambda s: sorted(set(s)))
+            distinct = {v for vs in values for v in vs}
+            if len(distinct) > 1:
+                per = "; ".join(f"{sid}: {', '.join(str(int(v)) for v in vs)}" for sid, vs in values.items())
+                problems.append(f"{dataset} {name} differs ({per})")
+    # 2. Observed label-count grids: one must be a prefix of the other.
+    grids = frame.groupby(["dataset", "sweep_id"])["n_labels"].agg(lambda s: sorted(set(s)))
+    for dataset, per_sweep in grids.groupby(level=0):
+        items = [(sid, grid) for (_, sid), grid in per_sweep.items()]
+        for i, (sid_a, grid_a) in enumerate(items):
+            for sid_b, grid_b in items[i + 1 :]:
+                k = min(len(grid_a), len(grid_b))
+                if grid_a[:k] != grid_b[:k]:
+                    problems.append(
+                        f"{dataset} label counts differ ({sid_a}: {_grid_text(grid_a)}; {sid_b}: {_grid_text(grid_b)})"
+                    )
+    if problems:
+        raise MixedBudgetsError(
+            "runs from sweeps with different budgets are mixed in this experiment: "
+            + "; ".join(problems)
+            + ". Pick one sweep with --sweep ID."
+        )
+
+
+def _grid_text(grid: list[int]) -> str:
+    return ", ".join(str(g) for g in grid[:6]) + (", ..." if len(grid) > 6 else "")
+
+
+def _int_or_none(value: str | None) -> float | None:
+    if value is None or value in ("", "None", "null"):
+        return None
+    try:
+        return float(int(float(value)))
+    except ValueError:
+        return None

@@ -1,0 +1,438 @@
+"""Statistics on the tidy frame from :mod:`analysis.load` (scipy.stats).
+
+- :func:`curve_summary`: per (dataset, heuristic, alpha, n_labels) mean, std, n and a t-based 95%
+  confidence interval across seeds.
+- :func:`paired_tests`: every VAE variant (alpha > 0) against its plain partner (same dataset and
+  heuristic, alpha 0), paired by seed at every label count: paired t-test and Wilcoxon signed-rank,
+  Holm-corrected across the label counts of that comparison. Pairs whose initial-label hashes differ
+  are refused (:class:`UnpairedError`): shared seeds are the design.
+- :func:`trial_areas` / :func:`alpha_summary`: normalised area under each learning curve (trapezoid
+  over n_labels divided by the label range, so it is in accuracy units), and per (dataset,
+  heuristic) the best alpha with its gain over alpha 0 and paired tests on the areas.
+- :func:`runtime_tables`: compute and wall time per trial, per (dataset, heuristic) and per sweep.
+
+Degenerate cases never crash: n < 2 pairs gives p = NaN, all-zero differences give p = 1 (both with
+a note). With 5 seeds the exact two-sided Wilcoxon p-value cannot go below 2/2^5 = 0.0625, so
+significance markers use the Holm-corrected paired t-test and the Wilcoxon column is a robustness
+check.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.load import AnalysisError
+
+ALPHA_LEVEL = 0.05
+GROUP = ["dataset", "heuristic", "alpha"]
+
+
+class UnpairedError(AnalysisError):
+    """A variant and its alpha-0 partner did not start from the same initial labels."""
+
+
+def t_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float, float]:
+    """(mean, std, ci_low, ci_high) of ``values``; the interval is NaN when fewer than 2 values."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    n = len(values)
+    if n == 0:
+        return (np.nan,) * 4
+    mean = float(values.mean())
+    if n < 2:
+        return mean, np.nan, np.nan, np.nan
+    std = float(values.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * std / np.sqrt(n))
+    return mean, std, mean - half, mean + half
+
+
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm step-down adjusted p-values; NaNs stay NaN and do not count as tests."""
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full_like(p, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    m = len(finite)
+    if m == 0:
+        return adjusted
+    order = finite[np.argsort(p[finite], kind="stable")]
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def paired_test(variant: np.ndarray, plain: np.ndarray) -> dict:
+    """Paired t-test and Wilcoxon signed-rank of ``variant - plain``; never raises.
+
+    Returns n_pairs, mean_diff, diff_ci_low/high, t_stat, p_t, w_stat, p_wilcoxon and a note.
+    """
+    diff = np.asarray(variant, dtype=float) - np.asarray(plain, dtype=float)
+    diff = diff[np.isfinite(diff)]
+    mean, _, low, high = t_interval(diff)
+    out = {
+        "n_pairs": len(diff),
+        "mean_diff": mean,
+        "diff_ci_low": low,
+        "diff_ci_high": high,
+        "t_stat": np.nan,
+        "p_t": np.nan,
+        "w_stat": np.nan,
+        "p_wilcoxon": np.nan,
+        "note": "",
+    }
+    if len(diff) < 2:
+        out["note"] = f"n={len(diff)} pairs: no test"
+        return out
+    if np.allclose(diff, 0.0, rtol=0.0, atol=1e-12):
+        out.update(t_stat=0.0, p_t=1.0, w_stat=np.nan, p_wilcoxon=1.0, note="identical curves: p set to 1")
+        return out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if np.ptp(diff) < 1e-12:
+            # A constant non-zero difference has zero variance: t is infinite and the t-test's p
+            # is 0 formally; report that, but say why.
+            out.update(t_stat=float(np.sign(diff[0]) * np.inf), p_t=0.0, note="constant difference")
+        else:
+            t = stats.ttest_rel(variant, plain, nan_policy="omit")
+            out.update(t_stat=float(t.statistic), p_t=float(t.pvalue))
+        try:
+            w = stats.wilcoxon(diff, zero_method="wilcox", alternative="two-sided")
+            out.update(w_stat=float(w.statistic), p_wilcoxon=float(w.pvalue))
+        except ValueError as err:  # e.g. every difference is zero after dropping ties
+            out["note"] = (out["note"] + "; " if out["note"] else "") + f"wilcoxon: {err}"
+    return out
+
+
+def curve_summary(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+    """Per (dataset, heuristic, alpha, n_labels): mean, std, n, ci_low, ci_high across seeds."""
+    data = _metric(frame, metric)
+    rows = []
+    for key, group in data.groupby([*GROUP, "n_labels"], sort=True):
+        mean, std, low, high = t_interval(group["value"].to_numpy())
+        rows.append((*key, mean, std, len(group), low, high))
+    return pd.DataFrame(rows, columns=[*GROUP, "n_labels", "mean", "std", "n", "ci_low", "ci_high"])
+
+
+def check_pairing(frame: pd.DataFrame) -> None:
+    """Raise :class:`UnpairedError` when a (dataset, seed) has more than one initial-label hash.
+
+    Every method of a (dataset, seed) must start from the same initial labels; a differing hash
+    means the runs cannot be paired by seed. Missing hashes are not checked.
+    """
+    hashes = frame.dropna(subset=["initial_labels_sha256"]).drop_duplicates(
+        ["dataset", "seed", "heuristic", "alpha", "initial_labels_sha256"]
+    )
+    bad = hashes.groupby(["dataset", "seed"])["initial_labels_sha256"].nunique()
+    bad = bad[bad > 1]
+    if not bad.empty:
+        examples = []
+        for dataset, seed in bad.index[:3]:
+            rows = hashes[(hashes["dataset"] == dataset) & (hashes["seed"] == seed)]
+            who = ", ".join(
+                f"{r.heuristic}/alpha={r.alpha:g}: {r.initial_labels_sha256[:10]}" for r in rows.itertuples()
+            )
+            examples.append(f"{dataset} seed {seed} ({who})")
+        raise UnpairedError(
+            "refusing to pair runs by seed: the initial-label hashes differ for "
+            + "; ".join(examples)
+            + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            + ". Runs compared by seed must start from the same initial labels."
+        )
+
+
+def paired_tests(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+    """Each VAE variant vs its alpha-0 partner, paired by seed, at every label count, Holm-corrected.
+
+    Columns: dataset, heuristic, alpha, n_labels, n_pairs, mean_plain, mean_variant, mean_diff,
+    diff_ci_low, diff_ci_high, t_stat, p_t, p_t_holm, w_stat, p_wilcoxon, p_wilcoxon_holm,
+    significant (Holm-corrected t-test p < 0.05), note.
+    """
+    data = _metric(frame, metric)
+    check_pairing(data)
+    wide = data.pivot_table(
+        index=["dataset", "heuristic", "n_labels", "seed"], columns="alpha", values="value"
+    )
+    rows = []
+    for (dataset, heuristic), block in wide.groupby(level=["dataset", "heuristic"]):
+        alphas = [a for a in block.columns if a > 0 and block[a].notna().any()]
+        if 0.0 not in block.columns or not alphas:
+            continue
+        for alpha in alphas:
+            comparison = []
+            for n_labels, at_n in block.groupby(level="n_labels"):
+                both = at_n[[0.0, alpha]].dropna()
+                result = paired_test(both[alpha].to_numpy(), both[0.0].to_numpy())
+                comparison.append(
+                    {
+                        "dataset": dataset,
+                        "heuristic": heuristic,
+                        "alpha": alpha,
+                        "n_labels": int(n_labels),
+                        "mean_plain": float(both[0.0].mean()) if len(both) else np.nan,
+                        "mean_variant": float(both[alpha].mean()) if len(both) else np.nan,
+                        **result,
+                    }
+                )
+            table = pd.DataFrame(comparison)
+            table["p_t_holm"] = holm(table["p_t"].to_numpy())
+            table["p_wilcoxon_holm"] = holm(table["p_wilcoxon"].to_numpy())
+            rows.append(table)
+    columns = [
+        *GROUP,
+        "n_labels",
+        "n_pairs",
+        "mean_plain",
+        "mean_variant",
+        "mean_diff",
+        "diff_ci_low",
+        "diff_ci_high",
+        "t_stat",
+        "p_t",
+        "p_t_holm",
+        "w_stat",
+        "p_wilcoxon",
+        "p_wilcoxon_holm",
+        "significant",
+        "note",
+    ]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    out = pd.concat(rows, ignore_index=True)
+    out["significant"] = out["p_t_holm"] < ALPHA_LEVEL
+    return out[columns]
+
+
+def significance_summary(tests: pd.DataFrame) -> pd.DataFrame:
+    """One row per comparison: label counts tested, how many significant, the smallest Holm p."""
+    rows = []
+    for key, group in tests.groupby(GROUP, sort=True):
+        best = group.loc[group["p_t_holm"].idxmin()] if group["p_t_holm"].notna().any() else None
+        significant = group[group["significant"]]
+        rows.append(
+            {
+                **dict(zip(GROUP, key, strict=True)),
+                "label_counts": len(group),
+                "n_pairs": int(group["n_pairs"].max()),
+                "mean_diff_avg": float(group["mean_diff"].mean()),
+                "n_significant": len(significant),
+                "significant_at": ", ".join(str(n) for n in significant["n_labels"]),
+                "min_p_t_holm": float(best["p_t_holm"]) if best is not None else np.nan,
+                "min_p_at": int(best["n_labels"]) if best is not None else None,
+                "min_p_wilcoxon_holm": float(group["p_wilcoxon_holm"].min()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def normalised_area(n_labels: np.ndarray, values: np.ndarray) -> float:
+    """Trapezoid area under ``values`` over ``n_labels`` divided by the label range (value units).
+
+    A single point has no range: its value is returned.
+    """
+    order = np.argsort(n_labels)
+    x = np.asarray(n_labels, dtype=float)[order]
+    y = np.asarray(values, dtype=float)[order]
+    if len(x) == 1:
+        return float(y[0])
+    return float(np.trapezoid(y, x) / (x[-1] - x[0]))
+
+
+def trial_areas(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+    """Normalised area under each trial's curve.
+
+    Columns: dataset, heuristic, alpha, seed, trial_key, initial_labels_sha256, area, n_points,
+    first_n, last_n, complete.
+    A trial is ``complete`` when it covers its dataset's whole label grid; only complete trials
+    enter area comparisons (a shorter curve has a different range and is not comparable).
+    """
+    data = _metric(frame, metric)
+    rows = []
+    for (dataset, heuristic, alpha, seed, key), group in data.groupby([*GROUP, "seed", "trial_key"]):
+        n, v = group["n_labels"].to_numpy(), group["value"].to_numpy()
+        sha = group["initial_labels_sha256"].iloc[-1]
+        rows.append(
+            (dataset, heuristic, alpha, seed, key, sha, normalised_area(n, v), len(n), n.min(), n.max())
+        )
+    columns = [*GROUP, "seed", "trial_key", "initial_labels_sha256", "area", "n_points", "first_n", "last_n"]
+    areas = pd.DataFrame(rows, columns=columns)
+    grid = data.groupby("dataset")["n_labels"].agg(["min", "max"])
+    areas["complete"] = (areas["first_n"] == areas["dataset"].map(grid["min"])) & (
+        areas["last_n"] == areas["dataset"].map(grid["max"])
+    )
+    return areas
+
+
+def alpha_curve(areas: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, heuristic, alpha): mean normalised area with CI, and the paired gain over alpha 0.
+
+    The gain is the mean over seeds of (area at alpha - area at alpha 0) with its t-based 95% CI;
+    seed-to-seed variation cancels in it, so its interval is much narrower than the area's.
+    """
+    complete = areas[areas["complete"]]
+    plain = complete[complete["alpha"] == 0.0].set_index(["dataset", "heuristic", "seed"])["area"]
+    rows = []
+    for key, group in complete.groupby(GROUP):
+        mean, std, low, high = t_interval(group["area"].to_numpy())
+        paired = group.set_index(["dataset", "heuristic", "seed"])["area"]
+        gains = (paired - plain.reindex(paired.index)).dropna().to_numpy()
+        gain, _, gain_low, gain_high = t_interval(gains)
+        rows.append((*key, mean, std, len(group), low, high, gain, gain_low, gain_high, len(gains)))
+    columns = [
+        *GROUP,
+        "mean_area",
+        "std",
+        "n",
+        "ci_low",
+        "ci_high",
+        "mean_gain",
+        "gain_ci_low",
+        "gain_ci_high",
+        "n_pairs",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def alpha_summary(areas: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, heuristic): the alpha with the largest mean area and its paired gain over alpha 0.
+
+    The gain is tested with a paired t-test and Wilcoxon over seeds on the areas. Picking the best of
+    k alphas and then testing it inflates false positives, so ``p_t_holm`` also Holm-corrects the
+    t-test across all k alpha > 0 comparisons of that heuristic (use it to claim significance).
+    """
+    check_pairing(areas)
+    curve = alpha_curve(areas)
+    complete = areas[areas["complete"]]
+    rows = []
+    for (dataset, heuristic), group in curve.groupby(["dataset", "heuristic"]):
+        best = group.loc[group["mean_area"].idxmax()]
+        base = {
+            "dataset": dataset,
+            "heuristic": heuristic,
+            "alphas": ", ".join(f"{a:g}" for a in group["alpha"]),
+            "area_alpha0": _value_at(group, 0.0),
+            "best_alpha": float(best["alpha"]),
+            "best_area": float(best["mean_area"]),
+        }
+        trials = complete[(complete["dataset"] == dataset) & (complete["heuristic"] == heuristic)]
+        wide = trials.pivot_table(index="seed", columns="alpha", values="area")
+        if 0.0 not in wide.columns or len(wide.columns) < 2:
+            rows.append(
+                {
+                    **base,
+                    "gain": np.nan,
+                    "note": "no alpha-0 partner" if 0.0 not in wide else "no VAE variants",
+                }
+            )
+            continue
+        tests = {}
+        for a in (a for a in wide.columns if a > 0):
+            both = wide[[0.0, a]].dropna()  # pair only the seeds both alphas ran
+            tests[float(a)] = paired_test(both[a].to_numpy(), both[0.0].to_numpy())
+        alphas = list(tests)
+        adjusted = dict(zip(alphas, holm(np.array([tests[a]["p_t"] for a in alphas])), strict=True))
+        if best["alpha"] == 0.0:
+            rows.append({**base, "gain": 0.0, "note": "alpha 0 (no VAE) has the largest area"})
+            continue
+        test = tests[float(best["alpha"])]
+        rows.append(
+            {
+                **base,
+                "gain": test["mean_diff"],
+                "gain_ci_low": test["diff_ci_low"],
+                "gain_ci_high": test["diff_ci_high"],
+                "n_pairs": test["n_pairs"],
+                "p_t": test["p_t"],
+                "p_t_holm": adjusted[float(best["alpha"])],
+                "p_wilcoxon": test["p_wilcoxon"],
+                "note": test["note"],
+            }
+        )
+    columns = [
+        "dataset",
+        "heuristic",
+        "alphas",
+        "area_alpha0",
+        "best_alpha",
+        "best_area",
+        "gain",
+        "gain_ci_low",
+        "gain_ci_high",
+        "n_pairs",
+        "p_t",
+        "p_t_holm",
+        "p_wilcoxon",
+        "note",
+    ]
+    out = pd.DataFrame(rows).reindex(columns=columns)
+    out["significant"] = out["p_t_holm"] < ALPHA_LEVEL
+    return out
+
+
+def runtime_tables(
+    frame: pd.DataFrame, trials: pd.DataFrame, sweeps: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
+    """Runtime per trial, per (dataset, heuristic) and per sweep, like the paper's runtime paragraph.
+
+    ``compute_seconds`` = train + selection seconds summed over the trial's rounds; ``wall_seconds``
+    = run end - start of the run(s) that hold the trial's points. The paper reports per dataset and
+    heuristic the total over both variants and all runs: ``by_heuristic`` sums the same way.
+    """
+    seconds = frame[frame["metric"].isin(["train_seconds", "selection_seconds"])]
+    per_trial = seconds.pivot_table(
+        index=["trial_key", *GROUP, "seed"], columns="metric", values="value", aggfunc="sum", fill_value=0.0
+    ).reset_index()
+    for column in ["train_seconds", "selection_seconds"]:
+        if column not in per_trial:
+            per_trial[column] = 0.0
+    per_trial["compute_seconds"] = per_trial["train_seconds"] + per_trial["selection_seconds"]
+    wall = trials.groupby("trial_key")["wall_seconds"].sum(min_count=1)
+    per_trial["wall_seconds"] = per_trial["trial_key"].map(wall)
+    per_trial.columns.name = None
+
+    by_heuristic = (
+        per_trial.groupby(["dataset", "heuristic"])
+        .agg(
+            trials=("trial_key", "count"),
+            variants=("alpha", "nunique"),
+            seeds=("seed", "nunique"),
+            train_seconds=("train_seconds", "sum"),
+            selection_seconds=("selection_seconds", "sum"),
+            compute_seconds=("compute_seconds", "sum"),
+            wall_seconds=("wall_seconds", "sum"),
+            mean_trial_wall_seconds=("wall_seconds", "mean"),
+        )
+        .reset_index()
+    )
+
+    sweep_trials = trials.groupby("sweep_id").agg(trials=("trial_key", "nunique")).reset_index()
+    compute = per_trial.merge(
+        trials.drop_duplicates("trial_key", keep="last")[["trial_key", "sweep_id"]], on="trial_key"
+    )
+    compute = (
+        compute.groupby("sweep_id")[["train_seconds", "selection_seconds", "compute_seconds"]]
+        .sum()
+        .reset_index()
+    )
+    cols = [c for c in ["sweep_id", "wall_seconds", "vae_trainings", "vae_seconds"] if c in sweeps]
+    per_sweep = sweep_trials.merge(compute, on="sweep_id", how="left").merge(
+        sweeps[cols], on="sweep_id", how="left"
+    )
+    return {"per_trial": per_trial, "by_heuristic": by_heuristic, "per_sweep": per_sweep}
+
+
+def _metric(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    data = frame[frame["metric"] == metric]
+    if data.empty:
+        known = ", ".join(sorted(frame["metric"].unique()))
+        raise AnalysisError(f"metric {metric!r} was not logged by these runs; logged metrics: {known}")
+    return data
+
+
+def _value_at(group: pd.DataFrame, alpha: float) -> float:
+    match = group.loc[group["alpha"] == alpha, "mean_area"]
+    return float(match.iloc[0]) if len(match) else np.nan

@@ -1,0 +1,249 @@
+"""Write realistic raysweep MLflow stores for the analysis tests, with the real mlflow client.
+
+The layout follows the launcher's schema (issue 4): one parent run per sweep (tags
+``raysweep.sweep_id``, ``raysweep.role=sweep``, schedule params, the resolved config as an artifact,
+metrics ``vae_trainings``/``vae_seconds``), one child run per trial (tags ``mlflow.parentRunId``,
+``raysweep.sweep_id``, ``raysweep.role=trial``, ``raysweep.trial_key``,
+``raysweep.initial_labels_sha256``; params dataset, heuristic, alpha, seed, uses_vae,
+initial_labels, labels_per_round; metrics accuracy, auc, train_seconds, selection_seconds with
+step = number of labels; artifacts picks.npz and curve.csv).
+
+Curves are synthetic with a known answer: ``base_curve(n, seed) + gain[(heuristic, alpha)] + noise``.
+The seed offset is shared by every heuristic/alpha of a seed (the paired design), so a fixed gain
+stands out in paired tests even when seeds differ a lot. Metrics go in with ``log_batch`` because
+one sqlite write per point is slow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param
+
+T0_MS = 1_700_000_000_000
+"""Fixed start of time for every synthetic run, so wall times are known answers."""
+
+
+def base_curve(n_labels: np.ndarray | float, seed: int) -> np.ndarray:
+    """A saturating learning curve in accuracy units with a per-seed offset (shared by all methods)."""
+    n = np.asarray(n_labels, dtype=float)
+    seed_offset = 0.01 * ((seed * 7919) % 11 - 5) / 5  # in [-0.01, 0.01], deterministic
+    return 0.55 + 0.35 * (1.0 - np.exp(-n / 300.0)) + seed_offset
+
+
+def initial_hash(dataset: str, seed: int) -> str:
+    """The launcher's hash of the initial labels: the same for every method of a (dataset, seed)."""
+    return hashlib.sha256(f"{dataset}|{seed}".encode()).hexdigest()
+
+
+def trial_key(dataset: str, heuristic: str, alpha: float, seed: int) -> str:
+    return f"{dataset}/{heuristic}/{alpha}/{seed}"
+
+
+@dataclass
+class WrittenSweep:
+    experiment_id: str
+    sweep_id: str
+    parent_run_id: str
+    child_run_ids: dict[str, str] = field(default_factory=dict)
+    """trial key -> run id."""
+    grid: list[int] = field(default_factory=list)
+    """The label counts (steps) every trial logged."""
+
+
+def store_uri(directory: Path | str) -> str:
+    return f"sqlite:///{Path(directory) / 'mlflow.db'}"
+
+
+def get_or_create_experiment(client: MlflowClient, name: str, artifact_root: Path) -> str:
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    return client.create_experiment(name, artifact_location=(artifact_root / name).as_uri())
+
+
+def write_sweep(
+    tracking_uri: str,
+    experiment: str,
+    *,
+    sweep_id: str,
+    artifact_root: Path,
+    datasets: Iterable[str] = ("digits",),
+    heuristics: Mapping[str, Iterable[float]] = {"coreset": (0.0, 0.5, 1.0)},
+    seeds: Iterable[int] = range(5),
+    initial_labels: int = 100,
+    labels_per_round: int = 100,
+    rounds: int = 4,
+    pool_size: int = 1000,
+    gain: Mapping[tuple[str, float], float] | Callable[[str, float, np.ndarray], np.ndarray] | None = None,
+    noise: float = 0.002,
+    rng_seed: int = 0,
+    hash_fn: Callable[[str, str, float, int], str] | None = None,
+    start_ms: int = T0_MS,
+    trial_wall_s: float = 60.0,
+    train_s_per_round: float = 2.0,
+    selection_s_per_round: float = 0.5,
+    artifacts: bool = False,
+    parent: bool = True,
+) -> WrittenSweep:
+    """Write one sweep: a parent run and one finished child run per (dataset, heuristic, alpha, seed).
+
+    ``heuristics`` maps a heuristic to its alpha grid. ``gain`` adds a fixed accuracy gain per
+    (heuristic, alpha) (or a function of (heuristic, alpha, n_labels)). ``hash_fn(dataset,
+    heuristic, alpha, seed)`` overrides the initial-label hash (to write unpaired data). Every trial
+    starts at ``start_ms`` plus its index in seconds and lasts ``trial_wall_s``; per-round
+    train/selection seconds are constants, so runtime sums are known answers.
+    """
+    client = MlflowClient(tracking_uri)
+    experiment_id = get_or_create_experiment(client, experiment, Path(artifact_root))
+    rng = np.random.default_rng(rng_seed)
+    grid = [initial_labels + r * labels_per_round for r in range(rounds + 1)]
+    steps = np.array(grid, dtype=float)
+    datasets, seeds = list(datasets), list(seeds)
+    heuristics = {h: [float(a) for a in alphas] for h, alphas in heuristics.items()}
+
+    written = WrittenSweep(experiment_id=experiment_id, sweep_id=sweep_id, parent_run_id="", grid=grid)
+    if parent:
+        run = client.create_run(
+            experiment_id,
+            start_time=start_ms,
+            tags={"raysweep.sweep_id": sweep_id, "raysweep.role": "sweep"},
+            run_name=f"sweep-{sweep_id}",
+        )
+        written.parent_run_id = run.info.run_id
+        client.log_batch(
+            run.info.run_id,
+            params=[
+                Param("schedule.initial_labels", str(initial_labels)),
+                Param("schedule.labels_per_round", str(labels_per_round)),
+                Param("dataset.pool_size", str(pool_size)),
+            ],
+            metrics=[
+                Metric("vae_trainings", float(len(datasets)), start_ms, 0),
+                Metric("vae_seconds", 12.5 * len(datasets), start_ms, 0),
+            ],
+        )
+        config = {"sweep_id": sweep_id, "datasets": datasets, "heuristics": heuristics, "seeds": seeds}
+        client.log_text(run.info.run_id, json.dumps(config, indent=2), "resolved_config.json")
+
+    index = 0
+    for dataset in datasets:
+        for heuristic, alphas in heuristics.items():
+            for alpha in alphas:
+                for seed in seeds:
+                    values = base_curve(steps, seed) + rng.normal(0.0, noise, size=len(steps))
+                    if callable(gain):
+                        values = values + gain(heuristic, alpha, steps)
+                    elif gain is not None:
+                        values = values + gain.get((heuristic, alpha), 0.0)
+                    key = trial_key(dataset, heuristic, alpha, seed)
+                    sha = hash_fn(dataset, heuristic, alpha, seed) if hash_fn else initial_hash(dataset, seed)
+                    start = start_ms + 1000 * index
+                    run_id = write_trial(
+                        client,
+                        experiment_id,
+                        sweep_id=sweep_id,
+                        parent_run_id=written.parent_run_id or None,
+                        dataset=dataset,
+                        heuristic=heuristic,
+                        alpha=alpha,
+                        seed=seed,
+                        steps=grid,
+                        accuracy=values,
+                        initial_labels=initial_labels,
+                        labels_per_round=labels_per_round,
+                        initial_labels_sha256=sha,
+                        start_ms=start,
+                        end_ms=start + int(1000 * trial_wall_s),
+                        train_s=train_s_per_round,
+                        selection_s=selection_s_per_round,
+                        artifacts=artifacts,
+                    )
+                    written.child_run_ids[key] = run_id
+                    index += 1
+    if parent:
+        client.set_terminated(written.parent_run_id, end_time=start_ms + 1000 * (index + int(trial_wall_s)))
+    return written
+
+
+def write_trial(
+    client: MlflowClient,
+    experiment_id: str,
+    *,
+    sweep_id: str,
+    parent_run_id: str | None,
+    dataset: str,
+    heuristic: str,
+    alpha: float,
+    seed: int,
+    steps: list[int],
+    accuracy: np.ndarray,
+    initial_labels: int,
+    labels_per_round: int,
+    initial_labels_sha256: str,
+    start_ms: int,
+    end_ms: int | None,
+    train_s: float = 2.0,
+    selection_s: float = 0.5,
+    metric_timestamp_ms: int | None = None,
+    artifacts: bool = False,
+) -> str:
+    """Write one child run as the launcher does and return its run id."""
+    tags = {
+        "raysweep.sweep_id": sweep_id,
+        "raysweep.role": "trial",
+        "raysweep.trial_key": trial_key(dataset, heuristic, alpha, seed),
+        "raysweep.initial_labels_sha256": initial_labels_sha256,
+    }
+    if parent_run_id:
+        tags["mlflow.parentRunId"] = parent_run_id
+    run = client.create_run(
+        experiment_id, start_time=start_ms, tags=tags, run_name=f"{heuristic}-a{alpha}-s{seed}"
+    )
+    run_id = run.info.run_id
+    params = {
+        "dataset": dataset,
+        "heuristic": heuristic,
+        "alpha": str(float(alpha)),
+        "seed": str(int(seed)),
+        "uses_vae": str(alpha > 0 and heuristic in ("coreset", "medal", "lloss")),
+        "initial_labels": str(initial_labels),
+        "labels_per_round": str(labels_per_round),
+    }
+    stamp = metric_timestamp_ms if metric_timestamp_ms is not None else start_ms
+    metrics = []
+    for i, (step, acc) in enumerate(zip(steps, accuracy, strict=True)):
+        ts = stamp + 10 * i
+        metrics += [
+            Metric("accuracy", float(acc), ts, int(step)),
+            Metric("auc", float(min(1.0, acc + 0.05)), ts, int(step)),
+            Metric("train_seconds", float(train_s), ts, int(step)),
+            # no selection after the last round, as in the loop
+            *([Metric("selection_seconds", float(selection_s), ts, int(step))] if i < len(steps) - 1 else []),
+        ]
+    client.log_batch(run_id, metrics=metrics, params=[Param(k, v) for k, v in params.items()])
+    if artifacts:
+        with tempfile.TemporaryDirectory() as tmp:
+            picks = {f"round_{r}": np.arange(r * 10, r * 10 + 10) for r in range(len(steps) - 1)}
+            buffer = io.BytesIO()
+            np.savez(buffer, **picks)
+            (Path(tmp) / "picks.npz").write_bytes(buffer.getvalue())
+            rows = "\n".join(f"{s},{a}" for s, a in zip(steps, accuracy, strict=True))
+            (Path(tmp) / "curve.csv").write_text("n_labels,accuracy\n" + rows + "\n")
+            client.log_artifacts(run_id, tmp)
+    if end_ms is not None:
+        client.set_terminated(run_id, end_time=end_ms)
+    return run_id
+
+
+def log_points(client: MlflowClient, run_id: str, name: str, points: list[tuple[int, float, int]]) -> None:
+    """Log extra (step, value, timestamp_ms) points of one metric (to write duplicates)."""
+    client.log_batch(run_id, metrics=[Metric(name, float(v), int(ts), int(s)) for s, v, ts in points])
