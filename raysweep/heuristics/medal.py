@@ -1,0 +1,150 @@
+"""MedAL selection (Smailagic et al. 2018) in the paper's form: argmax mean squared distance to L.
+
+The mean of squared distances to the labeled set equals the squared distance to the labeled
+centroid plus a constant (REFERENCE.md), so each pick is the selectable point farthest from the
+running centroid of labeled-and-already-picked points; the centroid moves with every pick.
+
+Per pick that is one pass ``||x||^2 - 2 x.m + ||m||^2`` over the pool. We batch picks instead: at
+the start of a block one matvec gives every point's exact value for the current centroid m0; while
+the block runs, the centroid moves by ``delta`` and a point's value can rise by at most
+``2 ||x|| ||delta||``. The top ``block_size`` points are the candidates, tracked exactly in float64
+through their Gram matrix; a candidate pick stands while it beats that bound for every other point.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from raysweep.heuristics.base import (
+    HEURISTICS,
+    Heuristic,
+    Selection,
+    SelectionContext,
+    augment_features,
+    check_budget,
+)
+
+_MARGIN = {torch.float64: 1e-12, torch.float32: 1e-5, torch.float16: 1e-2, torch.bfloat16: 1e-2}
+
+
+def greedy_centroid(
+    features: torch.Tensor, labeled_mask: torch.Tensor, budget: int, *, block_size: int = 1024
+) -> torch.Tensor:
+    """MedAL picks: (budget,) int64 pool indices in pick order, on features' device.
+
+    features: (n, d) float; labeled_mask: (n,) bool. Each pick maximises the squared distance to the
+    centroid of labeled and earlier picks (ties: lowest index). With no labeled point the first pick
+    is the point farthest from the pool mean. ``block_size`` changes speed only.
+    """
+    indices, _ = greedy_centroid_with_distances(features, labeled_mask, budget, block_size=block_size)
+    return indices
+
+
+def greedy_centroid_with_distances(
+    features: torch.Tensor, labeled_mask: torch.Tensor, budget: int, *, block_size: int = 1024
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`greedy_centroid` plus each pick's Euclidean distance to the centroid when picked."""
+    if features.ndim != 2 or labeled_mask.shape != features.shape[:1]:
+        raise ValueError(
+            f"features must be (n, d) and labeled_mask (n,); got {tuple(features.shape)} "
+            f"and {tuple(labeled_mask.shape)}"
+        )
+    labeled_mask = labeled_mask.to(device=features.device, dtype=torch.bool)
+    check_budget(budget, int((~labeled_mask).sum()), "medal")
+    margin = _MARGIN.get(features.dtype, 1e-5)
+    # Centred coordinates (the same origin in both precisions): the expansion cancels less.
+    origin = features.to(torch.float64).mean(0).to(features.dtype)
+    x = features - origin
+    mean = origin.to(torch.float64)
+    sqn = (x * x).sum(1)
+    norms = sqn.to(torch.float64).sqrt()
+    selectable = ~labeled_mask
+    # Running sum and count of the centre set in float64, in centred coordinates.
+    total = (features[labeled_mask].to(torch.float64) - mean).sum(0)
+    count = int(labeled_mask.sum())
+    picks: list[torch.Tensor] = []
+    values: list[torch.Tensor] = []
+    if count == 0:
+        first = torch.argmax(sqn).reshape(1)  # farthest from the pool mean; first max wins
+        picks.append(first)
+        values.append(sqn[first].to(torch.float64))
+        selectable[first] = False
+        total = features[first[0]].to(torch.float64) - mean
+        count = 1
+    n_picked = len(picks)
+    size = block_size
+    while n_picked < budget:
+        centroid = total / count
+        # value_i - ||m||^2 = ||x_i||^2 - 2 x_i.m, exact for the block's starting centroid.
+        base = sqn.to(torch.float64) - 2 * (x @ centroid.to(x.dtype)).to(torch.float64)
+        base = base.masked_fill(~selectable, -math.inf)
+        n_selectable = int(selectable.sum())
+        if n_selectable <= size:
+            cand = torch.nonzero(selectable).squeeze(1)
+            out_base, out_norm = -math.inf, 0.0
+        else:
+            top_vals, top_idx = torch.topk(base, size + 1)
+            cand = top_idx[:size]
+            out_base = float(top_vals[size])
+            rest = selectable.clone()
+            rest[cand] = False
+            out_norm = float(norms[rest].max())
+        cand = torch.sort(cand).values  # ascending index: first maximum = lowest index
+        xc = features[cand].to(torch.float64) - mean
+        gram = xc @ xc.T
+        sq_c = gram.diagonal().clone()
+        dot0 = xc @ centroid  # exact x_c . m0 in float64
+        tol = margin * (float(sqn.max()) + 2 * float(norms.max()) * float(centroid.norm()))
+        acc = torch.zeros_like(dot0)  # sum over block picks p of x_c . x_p
+        picked_mask = torch.zeros(len(cand), dtype=torch.bool, device=cand.device)
+        block_total = torch.zeros_like(centroid)
+        chosen: list[int] = []
+        chosen_values: list[torch.Tensor] = []
+        k = 0
+        while n_picked + k < budget:
+            n_now = count + k
+            value = sq_c - 2 * (count * dot0 + acc) / n_now
+            value = value.masked_fill(picked_mask, -math.inf)
+            best, pos = value.max(0)
+            shift = float(((total + block_total) / n_now - centroid).norm())
+            if float(best) <= out_base + 2 * out_norm * shift + tol:
+                break
+            j = int(pos)
+            centroid_now = (total + block_total) / n_now
+            chosen.append(j)
+            chosen_values.append(best + centroid_now @ centroid_now)
+            picked_mask[j] = True
+            acc += gram[j]
+            block_total += xc[j]
+            k += 1
+        if k == 0:
+            size = min(2 * size, len(sqn))
+            continue
+        size = block_size
+        positions = torch.tensor(chosen, dtype=torch.long, device=cand.device)
+        block = cand[positions]
+        selectable[block] = False
+        total = total + block_total
+        count += k
+        picks.append(block)
+        values.append(torch.stack(chosen_values))
+        n_picked += k
+    indices = torch.cat(picks)
+    distances = torch.cat(values).clamp_min(0).sqrt()
+    return indices, distances
+
+
+@HEURISTICS.register("medal")
+class MedalHeuristic(Heuristic):
+    """Farthest from the running labeled centroid, on [T_f(x) ⁀ alpha V(x)] of the whole pool."""
+
+    name = "medal"
+    supports_vae = True
+
+    def select(self, context: SelectionContext, budget: int) -> Selection:
+        pool = torch.arange(context.n_pool, device=context.device)
+        features = augment_features(context.infer(pool).features, context.embeddings, context.alpha)
+        indices, distances = greedy_centroid_with_distances(features, context.labeled_mask, budget)
+        return Selection(indices=indices, scores=distances.float())
