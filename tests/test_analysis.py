@@ -1,0 +1,326 @@
+"""The analysis package on MLflow stores written with the real mlflow client (tests/analysis_helpers.py).
+
+One module-level store holds several experiments so the sqlite schema is created once:
+``study`` (digits; core-set alphas 0, 0.5, 1 with +0.03 injected at alpha 0.5; loss prediction 0, 1
+with no gain; random), ``identical`` (noise-free, every variant equals its plain partner),
+``unpaired`` (the VAE runs started from other initial labels), ``dupes`` and ``mixed``/``extended``
+(two sweeps with different / the same budgets).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from analysis_helpers import (
+    T0_MS,
+    base_curve,
+    initial_hash,
+    log_points,
+    store_uri,
+    write_sweep,
+    write_trial,
+)
+from mlflow import MlflowClient
+
+from analysis import stats
+from analysis.load import AnalysisError, MixedBudgetsError, load_sweep
+from analysis.report import build_report, log_to_parent
+
+REPO = Path(__file__).resolve().parents[1]
+GAIN = 0.03
+STUDY = {"coreset": (0.0, 0.5, 1.0), "lloss": (0.0, 1.0), "random": (0.0,)}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = store_uri(root)
+    art = root / "artifacts"
+    study = write_sweep(
+        uri,
+        "study",
+        sweep_id="s1",
+        artifact_root=art,
+        heuristics=STUDY,
+        gain={("coreset", 0.5): GAIN},
+        artifacts=True,
+    )
+    identical = write_sweep(
+        uri,
+        "identical",
+        sweep_id="i1",
+        artifact_root=art,
+        heuristics={"coreset": (0.0, 1.0)},
+        seeds=range(3),
+        noise=0.0,
+    )
+    write_sweep(
+        uri,
+        "unpaired",
+        sweep_id="u1",
+        artifact_root=art,
+        heuristics={"coreset": (0.0, 1.0)},
+        seeds=range(3),
+        hash_fn=lambda d, h, a, s: initial_hash(d, s + 100 * (a > 0)),
+    )
+    return {"uri": uri, "root": root, "art": art, "study": study, "identical": identical}
+
+
+@pytest.fixture(scope="module")
+def study(store):
+    return load_sweep(store["uri"], "study")
+
+
+def test_load_gives_one_tidy_row_per_trial_step_metric(study):
+    frame = study.frame
+    assert list(frame.columns) == [
+        "sweep_id",
+        "run_id",
+        "trial_key",
+        "dataset",
+        "heuristic",
+        "alpha",
+        "seed",
+        "uses_vae",
+        "initial_labels_sha256",
+        "n_labels",
+        "metric",
+        "value",
+    ]
+    n_trials = 5 * 6  # 6 (heuristic, alpha) variants x 5 seeds
+    assert frame["trial_key"].nunique() == n_trials
+    # 5 label counts; accuracy/auc/train_seconds at each, selection_seconds at all but the last
+    assert len(frame) == n_trials * (5 * 3 + 4)
+    assert sorted(frame["n_labels"].unique()) == [100, 200, 300, 400, 500]
+    assert frame["alpha"].dtype == float and frame["seed"].dtype == np.int64
+    assert (
+        frame.loc[frame["alpha"] > 0, "uses_vae"].all()
+        and not frame.loc[frame["alpha"] == 0, "uses_vae"].any()
+    )
+    assert study.duplicates_dropped == 0 and study.duplicate_runs == 0
+    assert study.sweep_ids == ["s1"] and study.target_parent_run_id == study.sweeps.loc[0, "parent_run_id"]
+    one = frame[(frame.trial_key == "digits/coreset/0.5/2") & (frame.metric == "accuracy")]
+    np.testing.assert_allclose(one["value"], base_curve(one["n_labels"].to_numpy(), 2) + GAIN, atol=0.01)
+
+
+def test_injected_gain_is_significant_and_no_gain_is_not(study):
+    tests = stats.paired_tests(study.frame)
+    gain = tests[(tests.heuristic == "coreset") & (tests.alpha == 0.5)]
+    assert len(gain) == 5 and (gain["n_pairs"] == 5).all()
+    assert gain["mean_diff"].to_numpy() == pytest.approx([GAIN] * 5, abs=0.005)
+    assert (gain["p_t_holm"] < 0.05).all() and gain["significant"].all()
+    assert (gain["diff_ci_low"] > 0).all()
+    # nothing was injected into loss prediction or core-set alpha 1
+    assert not tests[(tests.heuristic == "lloss") | (tests.alpha == 1.0)]["significant"].any()
+    # random has no VAE variant: no comparison
+    assert "random" not in set(tests["heuristic"])
+
+
+def test_best_alpha_is_the_one_with_the_injected_gain(study):
+    areas = stats.trial_areas(study.frame)
+    assert areas["complete"].all() and len(areas) == 30
+    summary = stats.alpha_summary(areas).set_index("heuristic")
+    core = summary.loc["coreset"]
+    assert core["best_alpha"] == 0.5
+    assert core["gain"] == pytest.approx(GAIN, abs=0.003)
+    assert core["p_t_holm"] < 0.05 and core["significant"]
+    assert summary.loc["random", "note"] == "no VAE variants"
+
+
+def test_area_of_a_logged_curve_equals_the_hand_computed_value(store, study):
+    trial = study.frame[(study.frame.trial_key == "digits/lloss/1.0/3") & (study.frame.metric == "accuracy")]
+    n, y = trial["n_labels"].to_numpy(float), trial["value"].to_numpy()
+    by_hand = sum((n[i + 1] - n[i]) * (y[i] + y[i + 1]) / 2 for i in range(len(n) - 1)) / (n[-1] - n[0])
+    areas = stats.trial_areas(study.frame).set_index("trial_key")
+    assert areas.loc["digits/lloss/1.0/3", "area"] == pytest.approx(by_hand, rel=1e-12)
+
+
+def test_runtime_tables_sum_the_logged_seconds(study):
+    runtime = stats.runtime_tables(study.frame, study.trials, study.sweeps)
+    per_trial = runtime["per_trial"].set_index("trial_key")
+    # helper: 2 s training at each of 5 label counts, 0.5 s selection in 4 rounds, 60 s wall
+    assert per_trial.loc["digits/coreset/0.5/0", "compute_seconds"] == pytest.approx(5 * 2.0 + 4 * 0.5)
+    assert per_trial.loc["digits/coreset/0.5/0", "wall_seconds"] == pytest.approx(60.0)
+    core = runtime["by_heuristic"].set_index("heuristic").loc["coreset"]
+    assert core["trials"] == 15 and core["wall_seconds"] == pytest.approx(15 * 60.0)
+    sweep = runtime["per_sweep"].iloc[0]
+    assert sweep["trials"] == 30 and sweep["vae_trainings"] == 1.0
+    assert sweep["compute_seconds"] == pytest.approx(30 * 12.0)
+
+
+def test_identical_curves_give_no_significance_and_no_crash(store):
+    data = load_sweep(store["uri"], "identical")
+    tests = stats.paired_tests(data.frame)
+    assert len(tests) == 5
+    assert (tests["p_t"] == 1.0).all() and (tests["p_wilcoxon"] == 1.0).all()
+    assert not tests["significant"].any() and tests["note"].str.contains("identical").all()
+    summary = stats.alpha_summary(stats.trial_areas(data.frame))
+    assert not summary["significant"].any()
+
+
+def test_unpaired_runs_are_refused(store):
+    data = load_sweep(store["uri"], "unpaired")
+    with pytest.raises(stats.UnpairedError, match="initial-label hashes differ"):
+        stats.paired_tests(data.frame)
+    with pytest.raises(stats.UnpairedError):
+        stats.alpha_summary(stats.trial_areas(data.frame))
+
+
+def test_duplicate_steps_and_second_runs_are_dropped_and_counted(store):
+    uri = store["uri"]
+    written = write_sweep(
+        uri, "dupes", sweep_id="d1", artifact_root=store["art"], heuristics={"random": (0.0,)}, seeds=[0, 1]
+    )
+    client = MlflowClient(uri)
+    first = written.child_run_ids["digits/random/0.0/0"]
+    # a retried round logs step 300 again, later and with another value
+    log_points(client, first, "accuracy", [(300, 0.111, T0_MS + 10_000_000)])
+    # a rerun of trial seed 1: a second run for the same key, later, covering steps 100 and 200
+    write_trial(
+        client,
+        written.experiment_id,
+        sweep_id="d1",
+        parent_run_id=written.parent_run_id,
+        dataset="digits",
+        heuristic="random",
+        alpha=0.0,
+        seed=1,
+        steps=[100, 200],
+        accuracy=np.array([0.222, 0.333]),
+        initial_labels=100,
+        labels_per_round=100,
+        initial_labels_sha256=initial_hash("digits", 1),
+        start_ms=T0_MS + 20_000_000,
+        end_ms=T0_MS + 20_060_000,
+    )
+    data = load_sweep(uri, "dupes")
+    # 1 repeated accuracy point + 2 steps x 4 metrics (selection_seconds only at step 100) re-logged
+    assert data.duplicates_dropped == 1 + (2 * 3 + 1)
+    assert data.duplicate_runs == 1
+    assert any("dropped 8 duplicate" in note for note in data.notes)
+    acc = data.frame[data.frame.metric == "accuracy"].set_index(["trial_key", "n_labels"])["value"]
+    assert acc[("digits/random/0.0/0", 300)] == pytest.approx(0.111)
+    assert acc[("digits/random/0.0/1", 100)] == pytest.approx(0.222)
+    assert acc[("digits/random/0.0/1", 200)] == pytest.approx(0.333)
+    assert acc[("digits/random/0.0/1", 300)] == pytest.approx(
+        base_curve(300, 1), abs=0.01
+    )  # from the first run
+    assert not data.frame.duplicated(["trial_key", "metric", "n_labels"]).any()
+
+
+def test_sweeps_with_different_budgets_are_refused_unless_one_is_picked(store):
+    uri, art = store["uri"], store["art"]
+    write_sweep(uri, "mixed", sweep_id="m1", artifact_root=art, heuristics={"random": (0.0,)}, seeds=[0])
+    write_sweep(
+        uri, "mixed", sweep_id="m2", artifact_root=art, heuristics={"random": (0.0,)}, seeds=[0], initial_labels=50,
+        labels_per_round=50, start_ms=T0_MS + 10**7,
+    )  # fmt: skip
+    with pytest.raises(MixedBudgetsError, match=r"initial_labels differs \(m1: 100; m2: 50\).*--sweep"):
+        load_sweep(uri, "mixed")
+    picked = load_sweep(uri, "mixed", sweep_id="m2")
+    assert picked.sweep_ids == ["m2"] and sorted(picked.frame["n_labels"].unique()) == [
+        50,
+        100,
+        150,
+        200,
+        250,
+    ]
+    # same budget, more seeds later: both sweeps read as one study, reported to the latest parent
+    write_sweep(uri, "extended", sweep_id="e1", artifact_root=art, heuristics={"random": (0.0,)}, seeds=[0])
+    later = write_sweep(
+        uri,
+        "extended",
+        sweep_id="e2",
+        artifact_root=art,
+        heuristics={"random": (0.0,)},
+        seeds=[1],
+        start_ms=T0_MS + 10**7,
+    )
+    both = load_sweep(uri, "extended")
+    assert both.sweep_ids == ["e1", "e2"] and both.target_parent_run_id == later.parent_run_id
+    assert any("all 2 sweeps" in note for note in both.notes)
+
+
+def test_bad_experiment_sweep_and_store_are_analysis_errors(store, tmp_path):
+    with pytest.raises(AnalysisError, match=r"unknown experiment 'nope'.*study"):
+        load_sweep(store["uri"], "nope")
+    with pytest.raises(AnalysisError, match=r"sweep 'zz' has no trial runs.*s1"):
+        load_sweep(store["uri"], "study", sweep_id="zz")
+    with pytest.raises(AnalysisError, match="no MLflow store"):
+        load_sweep(f"sqlite:///{tmp_path}/missing.db", "study")
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_report_in_process_writes_tables_figures_and_logs_to_parent(store, study, tmp_path):
+    report = build_report(study, tmp_path / "out")
+    names = {p.name for p in (tmp_path / "out").iterdir()}
+    for stem in ("curves_digits_coreset", "curves_digits_lloss", "alpha_sweep_digits", "runtime"):
+        assert {f"{stem}.png", f"{stem}.pdf", f"{stem}.csv"} <= names
+    assert "curves_digits_random.png" not in names  # no VAE variant, no figure
+    assert {
+        "report.md",
+        "report.html",
+        "paired_tests.csv",
+        "alpha_summary.csv",
+        "runtime_per_sweep.csv",
+    } <= names
+    text = report.markdown.read_text()
+    assert "| digits | coreset | 0.5 | 5 | 5 |" in text  # 5 seeds, 5 label counts
+    assert (
+        "![curves_digits_coreset" in text and '<img src="alpha_sweep_digits.png"' in report.html.read_text()
+    )
+    assert log_to_parent(report, store["uri"])
+    logged = {a.path for a in MlflowClient(store["uri"]).list_artifacts(report.parent_run_id, "analysis")}
+    assert "analysis/report.md" in logged and "analysis/runtime.png" in logged
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "analysis", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_cli_report_writes_files_and_logs_artifacts_to_the_parent_run(store, tmp_path):
+    out = tmp_path / "cli-out"
+    result = _cli("report", "--tracking-uri", store["uri"], "--experiment", "identical", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "report:" in result.stdout
+    assert {
+        "report.md",
+        "report.html",
+        "curves_digits_coreset.png",
+        "alpha_sweep_digits.pdf",
+        "runtime.csv",
+    } <= {p.name for p in out.iterdir()}
+    parent = store["identical"].parent_run_id
+    logged = {a.path for a in MlflowClient(store["uri"]).list_artifacts(parent, "analysis")}
+    assert {"analysis/report.md", "analysis/curves_digits_coreset.png", "analysis/paired_tests.csv"} <= logged
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--experiment", "no-such-experiment"), "error: unknown experiment 'no-such-experiment'"),
+        (
+            ("--experiment", "study", "--metric", "f1"),
+            "error: metric 'f1' was not logged by these runs; logged metrics: accuracy",
+        ),
+    ],
+)
+def test_cli_bad_input_exits_2_with_one_clear_message(store, tmp_path, args, message):
+    result = _cli("report", "--tracking-uri", store["uri"], *args, "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()

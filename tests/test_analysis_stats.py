@@ -1,0 +1,108 @@
+"""Known-answer tests of analysis.stats on small hand-made frames (no MLflow)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from analysis import stats
+from analysis.load import AnalysisError
+
+
+def tidy(rows: list[tuple], sha: str | None = "h") -> pd.DataFrame:
+    """rows: (heuristic, alpha, seed, n_labels, value) -> a tidy accuracy frame for dataset 'd'."""
+    frame = pd.DataFrame(rows, columns=["heuristic", "alpha", "seed", "n_labels", "value"])
+    frame["dataset"] = "d"
+    frame["metric"] = "accuracy"
+    frame["trial_key"] = [
+        f"d/{h}/{a}/{s}" for h, a, s in zip(frame.heuristic, frame.alpha, frame.seed, strict=True)
+    ]
+    frame["initial_labels_sha256"] = [f"{sha}{s}" if sha else None for s in frame.seed]
+    return frame
+
+
+def test_normalised_area_of_a_known_curve():
+    # trapezoid: 100 * (0.5 + 0.7) / 2 + 200 * (0.7 + 0.8) / 2 = 60 + 150 = 210, range 300 -> 0.7
+    assert stats.normalised_area(np.array([100, 200, 400]), np.array([0.5, 0.7, 0.8])) == pytest.approx(0.7)
+    # order of the points does not matter; a flat curve has its own value as area
+    assert stats.normalised_area(np.array([400, 100, 200]), np.array([0.8, 0.5, 0.7])) == pytest.approx(0.7)
+    assert stats.normalised_area(np.array([10, 20, 30]), np.full(3, 0.9)) == pytest.approx(0.9)
+    assert stats.normalised_area(np.array([10]), np.array([0.4])) == pytest.approx(0.4)
+
+
+def test_holm_matches_hand_computation_and_keeps_nan():
+    p = np.array([0.01, 0.04, np.nan, 0.03])
+    # sorted finite: 0.01*3=0.03, 0.03*2=0.06, 0.04*1=0.04 -> running max 0.03, 0.06, 0.06
+    np.testing.assert_allclose(stats.holm(p), [0.03, 0.06, np.nan, 0.06])
+    assert np.isnan(stats.holm(np.array([np.nan]))).all()
+
+
+def test_t_interval_matches_scipy():
+    values = np.array([0.1, 0.2, 0.4, 0.3])
+    mean, std, low, high = stats.t_interval(values)
+    expected = sps.t.interval(0.95, 3, loc=values.mean(), scale=sps.sem(values))
+    assert mean == pytest.approx(0.25)
+    assert std == pytest.approx(values.std(ddof=1))
+    assert (low, high) == pytest.approx(expected)
+    assert np.isnan(stats.t_interval(np.array([0.5]))[2])
+
+
+def test_paired_test_degenerate_inputs_do_not_crash():
+    same = stats.paired_test(np.array([0.5, 0.6, 0.7]), np.array([0.5, 0.6, 0.7]))
+    assert same["p_t"] == 1.0 and same["p_wilcoxon"] == 1.0 and "identical" in same["note"]
+    one = stats.paired_test(np.array([0.5]), np.array([0.4]))
+    assert np.isnan(one["p_t"]) and "n=1" in one["note"]
+    constant = stats.paired_test(np.array([0.6, 0.7, 0.8]), np.array([0.5, 0.6, 0.7]))
+    assert constant["p_t"] == 0.0 and constant["note"].startswith("constant")
+    assert constant["mean_diff"] == pytest.approx(0.1)
+
+
+def test_paired_test_matches_scipy_on_ordinary_data():
+    rng = np.random.default_rng(1)
+    plain = rng.normal(0.8, 0.02, 6)
+    variant = plain + rng.normal(0.01, 0.005, 6)
+    result = stats.paired_test(variant, plain)
+    assert result["p_t"] == pytest.approx(sps.ttest_rel(variant, plain).pvalue)
+    assert result["p_wilcoxon"] == pytest.approx(sps.wilcoxon(variant - plain).pvalue)
+    assert result["n_pairs"] == 6
+
+
+def test_paired_tests_pair_by_seed_and_holm_across_label_counts():
+    rows = []
+    for seed in range(5):
+        for n in (10, 20, 30):
+            base = 0.5 + 0.01 * n / 10 + 0.05 * seed  # big seed effect, cancelled by pairing
+            rows.append(("coreset", 0.0, seed, n, base))
+            rows.append(("coreset", 1.0, seed, n, base + 0.02 + 0.001 * ((seed * 3) % 5)))
+    tests = stats.paired_tests(tidy(rows))
+    assert list(tests["n_labels"]) == [10, 20, 30]
+    assert (tests["n_pairs"] == 5).all()
+    assert tests["mean_diff"].to_numpy() == pytest.approx([0.022] * 3)
+    assert tests["significant"].all()
+    assert (tests["p_t_holm"] >= tests["p_t"]).all()
+    # 5 pairs: the exact two-sided Wilcoxon p cannot go below 2 / 2**5
+    assert tests["p_wilcoxon"].min() == pytest.approx(0.0625)
+
+
+def test_paired_tests_refuse_differing_initial_labels():
+    rows = [(h, a, s, 10, 0.5) for h, a in (("coreset", 0.0), ("coreset", 1.0)) for s in range(3)]
+    frame = tidy(rows)
+    frame.loc[(frame.alpha == 1.0) & (frame.seed == 1), "initial_labels_sha256"] = "other"
+    with pytest.raises(stats.UnpairedError, match="initial-label hashes differ for d seed 1"):
+        stats.paired_tests(frame)
+
+
+def test_unknown_metric_is_an_analysis_error():
+    with pytest.raises(AnalysisError, match=r"metric 'loss' was not logged.*accuracy"):
+        stats.curve_summary(tidy([("random", 0.0, 0, 10, 0.5)]), "loss")
+
+
+def test_incomplete_trials_are_left_out_of_area_comparisons():
+    rows = [("coreset", a, s, n, 0.5 + a * 0.01) for a in (0.0, 1.0) for s in range(3) for n in (10, 20, 30)]
+    rows = [r for r in rows if not (r[1] == 1.0 and r[2] == 2 and r[3] == 30)]  # one trial stopped early
+    areas = stats.trial_areas(tidy(rows))
+    assert areas["complete"].sum() == 5
+    summary = stats.alpha_summary(areas)
+    assert summary.loc[0, "n_pairs"] == 2
