@@ -1,0 +1,93 @@
+"""Trial and sweep configs: defaults are the paper's, bad values name the file and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from raysweep.config import ConfigError, TrialConfig, load_trial_config
+from raysweep.sweep import expand_trials, load_sweep_config, smoke
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_are_the_papers() -> None:
+    config = TrialConfig()
+    assert (config.training.lr, config.training.momentum, config.training.batch_size) == (1e-3, 0.9, 128)
+    assert (config.training.initial_epochs, config.training.epochs_per_round) == (10, 5)
+    assert (config.schedule.initial_labels, config.schedule.labels_per_round) == (3000, 3000)
+    assert (config.vae.latent_dim, config.vae.epochs, config.vae.lr, config.vae.weight_decay) == (
+        32,
+        20,
+        1e-3,
+        5e-3,
+    )
+    assert config.model.pretrained is True
+
+
+def test_unknown_key_names_file_and_path(tmp_path: Path) -> None:
+    path = write(tmp_path, "training:\n  lrr: 0.1\n")
+    with pytest.raises(ConfigError) as error:
+        load_trial_config(path)
+    assert str(path) in str(error.value) and "training.lrr: unknown key" in str(error.value)
+
+
+def test_bad_value_and_bad_heuristic(tmp_path: Path) -> None:
+    path = write(tmp_path, "alpha: -1\nheuristic: {name: corset}\ndevice: gpu\n")
+    with pytest.raises(ConfigError) as error:
+        load_trial_config(path)
+    message = str(error.value)
+    assert "alpha" in message and "greater than or equal to 0" in message
+    assert "heuristic" in message and "corset" in message
+    assert "device" in message
+
+
+def test_yaml_error_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_trial_config(write(tmp_path, "training: [1, 2\n"))
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_trial_config(tmp_path / "nope.yaml")
+
+
+def test_alpha_rejected_for_heuristics_without_vae() -> None:
+    with pytest.raises(ValueError, match="takes no VAE features"):
+        TrialConfig.model_validate({"heuristic": {"name": "entropy"}, "alpha": 0.5})
+    assert TrialConfig.model_validate({"heuristic": {"name": "lloss"}, "alpha": 0.5}).uses_vae
+    assert not TrialConfig.model_validate({"heuristic": {"name": "coreset"}, "alpha": 0}).uses_vae
+
+
+def test_trial_list_is_the_valid_combinations() -> None:
+    sweep = load_sweep_config(CONFIGS / "quickstart.yaml")
+    trials = expand_trials(sweep)
+    keys = [t.key for t in trials]
+    assert "digits/random/0/0" in keys and "digits/random/0.5/0" not in keys
+    # random, entropy once per seed; coreset, medal, lloss once per alpha and seed
+    assert len(keys) == len(set(keys)) == 2 * (2 + 3 * 3)
+    assert {t.config.alpha for t in trials if t.heuristic == "coreset"} == {0.0, 0.5, 2.0}
+
+
+def test_empty_axis_and_overrides(tmp_path: Path) -> None:
+    path = write(tmp_path, "experiment: x\nsweep: {datasets: [digits], heuristics: [random], seeds: []}\n")
+    with pytest.raises(ConfigError, match="sweep.seeds"):
+        load_sweep_config(path)
+    sweep = load_sweep_config(CONFIGS / "quickstart.yaml", ["training.lr=0.05", "sweep.seeds=[3]"])
+    assert sweep.training.lr == 0.05 and sweep.sweep.seeds == [3]
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_sweep_config(CONFIGS / "quickstart.yaml", ["training.bogus=1"])
+
+
+@pytest.mark.parametrize("name", ["quickstart.yaml", "alpha_sweep.yaml", "paper.yaml"])
+def test_shipped_configs_load_and_smoke_keeps_axes(name: str) -> None:
+    sweep = load_sweep_config(CONFIGS / name)
+    shrunk = smoke(sweep)
+    assert shrunk.sweep.datasets == sweep.sweep.datasets
+    assert shrunk.sweep.heuristics == sweep.sweep.heuristics and shrunk.sweep.alphas == sweep.sweep.alphas
+    assert shrunk.sweep.seeds == sweep.sweep.seeds[:2]
+    assert shrunk.schedule.rounds <= 2 and shrunk.training.initial_epochs <= 2

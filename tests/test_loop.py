@@ -1,0 +1,129 @@
+"""Algorithm 1 on digits: determinism, resume, shared initial labels, import hygiene."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from raysweep.config import TrialConfig
+from raysweep.data import load_dataset
+from raysweep.labels import initial_label_indices
+from raysweep.loop import ScheduleError, TrajectoryState, label_schedule, run_trajectory
+from raysweep.models.vae import train_vae
+
+
+def tiny_config(heuristic: str = "coreset", alpha: float = 0.0, seed: int = 0, **schedule) -> TrialConfig:
+    return TrialConfig.model_validate(
+        {
+            "dataset": {"name": "digits", "pool_size": 300, "eval_size": 120},
+            "model": {"pretrained": False},
+            "training": {"initial_epochs": 1, "epochs_per_round": 1, "batch_size": 32},
+            "schedule": {"initial_labels": 30, "labels_per_round": 20, "rounds": 2, **schedule},
+            "heuristic": {"name": heuristic, **({"subset_size": 200} if heuristic == "lloss" else {})},
+            "vae": {"epochs": 1, "latent_dim": 8},
+            "alpha": alpha,
+            "seed": seed,
+            "device": "cpu",
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset(tiny_config().dataset)
+
+
+@pytest.fixture(scope="module")
+def embeddings(digits):
+    return train_vae(digits, tiny_config().vae)
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, int, dict]] = []
+
+    def log_round(self, round_index, n_labels, metrics) -> None:
+        self.rows.append((round_index, n_labels, dict(metrics)))
+
+
+@pytest.mark.parametrize(
+    ("heuristic", "alpha"), [("random", 0), ("entropy", 0), ("coreset", 1.0), ("medal", 1.0), ("lloss", 1.0)]
+)
+def test_every_heuristic_runs_two_rounds(digits, embeddings, heuristic, alpha) -> None:
+    calls = []
+
+    def provider():
+        calls.append(1)
+        return embeddings
+
+    sink = ListSink()
+    result = run_trajectory(tiny_config(heuristic, alpha), digits, embeddings=provider, sink=sink)
+    assert [row[1] for row in sink.rows] == [30, 50, 70]
+    assert [len(p) for p in result.picks] == [30, 20, 20]
+    labeled = np.concatenate(result.picks)
+    assert len(np.unique(labeled)) == 70 and labeled.max() < digits.n_pool
+    assert all(0 <= row[2]["accuracy"] <= 1 and 0 <= row[2]["auc"] <= 1 for row in sink.rows)
+    assert "selection_seconds" in sink.rows[0][2] and "selection_seconds" not in sink.rows[-1][2]
+    assert len(calls) == (1 if alpha > 0 else 0)  # the VAE is asked for only when a trial uses it
+
+
+def test_same_seed_is_bit_identical_and_seed_matters(digits, embeddings) -> None:
+    first = run_trajectory(tiny_config("lloss", 0.5), digits, embeddings=lambda: embeddings)
+    second = run_trajectory(tiny_config("lloss", 0.5), digits, embeddings=lambda: embeddings)
+    for a, b in zip(first.picks, second.picks, strict=True):
+        np.testing.assert_array_equal(a, b)
+    strip = lambda curve: [{k: v for k, v in p.metrics.items() if not k.endswith("seconds")} for p in curve]  # noqa: E731
+    assert strip(first.curve) == strip(second.curve)
+    other = run_trajectory(tiny_config("lloss", 0.5, seed=1), digits, embeddings=lambda: embeddings)
+    assert not np.array_equal(first.picks[0], other.picks[0])
+
+
+def test_initial_labels_depend_on_seed_not_heuristic(digits, embeddings) -> None:
+    coreset = run_trajectory(tiny_config("coreset", 2.0), digits, embeddings=lambda: embeddings)
+    entropy = run_trajectory(tiny_config("entropy"), digits)
+    np.testing.assert_array_equal(coreset.picks[0], entropy.picks[0])
+    assert coreset.initial_labels_sha256 == entropy.initial_labels_sha256
+    np.testing.assert_array_equal(coreset.picks[0], initial_label_indices("digits", digits.n_pool, 0, 0, 30))
+
+
+def test_resume_from_a_saved_state_matches_the_uninterrupted_run(digits) -> None:
+    full_sink = ListSink()
+    full = run_trajectory(tiny_config("entropy"), digits, sink=full_sink)
+    saved: list[dict] = []
+    run_trajectory(tiny_config("entropy", rounds=1), digits, on_state=lambda s: saved.append(s.state_dict()))
+    # the state after round 0 of a run, fed back in, continues as if never stopped
+    state = TrajectoryState.from_state_dict(saved[0])
+    resumed_sink = ListSink()
+    resumed = run_trajectory(tiny_config("entropy"), digits, sink=resumed_sink, resume_from=state)
+    assert [row[1] for row in resumed_sink.rows] == [50, 70]
+    for a, b in zip(full.picks, resumed.picks, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert resumed_sink.rows[-1][2]["accuracy"] == full_sink.rows[-1][2]["accuracy"]
+
+
+def test_schedule_checks_the_pool() -> None:
+    config = tiny_config()
+    assert label_schedule(config.schedule, 300) == [30, 50, 70]
+    assert label_schedule(config.schedule.model_copy(update={"rounds": None, "max_labels": 95}), 300) == [
+        30,
+        50,
+        70,
+        90,
+        95,
+    ]
+    with pytest.raises(ScheduleError, match="exceeds the pool"):
+        label_schedule(config.schedule.model_copy(update={"initial_labels": 400}), 300)
+    with pytest.raises(ScheduleError, match="need 100 points"):
+        label_schedule(config.schedule.model_copy(update={"rounds": 2, "initial_labels": 60}), 99)
+
+
+def test_core_imports_neither_ray_nor_mlflow() -> None:
+    code = (
+        "import sys, raysweep.loop, raysweep.data, raysweep.heuristics, raysweep.models.vae, raysweep.sweep;"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('ray', 'mlflow')]; print(bad); sys.exit(bool(bad))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
