@@ -246,7 +246,7 @@ def _trial_table(children: list) -> pd.DataFrame:
             alpha, seed = float(params["alpha"]), int(params["seed"])
         except ValueError as err:
             raise AnalysisError(f"trial run {info.run_id}: bad alpha/seed param ({err})") from None
-        key = tags.get(TRIAL_KEY_TAG) or f"{params['dataset']}/{params['heuristic']}/{alpha}/{seed}"
+        key = tags.get(TRIAL_KEY_TAG) or f"{params['dataset']}/{params['heuristic']}/{alpha:g}/{seed}"
         end = info.end_time
         rows.append(
             {
@@ -311,6 +311,7 @@ def _sweep_table(parents: list, trials: pd.DataFrame) -> pd.DataFrame:
                 "wall_seconds": (end - info.start_time) / 1000.0 if end and info.start_time else float("nan"),
                 "vae_trainings": metrics.get("vae_trainings", float("nan")),
                 "vae_seconds": metrics.get("vae_seconds", float("nan")),
+                "sweep_seconds": metrics.get("sweep_seconds", float("nan")),
                 **{name: _int_or_none(params.get(parent)) for name, (parent, _) in BUDGET_PARAMS.items()},
             }
         )
@@ -324,6 +325,7 @@ def _sweep_table(parents: list, trials: pd.DataFrame) -> pd.DataFrame:
             "wall_seconds",
             "vae_trainings",
             "vae_seconds",
+            "sweep_seconds",
             *BUDGET_PARAMS,
         ],
     )

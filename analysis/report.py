@@ -264,6 +264,7 @@ def _blocks(data, metric, significance, alpha_table, areas, runtime, figures) ->
                     "trials": "trials",
                     "compute_seconds": "compute s",
                     "wall_seconds": "wall s",
+                    "sweep_seconds": "sweep s (logged)",
                     "vae_trainings": "VAE trainings",
                     "vae_seconds": "VAE s",
                 },
@@ -284,7 +285,8 @@ def _blocks(data, metric, significance, alpha_table, areas, runtime, figures) ->
 
 
 def _format(table: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
-    present = [c for c in columns if c in table]
+    # columns the runs never logged (e.g. vae_seconds) would only add an empty column
+    present = [c for c in columns if c in table and not table[c].isna().all()]
     out = table[present].rename(columns=columns).copy()
     for column in out:
         out[column] = [_cell(v, column) for v in out[column]]
@@ -299,7 +301,7 @@ def _cell(value, column: str) -> str:
     if isinstance(value, float):
         if column.startswith(("p ", "min p")):
             return "<0.0001" if value < 1e-4 else f"{value:.4f}"
-        if column.endswith((" s", "s (sum)", "per trial")) or column == "VAE s":
+        if column.endswith((" s", "s (sum)", "s (logged)", "per trial")):
             return f"{value:,.1f}"
         if column in ("alpha", "best alpha"):
             return f"{value:g}"

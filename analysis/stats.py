@@ -418,7 +418,11 @@ def runtime_tables(
         .sum()
         .reset_index()
     )
-    cols = [c for c in ["sweep_id", "wall_seconds", "vae_trainings", "vae_seconds"] if c in sweeps]
+    cols = [
+        c
+        for c in ["sweep_id", "wall_seconds", "sweep_seconds", "vae_trainings", "vae_seconds"]
+        if c in sweeps
+    ]
     per_sweep = sweep_trials.merge(compute, on="sweep_id", how="left").merge(
         sweeps[cols], on="sweep_id", how="left"
     )

@@ -45,7 +45,8 @@ def initial_hash(dataset: str, seed: int) -> str:
 
 
 def trial_key(dataset: str, heuristic: str, alpha: float, seed: int) -> str:
-    return f"{dataset}/{heuristic}/{alpha}/{seed}"
+    """As raysweep.sweep.trial_key writes it: alpha formatted with ``:g`` ("0", "0.5", "1")."""
+    return f"{dataset}/{heuristic}/{alpha:g}/{seed}"
 
 
 @dataclass

@@ -133,11 +133,11 @@ def test_best_alpha_is_the_one_with_the_injected_gain(study):
 
 
 def test_area_of_a_logged_curve_equals_the_hand_computed_value(store, study):
-    trial = study.frame[(study.frame.trial_key == "digits/lloss/1.0/3") & (study.frame.metric == "accuracy")]
+    trial = study.frame[(study.frame.trial_key == "digits/lloss/1/3") & (study.frame.metric == "accuracy")]
     n, y = trial["n_labels"].to_numpy(float), trial["value"].to_numpy()
     by_hand = sum((n[i + 1] - n[i]) * (y[i] + y[i + 1]) / 2 for i in range(len(n) - 1)) / (n[-1] - n[0])
     areas = stats.trial_areas(study.frame).set_index("trial_key")
-    assert areas.loc["digits/lloss/1.0/3", "area"] == pytest.approx(by_hand, rel=1e-12)
+    assert areas.loc["digits/lloss/1/3", "area"] == pytest.approx(by_hand, rel=1e-12)
 
 
 def test_runtime_tables_sum_the_logged_seconds(study):
@@ -177,7 +177,7 @@ def test_duplicate_steps_and_second_runs_are_dropped_and_counted(store):
         uri, "dupes", sweep_id="d1", artifact_root=store["art"], heuristics={"random": (0.0,)}, seeds=[0, 1]
     )
     client = MlflowClient(uri)
-    first = written.child_run_ids["digits/random/0.0/0"]
+    first = written.child_run_ids["digits/random/0/0"]
     # a retried round logs step 300 again, later and with another value
     log_points(client, first, "accuracy", [(300, 0.111, T0_MS + 10_000_000)])
     # a rerun of trial seed 1: a second run for the same key, later, covering steps 100 and 200
@@ -204,10 +204,10 @@ def test_duplicate_steps_and_second_runs_are_dropped_and_counted(store):
     assert data.duplicate_runs == 1
     assert any("dropped 8 duplicate" in note for note in data.notes)
     acc = data.frame[data.frame.metric == "accuracy"].set_index(["trial_key", "n_labels"])["value"]
-    assert acc[("digits/random/0.0/0", 300)] == pytest.approx(0.111)
-    assert acc[("digits/random/0.0/1", 100)] == pytest.approx(0.222)
-    assert acc[("digits/random/0.0/1", 200)] == pytest.approx(0.333)
-    assert acc[("digits/random/0.0/1", 300)] == pytest.approx(
+    assert acc[("digits/random/0/0", 300)] == pytest.approx(0.111)
+    assert acc[("digits/random/0/1", 100)] == pytest.approx(0.222)
+    assert acc[("digits/random/0/1", 200)] == pytest.approx(0.333)
+    assert acc[("digits/random/0/1", 300)] == pytest.approx(
         base_curve(300, 1), abs=0.01
     )  # from the first run
     assert not data.frame.duplicated(["trial_key", "metric", "n_labels"]).any()
