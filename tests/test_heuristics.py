@@ -227,7 +227,6 @@ def test_k_center_equals_brute_force(seed: int, n: int, d: int, block_size: int,
             torch.tensor(labeled),
             budget,
             block_size=block_size,
-            warm_centers=4,
         )
         assert got.tolist() == expected, dtype
 

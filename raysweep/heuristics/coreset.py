@@ -46,8 +46,7 @@ def greedy_k_center(
     labeled_mask: torch.Tensor,
     budget: int,
     *,
-    block_size: int = 1024,
-    warm_centers: int = 256,
+    block_size: int = 512,
 ) -> torch.Tensor:
     """Exact greedy k-center picks: (budget,) int64 pool indices in pick order, on features' device.
 
@@ -55,9 +54,7 @@ def greedy_k_center(
     point farthest from the pool mean (ties: lowest index). ``block_size`` (candidates per block)
     and ``warm_centers`` (labeled centers applied to every point up front) change speed only.
     """
-    indices, _ = greedy_k_center_with_distances(
-        features, labeled_mask, budget, block_size=block_size, warm_centers=warm_centers
-    )
+    indices, _ = greedy_k_center_with_distances(features, labeled_mask, budget, block_size=block_size)
     return indices
 
 
@@ -66,8 +63,7 @@ def greedy_k_center_with_distances(
     labeled_mask: torch.Tensor,
     budget: int,
     *,
-    block_size: int = 1024,
-    warm_centers: int = 256,
+    block_size: int = 512,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`greedy_k_center` plus each pick's Euclidean distance to its nearest center when picked.
 
@@ -81,17 +77,18 @@ def greedy_k_center_with_distances(
         )
     labeled_mask = labeled_mask.to(device=features.device, dtype=torch.bool)
     check_budget(budget, int((~labeled_mask).sum()), "coreset")
-    return _KCenter(features, labeled_mask, block_size, warm_centers).run(budget)
+    return _KCenter(features, labeled_mask, block_size).run(budget)
 
 
 class _KCenter:
     """State of one greedy k-center run (see the module docstring for the algorithm)."""
 
-    def __init__(self, features: torch.Tensor, labeled_mask: torch.Tensor, block_size: int, warm: int):
+    def __init__(self, features: torch.Tensor, labeled_mask: torch.Tensor, block_size: int):
         n = features.shape[0]
         device = features.device
         self.features = features
         self.block_size = max(1, block_size)
+        self.refreshed_rows = 0  # diagnostics: rows brought up to date (a row may count more than once)
         self.margin = _MARGIN.get(features.dtype, 1e-5)
         # Distances do not change under translation; centering keeps ||x||^2 + ||c||^2 - 2 x.c
         # from cancelling large norms in the bulk (bound) computations.
@@ -102,9 +99,10 @@ class _KCenter:
         self.applied = torch.zeros(n, dtype=torch.long, device=device)
         self.selectable = ~labeled_mask
         self.bound[labeled_mask] = -math.inf  # never a candidate
-        labeled = torch.nonzero(labeled_mask).squeeze(1)
-        self.centers = labeled  # grows with each block's picks; applied[i] is a prefix length
-        self.warm = min(max(warm, 1), len(labeled))
+        # The centers' rows, contiguous (labeled first, then picks), so GEMMs read slices, not gathers.
+        self.centers = torch.nonzero(labeled_mask).squeeze(1)
+        self.center_x = self.x[self.centers]
+        self.center_sqn = self.sqn[self.centers]
 
     def run(self, budget: int) -> tuple[torch.Tensor, torch.Tensor]:
         picks: list[torch.Tensor] = []
@@ -114,9 +112,7 @@ class _KCenter:
             picks.append(first)
             values.append(_sq_dist(self.features[first], self.features.mean(0, keepdim=True)))
             self._add_picks(first)
-            self.warm = 1
-        rows = torch.nonzero(self.selectable).squeeze(1)
-        self._refresh(rows, upto=self.warm)
+        self._witness_bounds()
         n_picked = len(picks)
         size = self.block_size
         while n_picked < budget:
@@ -132,15 +128,59 @@ class _KCenter:
         distances = torch.cat(values).clamp_min(0).sqrt()
         return indices, distances
 
+    def _witness_bounds(self) -> None:
+        """Start every selectable point with the exact distance to a nearby center (its witness).
+
+        Any center's distance is a true upper bound; a close one keeps most points from ever needing
+        the exact minimum over all centers. The witness is found like an inverted-file index: the
+        centers are split into about sqrt(#centers) groups (two Lloyd steps from evenly spaced
+        seeds), each point searches only the centers of its nearest group. That is
+        O(pool x sqrt(#centers) x dim) work instead of O(pool x #centers x dim).
+        """
+        rows = torch.nonzero(self.selectable).squeeze(1)
+        cx = self.center_x
+        n_centers = len(cx)
+        groups = max(1, min(n_centers, round(math.sqrt(n_centers))))
+        seeds = cx[torch.linspace(0, n_centers - 1, groups, device=cx.device).long()]
+        for _ in range(2):
+            assign = _nearest(cx, seeds)
+            counts = torch.bincount(assign, minlength=len(seeds))
+            sums = torch.zeros_like(seeds).index_add_(0, assign, cx)
+            seeds = torch.where(counts[:, None] > 0, sums / counts.clamp_min(1)[:, None], seeds)
+        counts = torch.bincount(_nearest(cx, seeds), minlength=len(seeds))
+        seeds = seeds[counts > 0]  # an empty group would leave its points without a witness
+        center_group = _nearest(cx, seeds)
+        point_group = _nearest(self.x, seeds)[rows]
+        center_order = torch.argsort(center_group)
+        point_order = torch.argsort(point_group)
+        center_counts = torch.bincount(center_group, minlength=len(seeds)).tolist()
+        point_counts = torch.bincount(point_group, minlength=len(seeds)).tolist()
+        c0 = p0 = 0
+        for n_c, n_p in zip(center_counts, point_counts, strict=True):  # one small GEMM per group
+            if n_p:
+                members = center_order[c0 : c0 + n_c]
+                points = rows[point_order[p0 : p0 + n_p]]
+                xg = self.x[points]
+                partial = torch.addmm(self.center_sqn[members][None], xg, cx[members].T, alpha=-2)
+                witness = members[partial.argmin(1)]
+                # The distance to the witness by direct differences: a true bound, no cancellation.
+                diff = xg - cx[witness]
+                self.bound[points] = (diff * diff).sum(1).to(torch.float64)
+                self.nearest[points] = self.centers[witness]
+            c0, p0 = c0 + n_c, p0 + n_p
+
     def _add_picks(self, picks: torch.Tensor) -> None:
         self.centers = torch.cat([self.centers, picks])
+        self.center_x = torch.cat([self.center_x, self.x[picks]])
+        self.center_sqn = torch.cat([self.center_sqn, self.sqn[picks]])
         self.selectable[picks] = False
         self.bound[picks] = -math.inf
 
-    def _refresh(self, rows: torch.Tensor, upto: int | None = None) -> None:
-        """Apply centers[applied[r]:upto] to each row r (fp GEMMs in the features' dtype)."""
-        upto = len(self.centers) if upto is None else upto
+    def _refresh(self, rows: torch.Tensor) -> None:
+        """Make each row exact against every center: apply centers[applied[r]:] in float GEMMs."""
+        upto = len(self.centers)
         stale = rows[self.applied[rows] < upto]
+        self.refreshed_rows += len(stale)
         if len(stale) == 0:
             return
         starts = torch.unique(self.applied[stale]).tolist()  # few distinct values: one per refresh wave
@@ -148,17 +188,18 @@ class _KCenter:
             group = stale[self.applied[stale] == start]
             for r0 in range(0, len(group), _ROW_CHUNK):
                 chunk = group[r0 : r0 + _ROW_CHUNK]
-                xr, sr = self.x[chunk], self.sqn[chunk]
+                xr = self.x[chunk]
                 best = self.bound[chunk]
                 arg = self.nearest[chunk]
                 for c0 in range(start, upto, _CENTER_CHUNK):
-                    cols = self.centers[c0 : min(c0 + _CENTER_CHUNK, upto)]
-                    dist = torch.addmm(sr[:, None] + self.sqn[cols][None, :], xr, self.x[cols].T, alpha=-2)
-                    val, pos = dist.min(1)
-                    val = val.to(torch.float64)
+                    c1 = min(c0 + _CENTER_CHUNK, upto)
+                    # ||c||^2 - 2 x.c; the row's ||x||^2 is added after the min.
+                    partial = torch.addmm(self.center_sqn[None, c0:c1], xr, self.center_x[c0:c1].T, alpha=-2)
+                    val, pos = partial.min(1)
+                    val = (val + self.sqn[chunk]).to(torch.float64)
                     closer = val < best
                     best = torch.where(closer, val, best)
-                    arg = torch.where(closer, cols[pos], arg)
+                    arg = torch.where(closer, self.centers[c0:c1][pos], arg)
                 self.bound[chunk] = best.clamp_min(0)
                 self.nearest[chunk] = arg
             self.applied[group] = upto
@@ -211,9 +252,19 @@ class _KCenter:
         return picks, torch.tensor(chosen_values, dtype=torch.float64, device=cand.device)
 
 
+def _nearest(points: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
+    """(n,) index of each point's nearest seed (squared-distance expansion, row chunks)."""
+    seed_sqn = (seeds * seeds).sum(1)
+    out = [
+        torch.addmm(seed_sqn[None], points[r0 : r0 + _ROW_CHUNK], seeds.T, alpha=-2).argmin(1)
+        for r0 in range(0, len(points), _ROW_CHUNK)
+    ]
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long, device=points.device)
+
+
 def _sq_dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Row-wise squared distance, accumulated in float64."""
-    diff = (a - b).to(torch.float64)
+    """Row-wise squared distance, in float64."""
+    diff = a.to(torch.float64) - b.to(torch.float64)
     return (diff * diff).sum(1)
 
 
