@@ -75,7 +75,7 @@ def test_trial_list_is_the_valid_combinations() -> None:
 
 def test_empty_axis_and_overrides(tmp_path: Path) -> None:
     path = write(tmp_path, "experiment: x\nsweep: {datasets: [digits], heuristics: [random], seeds: []}\n")
-    with pytest.raises(ConfigError, match="sweep.seeds"):
+    with pytest.raises(ConfigError, match=r"sweep\.seeds"):
         load_sweep_config(path)
     sweep = load_sweep_config(CONFIGS / "quickstart.yaml", ["training.lr=0.05", "sweep.seeds=[3]"])
     assert sweep.training.lr == 0.05 and sweep.sweep.seeds == [3]

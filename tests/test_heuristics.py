@@ -326,3 +326,19 @@ def test_alpha_can_change_the_picks(name: str):
     augmented = select(name, make_context(features, labeled, embeddings=embeddings, alpha=1.0), 1)
     assert plain.indices.tolist() == [2]
     assert augmented.indices.tolist() == [1]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_picks_equal_cpu_picks():
+    rng = np.random.default_rng(7)
+    features = torch.tensor(
+        rng.normal(size=(3000, 64)) + 3 * rng.normal(size=(8, 64))[rng.integers(0, 8, 3000)]
+    )
+    labeled = torch.tensor(rng.random(3000) < 0.2)
+    for fn in (greedy_k_center, greedy_centroid):
+        for dtype in (torch.float64, torch.float32):
+            cpu = fn(features.to(dtype), labeled, 300, block_size=64)
+            gpu = fn(features.to(dtype).cuda(), labeled.cuda(), 300, block_size=64)
+            assert gpu.device.type == "cuda"
+            assert torch.equal(cpu, gpu.cpu()), (fn.__name__, dtype)

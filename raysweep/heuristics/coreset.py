@@ -5,19 +5,23 @@ largest (ties: lowest pool index). The plain algorithm keeps a running minimum d
 point and does one full pass over the pool per pick; that is memory-bandwidth bound (3,000 passes
 over a 51 MB matrix). We compute the same picks with matrix products instead:
 
-* ``bound[i]`` is an upper bound on point i's squared distance to the current centers: the exact
-  minimum over the centers already applied to it (``applied[i]`` of them, a prefix of the center
-  list). Adding centers only lowers a minimum, so a stale bound stays an upper bound.
+* ``bound[i]`` is an upper bound on point i's squared distance to the current centers. It starts
+  as the distance to one nearby labeled center (a "witness", found through an inverted-file split
+  of the labeled set; any center gives a true bound, a close one a tight bound). Adding centers
+  only lowers a minimum, so a stale bound stays an upper bound.
 * Each block takes the ``block_size`` selectable points of largest bound as candidates S, brings them
-  up to date against the centers they have not seen (a GEMM per group), and recomputes their value
-  exactly as the distance to their nearest center with direct differences (no cancellation).
-* Inside S the greedy runs exactly on an S x S distance matrix (one float64 GEMM). A pick inside S is
-  the global argmax as long as its value beats the largest bound outside S (values only decrease);
-  when it does not, the block ends. A block without a pick doubles the candidate set, so ties and
-  near-ties are resolved exactly rather than by luck.
+  up to date against the centers they have not been compared with (``applied[i]`` counts a prefix
+  of the center list; float GEMMs), and recomputes their value exactly as the distance to their
+  nearest center with direct differences in float64 (no cancellation).
+* Inside S the greedy runs exactly on an S x S float64 distance matrix (one GEMM). A pick inside S
+  is the global argmax as long as its value beats the largest bound outside S (values only
+  decrease); when it does not, the block ends. A block without a pick doubles the candidate set, so
+  ties and near-ties are resolved exactly rather than by luck.
 
-Most pool points never need more than the warm-start bound, so the work is far below a full
-``pool x centers`` product, and never a ``pool x pool`` matrix.
+Points whose bound never reaches the top are never compared with all centers, so the work is far
+below a full ``pool x centers`` product (and there is never a ``pool x pool`` matrix). Picks equal
+the plain algorithm's in float64 (tests compare with a brute-force reference; the benchmark replays
+every pick in float64).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from raysweep.heuristics.base import (
 )
 
 _ROW_CHUNK = 8192
-_CENTER_CHUNK = 2048
+_CENTER_CHUNK = 8192
 _MARGIN = {torch.float64: 1e-12, torch.float32: 1e-5, torch.float16: 1e-2, torch.bfloat16: 1e-2}
 """Relative margin by which a candidate must beat a stale bound computed in the features' dtype."""
 
@@ -58,6 +62,7 @@ def greedy_k_center(
     return indices
 
 
+@torch.no_grad()
 def greedy_k_center_with_distances(
     features: torch.Tensor,
     labeled_mask: torch.Tensor,
@@ -151,23 +156,28 @@ class _KCenter:
         seeds = seeds[counts > 0]  # an empty group would leave its points without a witness
         center_group = _nearest(cx, seeds)
         point_group = _nearest(self.x, seeds)[rows]
-        center_order = torch.argsort(center_group)
-        point_order = torch.argsort(point_group)
-        center_counts = torch.bincount(center_group, minlength=len(seeds)).tolist()
-        point_counts = torch.bincount(point_group, minlength=len(seeds)).tolist()
-        c0 = p0 = 0
-        for n_c, n_p in zip(center_counts, point_counts, strict=True):  # one small GEMM per group
-            if n_p:
-                members = center_order[c0 : c0 + n_c]
-                points = rows[point_order[p0 : p0 + n_p]]
-                xg = self.x[points]
-                partial = torch.addmm(self.center_sqn[members][None], xg, cx[members].T, alpha=-2)
-                witness = members[partial.argmin(1)]
-                # The distance to the witness by direct differences: a true bound, no cancellation.
-                diff = xg - cx[witness]
-                self.bound[points] = (diff * diff).sum(1).to(torch.float64)
-                self.nearest[points] = self.centers[witness]
-            c0, p0 = c0 + n_c, p0 + n_p
+        # Sort centers and points by group; a chunk of sorted points spans a few consecutive groups,
+        # whose centers are one contiguous slice: one GEMM per chunk, other groups' entries masked.
+        center_group, center_order = torch.sort(center_group, stable=True)
+        point_group, point_order = torch.sort(point_group, stable=True)
+        rows = rows[point_order]
+        group_end = torch.cumsum(torch.bincount(center_group, minlength=len(seeds)), 0)
+        chunk_starts = list(range(0, len(rows), _ROW_CHUNK // 2))
+        first_group = point_group[chunk_starts].tolist()
+        last_group = point_group[[min(r + _ROW_CHUNK // 2, len(rows)) - 1 for r in chunk_starts]].tolist()
+        ends = group_end.tolist()
+        for r0, g0, g1 in zip(chunk_starts, first_group, last_group, strict=True):
+            points = rows[r0 : r0 + _ROW_CHUNK // 2]
+            c0, c1 = (ends[g0 - 1] if g0 else 0), ends[g1]
+            members = center_order[c0:c1]
+            xg = self.x[points]
+            partial = torch.addmm(self.center_sqn[members][None], xg, cx[members].T, alpha=-2)
+            other = point_group[r0 : r0 + _ROW_CHUNK // 2, None] != center_group[None, c0:c1]
+            witness = members[partial.masked_fill_(other, math.inf).argmin(1)]
+            # The distance to the witness by direct differences: a true bound, no cancellation.
+            diff = xg - cx[witness]
+            self.bound[points] = (diff * diff).sum(1).to(torch.float64)
+            self.nearest[points] = self.centers[witness]
 
     def _add_picks(self, picks: torch.Tensor) -> None:
         self.centers = torch.cat([self.centers, picks])

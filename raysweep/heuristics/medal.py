@@ -42,6 +42,7 @@ def greedy_centroid(
     return indices
 
 
+@torch.no_grad()
 def greedy_centroid_with_distances(
     features: torch.Tensor, labeled_mask: torch.Tensor, budget: int, *, block_size: int = 1024
 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,158 @@
+"""Shared stores of a sweep, as named Ray actors: one copy of each dataset, one VAE per dataset.
+
+``DatasetStore`` loads each dataset once and puts its arrays in the object store as separate shards
+(pool images, pool labels, eval images, eval labels). Trials receive the ObjectRefs and read the
+arrays zero-copy, so N concurrent trials on a node share one copy instead of holding N.
+
+``EmbeddingStore`` hands out the pool's VAE embeddings per (dataset, VAE config). The first request
+starts the training as a Ray task; concurrent and later requests get the same ObjectRef. Finished
+embeddings are also written under the sweep's storage path, so a resumed sweep, or a later one with
+the same dataset and VAE config, trains nothing. The store counts the trainings it started.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+
+from raysweep.config import DatasetConfig, VAEConfig
+from raysweep.data import load_dataset
+from raysweep.data.base import ALDataset
+from raysweep.models.vae import dataset_fingerprint, train_vae, vae_cache_key
+
+SHARDS = ("pool_images", "pool_labels", "eval_images", "eval_labels")
+
+
+@dataclass(frozen=True)
+class DatasetHandle:
+    """A dataset in the object store: its metadata and one ObjectRef per array shard."""
+
+    metadata: dict[str, Any]
+    shards: dict[str, ray.ObjectRef]
+    fingerprint: str
+    n_pool: int
+
+    def materialise(self) -> ALDataset:
+        """The ALDataset over zero-copy (read-only) views of the shards."""
+        arrays = dict(zip(SHARDS, ray.get([self.shards[name] for name in SHARDS]), strict=True))
+        return ALDataset(**self.metadata, **arrays)
+
+
+def dataset_key(config: DatasetConfig) -> str:
+    """Trials whose dataset configs agree share one copy."""
+    return config.model_dump_json()
+
+
+@ray.remote(num_cpus=0)
+class DatasetStore:
+    def __init__(self) -> None:
+        self._handles: dict[str, DatasetHandle] = {}
+
+    def get(self, config: DatasetConfig) -> DatasetHandle:
+        key = dataset_key(config)
+        if key not in self._handles:
+            dataset = load_dataset(config)
+            shards = {name: ray.put(np.ascontiguousarray(getattr(dataset, name))) for name in SHARDS}
+            metadata = {
+                "name": dataset.name,
+                "task": dataset.task,
+                "num_outputs": dataset.num_outputs,
+                "channel_mean": dataset.channel_mean,
+                "channel_std": dataset.channel_std,
+                "source": dataset.source,
+            }
+            self._handles[key] = DatasetHandle(metadata, shards, dataset_fingerprint(dataset), dataset.n_pool)
+        return self._handles[key]
+
+    def loaded(self) -> int:
+        return len(self._handles)
+
+
+@ray.remote
+def train_vae_task(handle: DatasetHandle, vae: VAEConfig, cache_file: str, device: str) -> np.ndarray:
+    """Train the VAE on the pool and write the embeddings to ``cache_file`` atomically."""
+    import torch
+
+    dataset = handle.materialise()
+    resolved = "cuda" if device != "cpu" and torch.cuda.is_available() else "cpu"
+    embeddings = train_vae(dataset, vae, device=resolved)
+    write_embeddings(Path(cache_file), embeddings)
+    return embeddings
+
+
+def write_embeddings(path: Path, embeddings: np.ndarray) -> None:
+    """Write to a temp file in the same folder and rename: a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, embeddings=embeddings)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def read_embeddings(path: Path) -> np.ndarray | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return np.asarray(archive["embeddings"], dtype=np.float32)
+    except (OSError, KeyError, ValueError):
+        return None  # a damaged cache is retrained, not trusted
+
+
+@ray.remote(num_cpus=0)
+class EmbeddingStore:
+    def __init__(self, cache_dir: str, cpu: float, gpu: float) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.task_resources = {"num_cpus": cpu, "num_gpus": gpu}
+        self._refs: dict[str, ray.ObjectRef] = {}
+        self.trainings_started = 0
+        self.cache_hits = 0
+        self.seconds_waited_for_cache = 0.0
+
+    def cache_file(self, handle: DatasetHandle, vae: VAEConfig) -> Path:
+        return self.cache_dir / f"vae-{vae_cache_key(handle.fingerprint, vae)}.npz"
+
+    def get(self, handle: DatasetHandle, vae: VAEConfig) -> list[ray.ObjectRef]:
+        """The embeddings' ObjectRef, wrapped in a list so Ray passes the ref, not the array."""
+        key = vae_cache_key(handle.fingerprint, vae)
+        if key in self._refs and self._failed(self._refs[key]):
+            del self._refs[key]  # a crashed training is retried by the next request, not handed out
+        if key not in self._refs:
+            started = time.perf_counter()
+            cached = read_embeddings(self.cache_file(handle, vae))
+            self.seconds_waited_for_cache += time.perf_counter() - started
+            if cached is not None and cached.shape[0] == handle.n_pool:
+                self.cache_hits += 1
+                self._refs[key] = ray.put(cached)
+            else:
+                self.trainings_started += 1
+                device = "cuda" if self.task_resources["num_gpus"] > 0 else "cpu"
+                self._refs[key] = train_vae_task.options(**self.task_resources).remote(
+                    handle, vae, str(self.cache_file(handle, vae)), device
+                )
+        return [self._refs[key]]
+
+    @staticmethod
+    def _failed(ref: ray.ObjectRef) -> bool:
+        ready, _ = ray.wait([ref], timeout=0)
+        if not ready:
+            return False
+        try:
+            ray.get(ref)
+        except Exception:
+            return True
+        return False
+
+    def counters(self) -> dict[str, int]:
+        return {"vae_trainings": self.trainings_started, "vae_cache_hits": self.cache_hits}

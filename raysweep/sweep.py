@@ -1,0 +1,218 @@
+"""A sweep config: the shared trial settings, the axes, resources and where results go.
+
+Pure (no Ray, no MLflow): the launcher validates a file with :func:`load_sweep_config`, shrinks it
+with :func:`smoke` when asked, and expands it into the list of valid trials with :func:`expand_trials`.
+The trial list is not the blind product of the axes: heuristics that take no VAE features (random,
+entropy) appear once per dataset and seed, at alpha 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import Field, TypeAdapter, field_validator
+
+from raysweep.config import (
+    VAE_HEURISTICS,
+    ConfigError,
+    DatasetConfig,
+    Frozen,
+    HeuristicConfig,
+    ModelConfig,
+    ScheduleConfig,
+    TrainingConfig,
+    TrialConfig,
+    VAEConfig,
+    read_yaml,
+    validate_config,
+)
+
+HEURISTIC_ADAPTER: TypeAdapter[HeuristicConfig] = TypeAdapter(HeuristicConfig)
+
+
+def _heuristic_entry(value: Any) -> Any:
+    """Axis entries may be a bare name (``coreset``) or a mapping with the heuristic's fields."""
+    return {"name": value} if isinstance(value, str) else value
+
+
+class SweepAxes(Frozen):
+    datasets: list[str] = Field(min_length=1)
+    """Dataset registry names; the other dataset fields come from the top-level ``dataset`` block."""
+    heuristics: list[Annotated[HeuristicConfig, Field()]] = Field(min_length=1)
+    alphas: list[Annotated[float, Field(ge=0)]] = Field(default=[0.0], min_length=1)
+    """Applied to VAE-capable heuristics (coreset, medal, lloss); 0 is the plain heuristic."""
+    seeds: list[int] = Field(min_length=1)
+
+    @field_validator("heuristics", mode="before")
+    @classmethod
+    def _names_to_mappings(cls, value: Any) -> Any:
+        return [_heuristic_entry(v) for v in value] if isinstance(value, list) else value
+
+    @field_validator("datasets", "seeds", "alphas")
+    @classmethod
+    def _no_duplicates(cls, value: list) -> list:
+        if len(set(value)) != len(value):
+            raise ValueError(f"axis has duplicate entries: {value}")
+        return value
+
+
+class Resources(Frozen):
+    cpu: float = Field(default=1.0, gt=0)
+    """CPUs per trial (also torch's thread count in the trial)."""
+    gpu: float = Field(default=0.0, ge=0)
+    """GPUs per trial; fractions pack trials onto one GPU (0.25: four per GPU)."""
+    max_concurrent_trials: int | None = Field(default=None, gt=0)
+    """Cap on trials running at once (None: as many as resources allow)."""
+
+
+class SweepConfig(Frozen):
+    experiment: str = Field(min_length=1)
+    """MLflow experiment name (and the folder under the storage path)."""
+    sweep: SweepAxes
+    dataset: DatasetConfig = DatasetConfig()
+    """Shared dataset fields (root, pool size, pool seed, eval split); ``name`` comes from the axis."""
+    model: ModelConfig = ModelConfig()
+    training: TrainingConfig = TrainingConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    vae: VAEConfig = VAEConfig()
+    device: str = "auto"
+    resources: Resources = Resources()
+    max_failures: int = Field(default=2, ge=0)
+    """Tune's FailureConfig: retries of a crashed trial (each resumes from its last round)."""
+    storage: Path = Path("raysweep_runs")
+    """Ray Tune storage path (checkpoints, cached VAE embeddings). Shared across nodes on a cluster."""
+    tracking_uri: str | None = None
+    """MLflow tracking URI; None: ``sqlite:///mlflow.db`` in the working directory."""
+
+    @field_validator("device")
+    @classmethod
+    def _device_form(cls, value: str) -> str:
+        return TrialConfig.model_validate({"device": value}).device
+
+
+@dataclass(frozen=True)
+class Trial:
+    key: str
+    """``dataset/heuristic/alpha/seed``: the trial's identity in MLflow and in Tune."""
+    config: TrialConfig
+
+    @property
+    def dataset(self) -> str:
+        return self.config.dataset.name
+
+    @property
+    def heuristic(self) -> str:
+        return self.config.heuristic.name
+
+
+def format_alpha(alpha: float) -> str:
+    return f"{alpha:g}"
+
+
+def trial_key(dataset: str, heuristic: str, alpha: float, seed: int) -> str:
+    return f"{dataset}/{heuristic}/{format_alpha(alpha)}/{seed}"
+
+
+def trial_config(
+    sweep: SweepConfig, dataset: str, heuristic: HeuristicConfig, alpha: float, seed: int
+) -> TrialConfig:
+    return TrialConfig(
+        dataset=sweep.dataset.model_copy(update={"name": dataset}),
+        model=sweep.model,
+        training=sweep.training,
+        schedule=sweep.schedule,
+        heuristic=heuristic,
+        vae=sweep.vae,
+        alpha=alpha,
+        seed=seed,
+        device=sweep.device,
+    )
+
+
+def expand_trials(sweep: SweepConfig) -> list[Trial]:
+    """Every valid (dataset, heuristic, alpha, seed) combination, in a stable order."""
+    trials = []
+    for dataset in sweep.sweep.datasets:
+        for heuristic in sweep.sweep.heuristics:
+            alphas = sweep.sweep.alphas if heuristic.name in VAE_HEURISTICS else [0.0]
+            for alpha in sorted(set(alphas)):
+                for seed in sweep.sweep.seeds:
+                    config = trial_config(sweep, dataset, heuristic, alpha, seed)
+                    trials.append(Trial(trial_key(dataset, heuristic.name, alpha, seed), config))
+    keys = [t.key for t in trials]
+    if len(set(keys)) != len(keys):
+        raise ConfigError("the sweep lists the same heuristic twice; give each heuristic once per sweep")
+    return trials
+
+
+def smoke(sweep: SweepConfig) -> SweepConfig:
+    """The same sweep, shrunk to run in seconds per trial: every axis kept, sizes cut.
+
+    Pool, budgets, epochs and rounds shrink; seeds keep their first two entries. Used by ``--smoke``
+    and by the tests, so the tested path is the one users run.
+    """
+    pool = min(sweep.dataset.pool_size or 400, 400)
+    schedule = ScheduleConfig(
+        initial_labels=min(sweep.schedule.initial_labels, 40),
+        labels_per_round=min(sweep.schedule.labels_per_round, 40),
+        rounds=min(sweep.schedule.rounds if sweep.schedule.rounds is not None else 2, 2),
+    )
+    return sweep.model_copy(
+        update={
+            "dataset": sweep.dataset.model_copy(
+                update={"pool_size": pool, "eval_size": min(sweep.dataset.eval_size or 300, 300)}
+            ),
+            "schedule": schedule,
+            "training": sweep.training.model_copy(
+                update={
+                    "initial_epochs": min(sweep.training.initial_epochs, 2),
+                    "epochs_per_round": min(sweep.training.epochs_per_round, 1),
+                }
+            ),
+            "vae": sweep.vae.model_copy(update={"epochs": min(sweep.vae.epochs, 2)}),
+            "sweep": sweep.sweep.model_copy(update={"seeds": sweep.sweep.seeds[:2]}),
+        }
+    )
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> dict[str, Any]:
+    """Apply ``--set a.b=value`` overrides; values are parsed as YAML (``0.5``, ``[0, 1]``, ``true``)."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set training.lr=0.01")
+        dotted, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {item!r}: value is not valid YAML: {exc}") from None
+        node = data
+        parts = dotted.strip().split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{source}: --set {dotted}: {part!r} is not a mapping")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def load_sweep_config(path: Path | str, overrides: list[str] | None = None) -> SweepConfig:
+    """Read, override and validate a sweep file; every problem is one ConfigError naming the file."""
+    data = apply_overrides(read_yaml(path), overrides or [], str(path))
+    sweep = validate_config(SweepConfig, data, str(path))
+    try:
+        expand_trials(sweep)  # validates every combination as a TrialConfig
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return sweep
+
+
+def config_digest(sweep: SweepConfig) -> str:
+    """Short hash of the resolved sweep, to tell sweeps apart and detect a changed config on resume."""
+    payload = json.dumps(sweep.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
