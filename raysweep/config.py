@@ -214,7 +214,8 @@ def format_validation_error(error: ValidationError, source: str) -> str:
         if problem["type"] == "extra_forbidden":
             message = "unknown key"
         elif problem["type"] == "union_tag_invalid":
-            message = f"unknown name {problem.get('input')!r}; {problem['msg']}"
+            context = problem.get("ctx", {})
+            message = f"unknown name {context.get('tag')!r}; known: {context.get('expected_tags')}"
         else:
             message = problem["msg"]
         lines.append(f"  {path}: {message}")

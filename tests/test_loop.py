@@ -127,3 +127,25 @@ def test_core_imports_neither_ray_nor_mlflow() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_gpu_switches_run_the_same_code_on_cpu(digits) -> None:
+    """bf16 autocast and channels_last are config switches; on CPU they take the same code path."""
+    config = tiny_config("lloss")
+    config = config.model_copy(
+        update={"training": config.training.model_copy(update={"amp_bf16": True, "channels_last": True})}
+    )
+    sink = ListSink()
+    result = run_trajectory(config, digits, sink=sink)
+    assert [len(p) for p in result.picks] == [30, 20, 20]
+    assert all(np.isfinite(row[2]["accuracy"]) for row in sink.rows)
+
+
+def test_device_comes_from_the_config(digits) -> None:
+    from raysweep.train import DeviceError, resolve_device
+
+    assert resolve_device("cpu").type == "cpu"
+    if not __import__("torch").cuda.is_available():
+        assert resolve_device("auto").type == "cpu"
+        with pytest.raises(DeviceError, match="no CUDA GPU"):
+            run_trajectory(tiny_config().model_copy(update={"device": "cuda:0"}), digits)
