@@ -16,7 +16,6 @@ import json
 import os
 import sys
 import time
-import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -185,8 +184,10 @@ def check_cluster_gpus(sweep: SweepConfig) -> None:
                 f"resources.gpu={sweep.resources.gpu} per trial, but the Ray cluster has {available:g} GPUs; "
                 "trials would wait forever. Set resources.gpu: 0 (device: auto runs on CPU) or use a GPU cluster."
             )
-    elif sweep.device == "auto" and ray.cluster_resources().get("GPU", 0.0) > 0:
-        warnings.warn("the cluster has GPUs but resources.gpu is 0: trials run on CPU", stacklevel=1)
+    elif sweep.device == "auto":
+        gpus = ray.cluster_resources().get("GPU", 0.0)
+        hint = f" although the cluster has {gpus:g} GPUs" if gpus else ""
+        print(f"warning: device auto with resources.gpu 0: trials run on CPU{hint}", file=sys.stderr)
 
 
 def start_ray(address: str | None, sweep: SweepConfig) -> None:
@@ -238,6 +239,7 @@ def run_sweep(sweep: SweepConfig, trials: list[Trial], args: argparse.Namespace)
     import ray
     from ray import tune
     from ray.tune import CLIReporter
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from raysweep.stores import DatasetStore, EmbeddingStore
     from raysweep.trainable import SweepContext, run_trial
@@ -271,8 +273,11 @@ def run_sweep(sweep: SweepConfig, trials: list[Trial], args: argparse.Namespace)
     print(f"sweep {record.sweep_id}: {len(trials)} trials, storage {sweep_dir}, MLflow {record.tracking_uri}")
 
     suffix = record.sweep_id.replace("-", "_")
-    dataset_store = DatasetStore.options(name=f"raysweep_datasets_{suffix}").remote()
-    embedding_store = EmbeddingStore.options(name=f"raysweep_embeddings_{suffix}").remote(
+    # The stores live on the driver's node: the data root was checked there, and trials on other
+    # nodes pull one copy of each shard into their own node's object store.
+    here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
+    dataset_store = DatasetStore.options(name=f"raysweep_datasets_{suffix}", scheduling_strategy=here).remote()
+    embedding_store = EmbeddingStore.options(name=f"raysweep_embeddings_{suffix}", scheduling_strategy=here).remote(
         str(sweep.storage / "vae_cache"), sweep.resources.cpu, sweep.resources.gpu
     )
     # Start each needed VAE before Tune takes the resources, so a VAE task never waits for a CPU or

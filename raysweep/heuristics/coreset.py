@@ -193,9 +193,13 @@ class _KCenter:
         self.refreshed_rows += len(stale)
         if len(stale) == 0:
             return
-        starts = torch.unique(self.applied[stale]).tolist()  # few distinct values: one per refresh wave
-        for start in starts:
-            group = stale[self.applied[stale] == start]
+        # Two waves: rows never refreshed need every center; the rest only the recent ones, from the
+        # oldest among them (re-applying a center a row has seen changes nothing: min is idempotent).
+        fresh = self.applied[stale] == 0
+        for group in (stale[fresh], stale[~fresh]):
+            if len(group) == 0:
+                continue
+            start = int(self.applied[group].min())
             for r0 in range(0, len(group), _ROW_CHUNK):
                 chunk = group[r0 : r0 + _ROW_CHUNK]
                 xr = self.x[chunk]
