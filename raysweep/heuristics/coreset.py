@@ -50,7 +50,7 @@ def greedy_k_center(
     labeled_mask: torch.Tensor,
     budget: int,
     *,
-    block_size: int = 512,
+    block_size: int = 1024,
 ) -> torch.Tensor:
     """Exact greedy k-center picks: (budget,) int64 pool indices in pick order, on features' device.
 
@@ -68,7 +68,7 @@ def greedy_k_center_with_distances(
     labeled_mask: torch.Tensor,
     budget: int,
     *,
-    block_size: int = 512,
+    block_size: int = 1024,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`greedy_k_center` plus each pick's Euclidean distance to its nearest center when picked.
 
