@@ -247,6 +247,20 @@ def test_centroid_equals_brute_force(seed: int, n: int, d: int, block_size: int,
         assert got.tolist() == expected, dtype
 
 
+@pytest.mark.parametrize("fn", [brute_force_k_center, brute_force_centroid])
+def test_duplicates_resolve_ties_exactly(fn):
+    # Many exact duplicates: blocks keep ending on ties until the exact global fallback step runs.
+    rng = np.random.default_rng(11)
+    features = np.repeat(rng.normal(size=(6, 3)), 10, axis=0)[rng.permutation(60)]
+    labeled = np.zeros(60, dtype=bool)
+    labeled[:5] = True
+    expected = fn(features, labeled, 40)
+    greedy = greedy_k_center if fn is brute_force_k_center else greedy_centroid
+    for dtype in (torch.float64, torch.float32):
+        got = greedy(torch.tensor(features, dtype=dtype), torch.tensor(labeled), 40, block_size=2)
+        assert got.tolist() == expected, dtype
+
+
 def test_centroid_moves_with_each_pick():
     # Labeled centroid 0. The farthest point is 10; the centroid then moves to 5 and -6 wins over 9.
     features = line([-1, 1, 10, 9, -6])

@@ -121,9 +121,14 @@ class _KCenter:
         n_picked = len(picks)
         size = self.block_size
         while n_picked < budget:
-            block, block_values = self._block(budget - n_picked, size)
+            if size > 4 * self.block_size:
+                # Ties (duplicate points) kept every block empty: one exact global step instead of an
+                # ever larger candidate matrix.
+                block, block_values = self._exact_step()
+            else:
+                block, block_values = self._block(budget - n_picked, size)
             if len(block) == 0:
-                size = min(2 * size, len(self.bound))
+                size *= 2
                 continue
             size = self.block_size
             picks.append(block)
@@ -178,6 +183,18 @@ class _KCenter:
             diff = xg - cx[witness]
             self.bound[points] = (diff * diff).sum(1).to(torch.float64)
             self.nearest[points] = self.centers[witness]
+
+    def _exact_step(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """One pick from exact values of every selectable point (O(pool x dim) after the refresh)."""
+        rows = torch.nonzero(self.selectable).squeeze(1)
+        self._refresh(rows)
+        for r0 in range(0, len(rows), _ROW_CHUNK):
+            chunk = rows[r0 : r0 + _ROW_CHUNK]
+            self.bound[chunk] = _sq_dist(self.features[chunk], self.features[self.nearest[chunk]])
+        pick = torch.argmax(self.bound).reshape(1)  # non-selectable hold -inf; first max = lowest index
+        value = self.bound[pick]
+        self._add_picks(pick)
+        return pick, value
 
     def _add_picks(self, picks: torch.Tensor) -> None:
         self.centers = torch.cat([self.centers, picks])

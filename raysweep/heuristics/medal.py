@@ -78,6 +78,24 @@ def greedy_centroid_with_distances(
     size = block_size
     while n_picked < budget:
         centroid = total / count
+        if size > 4 * block_size:
+            # Ties (duplicate points) kept every block empty: one exact global step instead of an
+            # ever larger candidate matrix.
+            exact = torch.cat(
+                [
+                    ((features[r0 : r0 + 8192].to(torch.float64) - mean - centroid) ** 2).sum(1)
+                    for r0 in range(0, len(features), 8192)
+                ]
+            ).masked_fill(~selectable, -math.inf)
+            pick = torch.argmax(exact).reshape(1)  # first max = lowest index
+            picks.append(pick)
+            values.append(exact[pick])
+            selectable[pick] = False
+            total = total + features[pick[0]].to(torch.float64) - mean
+            count += 1
+            n_picked += 1
+            size = block_size
+            continue
         # value_i - ||m||^2 = ||x_i||^2 - 2 x_i.m, exact for the block's starting centroid.
         base = sqn.to(torch.float64) - 2 * (x @ centroid.to(x.dtype)).to(torch.float64)
         base = base.masked_fill(~selectable, -math.inf)
@@ -121,7 +139,7 @@ def greedy_centroid_with_distances(
             block_total += xc[j]
             k += 1
         if k == 0:
-            size = min(2 * size, len(sqn))
+            size *= 2
             continue
         size = block_size
         positions = torch.tensor(chosen, dtype=torch.long, device=cand.device)
