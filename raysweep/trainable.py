@@ -9,6 +9,7 @@ travels in the checkpoint.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -97,6 +98,8 @@ def maybe_inject_fault(key: str, round_index: int, sweep_dir: str) -> None:
 
 
 def run_trial(config: dict[str, Any], context: SweepContext) -> None:
+    # One line per round is ours to print; Ray's own "Checkpoint successfully created" per round is noise.
+    logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
     key = config["trial"]
     trial = context.trials[key]
     torch.set_num_threads(max(1, int(context.cpus_per_trial)))
