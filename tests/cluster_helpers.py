@@ -1,0 +1,519 @@
+"""The docker/compose.yaml topology without containers, on 127.0.0.1, for the ``cluster`` tests.
+
+``LocalCluster.start()`` brings up, each as a child process of the test with its own process group:
+
+- a real PostgreSQL server (Debian's ``postgresql``: ``initdb`` + ``postgres`` in a temp dir, run as
+  the ``postgres`` system user when the test runs as root, password auth on 127.0.0.1);
+- ``mlflow server`` on that Postgres with proxied artifact serving into a temp dir and
+  ``--allowed-hosts``, as in compose;
+- a Ray head and a second Ray node (``ray start --block``, one CPU each, every port picked free so
+  other Ray instances on the machine are untouched).
+
+``stop()`` ends exactly what it started, by PID / process group (never ``ray stop``, which is
+machine-wide), and runs from the fixture's teardown, so also when a test fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import glob
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+VENV_BIN = Path(sys.executable).parent
+PG_USER, PG_DATABASE = "raysweep", "mlflow"
+
+
+class ClusterUnavailable(RuntimeError):
+    """A prerequisite (a binary, a system user) is missing: the test skips with this reason."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    """Child-side: get SIGTERM if the test process dies (even SIGKILLed), so nothing is orphaned."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+REAPER = """
+import os, shutil, signal, sys, time
+sys.stdin.read()  # EOF: the test process closed the pipe (normal stop) or died (even SIGKILLed)
+try:
+    groups = [int(line) for line in open(sys.argv[1]).read().split()]
+except OSError:
+    groups = []
+for sig in (signal.SIGTERM, signal.SIGKILL):
+    for pgid in groups:
+        try:
+            os.killpg(pgid, sig)
+        except OSError:
+            pass
+    if groups:
+        time.sleep(3)
+if groups:
+    shutil.rmtree(os.path.dirname(sys.argv[1]), ignore_errors=True)
+"""
+"""A watchdog in its own session: if the test process dies without stopping the cluster (SIGKILL,
+OOM), it kills the process groups listed in ``groups`` and removes the temp dir (Ray nodes die with their parent anyway, but
+``mlflow server``'s job consumers and PostgreSQL would stay)."""
+
+
+def postgres_bin_dir() -> Path:
+    """Debian's versioned server binaries (``/usr/lib/postgresql/<v>/bin``), else ``initdb`` on PATH."""
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3].split(".")[0])
+    )
+    if candidates:
+        return Path(candidates[-1]).parent
+    found = shutil.which("initdb")
+    if found and (Path(found).resolve().parent / "postgres").exists():
+        return Path(found).resolve().parent
+    raise ClusterUnavailable("PostgreSQL server binaries not found: apt-get install postgresql")
+
+
+@dataclass
+class Managed:
+    name: str
+    process: subprocess.Popen
+    log: Path
+    stop_signal: int = signal.SIGTERM
+    grace: float = 30.0
+
+    def tail(self, chars: int = 3000) -> str:
+        try:
+            return f"--- {self.name} ({self.log}) ---\n{self.log.read_text(errors='replace')[-chars:]}"
+        except OSError:
+            return f"--- {self.name}: no log ---"
+
+
+@dataclass
+class LocalCluster:
+    root: Path
+    processes: list[Managed] = field(default_factory=list)
+    pg_port: int = 0
+    pg_password: str = ""
+    mlflow_port: int = 0
+    ray_port: int = 0
+    artifacts: Path = Path()
+    ray_token: str = field(default_factory=lambda: secrets.token_hex(32))
+    started_seconds: dict[str, float] = field(default_factory=dict)
+    stopped_seconds: dict[str, float] = field(default_factory=dict)
+    _mlflow_spawned: float = 0.0
+    _reaper: subprocess.Popen | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def start(cls) -> LocalCluster:
+        """Everything up, or everything that did start stopped again and the error raised."""
+        pg_bin = postgres_bin_dir()
+        for tool in ("ray", "mlflow"):
+            if not (VENV_BIN / tool).exists():
+                raise ClusterUnavailable(
+                    f"{VENV_BIN / tool} not found: install the project (pip install -e .[dev])"
+                )
+        try:
+            import psycopg2  # noqa: F401  (mlflow's postgresql:// backend needs it)
+        except ImportError as exc:
+            raise ClusterUnavailable("psycopg2 missing: pip install -e .[dev]") from exc
+        # Short root: Ray's and Postgres' unix socket paths must stay under ~107 characters.
+        cluster = cls(root=Path(tempfile.mkdtemp(prefix="rs-cl-")))
+        try:
+            cluster._start_reaper()
+            cluster._start_postgres(pg_bin)
+            # MLflow's schema migrations and Ray's start overlap: both take a while on 2 cores.
+            mlflow = cluster._spawn_mlflow()
+            cluster._start_ray()
+            cluster._wait_mlflow(mlflow)
+        except BaseException:
+            cluster.stop()
+            raise
+        return cluster
+
+    def stop(self) -> list[str]:
+        """Stop what was started, newest first; returns the names of processes that needed SIGKILL."""
+        killed = []
+        for managed in reversed(self.processes):
+            started = time.perf_counter()
+            if not self._stop_one(managed, managed.grace):
+                killed.append(managed.name)
+            self.stopped_seconds[managed.name] = time.perf_counter() - started
+        self.processes.clear()
+        if self._reaper is not None:  # nothing left for it: empty list, then EOF
+            (self.root / "groups").write_text("")
+            self._reaper.stdin.close()
+            self._reaper.wait(timeout=30)
+            self._reaper = None
+        shutil.rmtree(self.root, ignore_errors=True)
+        return killed
+
+    def _start_reaper(self) -> None:
+        (self.root / "groups").write_text("")
+        self._reaper = subprocess.Popen(
+            [sys.executable, "-c", REAPER, str(self.root / "groups")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    @staticmethod
+    def _stop_one(managed: Managed, grace: float = 30.0) -> bool:
+        """Signal the process group the child leads; SIGKILL the group after ``grace`` seconds."""
+        pid = managed.process.pid
+        graceful = True
+        if managed.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, managed.stop_signal)
+            try:
+                managed.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                graceful = False
+        # Whatever is left in the group (Ray workers, uvicorn workers, postgres backends).
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            managed.process.wait(timeout=10)
+        return graceful
+
+    def alive(self) -> list[str]:
+        return [m.name for m in self.processes if m.process.poll() is None]
+
+    def group_members(self) -> dict[str, list[int]]:
+        """PIDs still in each started process group (empty after ``stop``)."""
+        groups: dict[str, list[int]] = {}
+        for managed in self.processes:
+            groups[managed.name] = pids_in_group(managed.process.pid)
+        return groups
+
+    def logs(self) -> str:
+        return "\n".join(m.tail() for m in self.processes)
+
+    def _spawn(self, name: str, command: list[str], **kwargs: Any) -> Managed:
+        log = self.root / f"{name}.log"
+        env = {**os.environ, **kwargs.pop("env", {})}
+        stop_signal = kwargs.pop("stop_signal", signal.SIGTERM)
+        grace = kwargs.pop("grace", 30.0)
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+                **kwargs,
+            )
+        managed = Managed(name, process, log, stop_signal, grace)
+        self.processes.append(managed)
+        with open(self.root / "groups", "a") as groups:
+            groups.write(f"{process.pid}\n")
+        return managed
+
+    def _wait(self, managed: Managed, ready: Any, what: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if managed.process.poll() is not None:
+                raise RuntimeError(f"{what} exited with {managed.process.returncode}\n{managed.tail()}")
+            if ready():
+                return
+            time.sleep(0.3)
+        raise RuntimeError(f"{what} not ready after {timeout:.0f}s\n{managed.tail()}")
+
+    # ------------------------------------------------------------------ PostgreSQL
+
+    def _start_postgres(self, pg_bin: Path) -> None:
+        started = time.perf_counter()
+        run_as: dict[str, Any] = {}
+        pg_root = self.root / "pg"
+        pg_root.mkdir()
+        if os.geteuid() == 0:  # initdb and postgres refuse to run as root
+            try:
+                account = pwd.getpwnam("postgres")
+            except KeyError as exc:
+                raise ClusterUnavailable("running as root and no 'postgres' system user") from exc
+            run_as = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+            os.chmod(self.root, 0o755)  # let the postgres user reach pg_root
+            os.chown(pg_root, account.pw_uid, account.pw_gid)
+        self.pg_port = free_port()
+        self.pg_password = secrets.token_hex(12)
+        password_file = pg_root / "pwfile"
+        password_file.write_text(self.pg_password + "\n")
+        if run_as:
+            os.chown(password_file, run_as["user"], run_as["group"])
+        data = pg_root / "data"
+        init = subprocess.run(
+            [
+                str(pg_bin / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                PG_USER,
+                f"--pwfile={password_file}",
+                "--auth=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=pg_root,
+            **run_as,
+        )
+        password_file.unlink()
+        if init.returncode != 0:
+            raise RuntimeError(f"initdb failed:\n{init.stdout}\n{init.stderr}")
+        server = self._spawn(
+            "postgres",
+            [
+                str(pg_bin / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(self.pg_port),
+                "-k",
+                str(pg_root),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=100",
+            ],
+            cwd=pg_root,
+            stop_signal=signal.SIGINT,  # "fast" shutdown: ends sessions, then exits
+            **run_as,
+        )
+
+        def accepts() -> bool:
+            try:
+                self._pg_connect("postgres").close()
+            except Exception:
+                return False
+            return True
+
+        self._wait(server, accepts, "postgres", timeout=60)
+        conn = self._pg_connect("postgres")
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE {PG_DATABASE}")
+        conn.close()
+        self.started_seconds["postgres"] = time.perf_counter() - started
+
+    def _pg_connect(self, database: str) -> Any:
+        import psycopg2
+
+        return psycopg2.connect(
+            host="127.0.0.1",
+            port=self.pg_port,
+            user=PG_USER,
+            password=self.pg_password,
+            dbname=database,
+            connect_timeout=3,
+        )
+
+    @property
+    def backend_store_uri(self) -> str:
+        # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; the project ships psycopg2-binary.
+        return f"postgresql+psycopg2://{PG_USER}:{self.pg_password}@127.0.0.1:{self.pg_port}/{PG_DATABASE}"
+
+    # ------------------------------------------------------------------ MLflow
+
+    @property
+    def tracking_uri(self) -> str:
+        return f"http://127.0.0.1:{self.mlflow_port}"
+
+    def _spawn_mlflow(self) -> Managed:
+        self._mlflow_spawned = time.perf_counter()
+        self.mlflow_port = free_port()
+        self.artifacts = self.root / "artifacts"
+        self.artifacts.mkdir()
+        server = self._spawn(
+            "mlflow",
+            [
+                str(VENV_BIN / "mlflow"),
+                "server",
+                "--backend-store-uri",
+                self.backend_store_uri,
+                "--artifacts-destination",
+                str(self.artifacts),
+                "--serve-artifacts",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.mlflow_port),
+                "--allowed-hosts",
+                f"127.0.0.1:{self.mlflow_port},localhost:{self.mlflow_port}",
+                "--workers",
+                "1",
+            ],
+            cwd=self.root,
+            grace=5.0,  # uvicorn waits for idle keep-alive connections; nothing to flush
+        )
+        return server
+
+    def _wait_mlflow(self, server: Managed) -> None:
+        def healthy() -> bool:
+            try:
+                with urllib.request.urlopen(f"{self.tracking_uri}/health", timeout=3) as response:
+                    return response.status == 200
+            except (OSError, urllib.error.URLError):
+                return False
+
+        self._wait(server, healthy, "mlflow server", timeout=180)
+        self.started_seconds["mlflow"] = time.perf_counter() - self._mlflow_spawned
+
+    # ------------------------------------------------------------------ Ray
+
+    @property
+    def ray_address(self) -> str:
+        return f"127.0.0.1:{self.ray_port}"
+
+    @property
+    def ray_env(self) -> dict[str, str]:
+        """What every Ray process and the driver need: token auth with this cluster's own token.
+
+        Set explicitly because Ray 2.60 decides otherwise from machine state: ``ray start --head``
+        turns token auth on when ``~/.ray/auth_token`` exists (any earlier local ``ray.init()``
+        writes one), while ``ray start --address`` and ``ray.init(address=...)`` never turn it on
+        by themselves, and then fail with InvalidAuthToken.
+        """
+        return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": self.ray_token, "RAY_USAGE_STATS_ENABLED": "0"}
+
+    def _ray_node(self, name: str, head: bool) -> Managed:
+        temp_dir = self.root / name
+        temp_dir.mkdir()
+        command = [str(VENV_BIN / "ray"), "start", "--block", "--num-cpus", "1", "--num-gpus", "0"]
+        command += ["--node-ip-address", "127.0.0.1", "--temp-dir", str(temp_dir)]
+        command += ["--object-store-memory", str(256 * 1024**2), "--disable-usage-stats"]
+        # Every listening port chosen here, so a Ray started by someone else on this machine
+        # (default ports 52365, 10002-19999) never collides with ours.
+        command += ["--dashboard-agent-listen-port", str(free_port())]
+        command += ["--min-worker-port", "0", "--max-worker-port", "0"]
+        if head:
+            command += ["--head", "--port", str(self.ray_port), "--include-dashboard=false"]
+        else:
+            command += ["--address", self.ray_address]
+        # No drain wait on SIGTERM (Ray 2.60 otherwise waits up to its drain timeout for the head).
+        env = {**self.ray_env, "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
+        return self._spawn(name, command, cwd=self.root, env=env)
+
+    def _start_ray(self) -> None:
+        started = time.perf_counter()
+        self.ray_port = free_port()
+        head = self._ray_node("ray-head", head=True)
+        self._wait(
+            head,
+            lambda: "This command will now block" in head.log.read_text(errors="replace"),
+            "ray head",
+            120,
+        )
+        worker = self._ray_node("ray-worker", head=False)
+        self._wait(
+            worker,
+            lambda: "This command will now block" in worker.log.read_text(errors="replace"),
+            "ray worker",
+            120,
+        )
+        self.started_seconds["ray"] = time.perf_counter() - started
+
+
+def pids_in_group(pgid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(entry.name))
+    return pids
+
+
+# ---------------------------------------------------------------------------------------------
+# The MLflow REST API, plain HTTP
+# ---------------------------------------------------------------------------------------------
+
+
+class MlflowRest:
+    def __init__(self, base: str) -> None:
+        self.base = base.rstrip("/")
+
+    def request(self, method: str, path: str, body: dict | None = None, headers: dict | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"{self.base}{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            payload = response.read()
+        return json.loads(payload) if payload else {}
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.request("GET", f"{path}?{urllib.parse.urlencode(params)}" if params else path)
+
+    def experiment_id(self, name: str) -> str:
+        return self.get("/api/2.0/mlflow/experiments/get-by-name", experiment_name=name)["experiment"][
+            "experiment_id"
+        ]
+
+    def search_runs(self, experiment_id: str) -> list[dict]:
+        runs, token = [], None
+        while True:
+            body = {"experiment_ids": [experiment_id], "max_results": 1000}
+            if token:
+                body["page_token"] = token
+            page = self.request("POST", "/api/2.0/mlflow/runs/search", body)
+            runs += page.get("runs", [])
+            token = page.get("next_page_token")
+            if not token:
+                return runs
+
+    def metric_history(self, run_id: str, key: str) -> list[dict]:
+        return self.get("/api/2.0/mlflow/metrics/get-history", run_id=run_id, metric_key=key).get(
+            "metrics", []
+        )
+
+    def artifacts(self, run_id: str, path: str = "") -> list[str]:
+        params = {"run_id": run_id, **({"path": path} if path else {})}
+        return [f["path"] for f in self.get("/api/2.0/mlflow/artifacts/list", **params).get("files", [])]
+
+    def download(self, run_id: str, path: str) -> bytes:
+        """An artifact through the server's proxied artifact endpoint (``--serve-artifacts``)."""
+        url = f"{self.base}/get-artifact?{urllib.parse.urlencode({'run_id': run_id, 'path': path})}"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.read()
+
+
+def tags(run: dict) -> dict[str, str]:
+    return {t["key"]: t["value"] for t in run["data"].get("tags", [])}
+
+
+def metrics(run: dict) -> dict[str, float]:
+    return {m["key"]: m["value"] for m in run["data"].get("metrics", [])}
