@@ -194,7 +194,15 @@ def start_ray(address: str | None, sweep: SweepConfig) -> None:
     import ray
 
     if address:
-        ray.init(address=address, log_to_driver=True)
+        try:
+            ray.init(address=address, log_to_driver=True)
+        except ray.exceptions.AuthenticationError as exc:
+            raise LaunchError(
+                f"--address {address}: the cluster uses Ray token authentication; set RAY_AUTH_MODE=token and "
+                f"RAY_AUTH_TOKEN (or ~/.ray/auth_token) to the cluster's token ({exc})"
+            ) from None
+        except ConnectionError as exc:
+            raise LaunchError(f"--address {address}: no Ray cluster answers there ({exc})") from None
     else:
         ray.init(include_dashboard=False, log_to_driver=True)
 
