@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -190,10 +191,22 @@ def check_cluster_gpus(sweep: SweepConfig) -> None:
         print(f"warning: device auto with resources.gpu 0: trials run on CPU{hint}", file=sys.stderr)
 
 
+def check_reachable(address: str) -> None:
+    """Fail fast on a HOST:PORT nobody listens on; ray.init would retry for minutes."""
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():
+        return  # ray://, auto, ...: leave it to Ray
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise LaunchError(f"--address {address}: no Ray cluster answers there ({exc})") from None
+
+
 def start_ray(address: str | None, sweep: SweepConfig) -> None:
     import ray
 
     if address:
+        check_reachable(address)
         try:
             ray.init(address=address, log_to_driver=True)
         except ray.exceptions.AuthenticationError as exc:

@@ -126,6 +126,12 @@ def test_nonexistent_config_and_dry_run(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_unreachable_cluster_address(tmp_path: Path) -> None:
+    result = launch(tmp_path, str(QUICKSTART), *SLICE, "--address", "127.0.0.1:1", timeout=120)
+    assert result.returncode == 2 and "no Ray cluster answers there" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_gpu_requested_on_a_cluster_without_gpus(tmp_path: Path) -> None:
     result = launch(tmp_path, str(QUICKSTART), *SLICE, "--set", "resources.gpu=0.5")
     assert result.returncode == 2
