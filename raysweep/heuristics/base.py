@@ -115,6 +115,27 @@ class TopKHeuristic(Heuristic):
         return Selection(indices=candidates[order], scores=scores[order])
 
 
+class GreedyFeatureHeuristic(Heuristic):
+    """Greedy picks on [T_f(x) ⁀ alpha V(x)] of the whole pool, the labeled points as the start set.
+
+    Subclasses name the greedy function: ``(features, labeled_mask, budget) -> (indices, distances)``.
+    """
+
+    supports_vae = True
+
+    @staticmethod
+    @abstractmethod
+    def greedy(
+        features: torch.Tensor, labeled_mask: torch.Tensor, budget: int
+    ) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def select(self, context: SelectionContext, budget: int) -> Selection:
+        pool = torch.arange(context.n_pool, device=context.device)
+        features = augment_features(context.infer(pool).features, context.embeddings, context.alpha)
+        indices, distances = self.greedy(features, context.labeled_mask, budget)
+        return Selection(indices=indices, scores=distances.float())
+
+
 def check_budget(budget: int, available: int, name: str) -> None:
     if budget <= 0:
         raise ValueError(f"{name}: budget must be positive, got {budget}")

@@ -32,10 +32,7 @@ import torch
 
 from raysweep.heuristics.base import (
     HEURISTICS,
-    Heuristic,
-    Selection,
-    SelectionContext,
-    augment_features,
+    GreedyFeatureHeuristic,
     check_budget,
 )
 
@@ -300,14 +297,8 @@ def _sq_dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 @HEURISTICS.register("coreset")
-class CoresetHeuristic(Heuristic):
+class CoresetHeuristic(GreedyFeatureHeuristic):
     """Greedy k-center on [T_f(x) ⁀ alpha V(x)] of the whole pool (labeled points are the centers)."""
 
     name = "coreset"
-    supports_vae = True
-
-    def select(self, context: SelectionContext, budget: int) -> Selection:
-        pool = torch.arange(context.n_pool, device=context.device)
-        features = augment_features(context.infer(pool).features, context.embeddings, context.alpha)
-        indices, distances = greedy_k_center_with_distances(features, context.labeled_mask, budget)
-        return Selection(indices=indices, scores=distances.float())
+    greedy = staticmethod(greedy_k_center_with_distances)

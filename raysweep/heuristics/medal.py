@@ -19,10 +19,7 @@ import torch
 
 from raysweep.heuristics.base import (
     HEURISTICS,
-    Heuristic,
-    Selection,
-    SelectionContext,
-    augment_features,
+    GreedyFeatureHeuristic,
     check_budget,
 )
 
@@ -156,14 +153,8 @@ def greedy_centroid_with_distances(
 
 
 @HEURISTICS.register("medal")
-class MedalHeuristic(Heuristic):
+class MedalHeuristic(GreedyFeatureHeuristic):
     """Farthest from the running labeled centroid, on [T_f(x) ⁀ alpha V(x)] of the whole pool."""
 
     name = "medal"
-    supports_vae = True
-
-    def select(self, context: SelectionContext, budget: int) -> Selection:
-        pool = torch.arange(context.n_pool, device=context.device)
-        features = augment_features(context.infer(pool).features, context.embeddings, context.alpha)
-        indices, distances = greedy_centroid_with_distances(features, context.labeled_mask, budget)
-        return Selection(indices=indices, scores=distances.float())
+    greedy = staticmethod(greedy_centroid_with_distances)
