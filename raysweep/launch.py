@@ -36,6 +36,8 @@ from raysweep.sweep import SweepConfig, Trial, config_digest, expand_trials, loa
 # table (with our metric columns) and every trial's per-round line, not deduplicated.
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+# Checkpointing every round is the design (resume mid-trajectory), not a misconfiguration to warn about.
+os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
 EXIT_OK, EXIT_TRIALS_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 SWEEP_FILE = "raysweep.json"
