@@ -149,3 +149,37 @@ def test_device_comes_from_the_config(digits) -> None:
         assert resolve_device("auto").type == "cpu"
         with pytest.raises(DeviceError, match="no CUDA GPU"):
             run_trajectory(tiny_config().model_copy(update={"device": "cuda:0"}), digits)
+
+
+@pytest.mark.parametrize(
+    ("flag", "heuristic", "alpha"),
+    [("chestmnist", "entropy", 0.0), ("chestmnist", "lloss", 1.0), ("pathmnist", "coreset", 1.0)],
+)
+def test_medmnist_multilabel_and_rgb_trajectories(tmp_path, flag, heuristic, alpha) -> None:
+    """ChestMNIST-shaped multi-label data (per-label BCE, summed binary entropy, mean per-label AUC)
+    and PathMNIST-shaped RGB data run Algorithm 1 through medmnist's real classes."""
+    from datafiles import write_chestmnist, write_pathmnist
+
+    writer = write_chestmnist if flag == "chestmnist" else write_pathmnist
+    written = writer(tmp_path, {"train": 90, "val": 10, "test": 40})
+    config = tiny_config(heuristic, alpha).model_copy(
+        update={
+            "dataset": tiny_config().dataset.model_copy(
+                update={"name": f"medmnist:{flag}", "root": tmp_path, "pool_size": 90, "eval_size": None}
+            )
+        }
+    )
+    dataset = load_dataset(config.dataset)
+    assert dataset.multi_label == (flag == "chestmnist") and dataset.in_channels == (
+        3 if flag == "pathmnist" else 1
+    )
+    sink = ListSink()
+    result = run_trajectory(config, dataset, embeddings=lambda: train_vae(dataset, config.vae), sink=sink)
+    assert [len(p) for p in result.picks] == [30, 20, 20]
+    for _, _, metrics in sink.rows:
+        assert 0 <= metrics["accuracy"] <= 1 and 0 <= metrics["auc"] <= 1
+    if flag == "chestmnist":  # accuracy is the mean over (sample, label) of sigmoid > 0.5 == label
+        labels = written.arrays["test_labels"]
+        assert sink.rows[0][2]["accuracy"] * labels.size == pytest.approx(
+            round(sink.rows[0][2]["accuracy"] * labels.size), abs=1e-3
+        )
