@@ -262,6 +262,7 @@ def run_sweep(sweep: SweepConfig, trials: list[Trial], args: argparse.Namespace)
     import ray
     from ray import tune
     from ray.tune import CLIReporter
+    from ray.util.placement_group import placement_group
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from raysweep.stores import DatasetStore, EmbeddingStore
@@ -299,15 +300,24 @@ def run_sweep(sweep: SweepConfig, trials: list[Trial], args: argparse.Namespace)
     # The stores live on the driver's node: the data root was checked there, and trials on other
     # nodes pull one copy of each shard into their own node's object store.
     here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
-    dataset_store = DatasetStore.options(name=f"raysweep_datasets_{suffix}", scheduling_strategy=here).remote()
-    embedding_store = EmbeddingStore.options(name=f"raysweep_embeddings_{suffix}", scheduling_strategy=here).remote(
-        str(sweep.storage / "vae_cache"), sweep.resources.cpu, sweep.resources.gpu
-    )
-    # Start each needed VAE before Tune takes the resources, so a VAE task never waits for a CPU or
-    # GPU held by the trials that wait for it. Trials then find the training already running.
-    for trial in {t.config.dataset.model_dump_json(): t for t in trials if t.config.uses_vae}.values():
+    dataset_store = DatasetStore.options(
+        name=f"raysweep_datasets_{suffix}", scheduling_strategy=here
+    ).remote()
+    # Reserve one trial's resources for VAE training before Tune takes them all, and start each
+    # needed VAE in it: a VAE task never waits for a CPU or GPU held by the trials that wait for it.
+    vae_trials = list({t.config.dataset.model_dump_json(): t for t in trials if t.config.uses_vae}.values())
+    reserved = None
+    if vae_trials:
+        bundle = {"CPU": sweep.resources.cpu, **({"GPU": sweep.resources.gpu} if sweep.resources.gpu else {})}
+        reserved = placement_group([bundle])
+        ray.get(reserved.ready())
+    embedding_store = EmbeddingStore.options(
+        name=f"raysweep_embeddings_{suffix}", scheduling_strategy=here, max_concurrency=4
+    ).remote(str(sweep.storage / "vae_cache"), sweep.resources.cpu, sweep.resources.gpu, reserved)
+    for trial in vae_trials:
         handle = dataset_store.get.remote(trial.config.dataset)
-        embedding_store.get.remote(handle, trial.config.vae)
+        ray.get(embedding_store.get.remote(handle, trial.config.vae))
+    embedding_store.release_reservation_when_ready.remote()
 
     context = SweepContext(
         sweep_id=record.sweep_id,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ from typing import Any
 
 import numpy as np
 import ray
+from ray.util.placement_group import PlacementGroup, placement_group_table
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from raysweep.config import DatasetConfig, VAEConfig
 from raysweep.data import load_dataset
@@ -112,19 +115,48 @@ def read_embeddings(path: Path) -> np.ndarray | None:
 
 @ray.remote(num_cpus=0)
 class EmbeddingStore:
-    def __init__(self, cache_dir: str, cpu: float, gpu: float) -> None:
+    """VAE embeddings per (dataset, VAE config), trained once per sweep.
+
+    ``reserved`` is a placement group the driver reserved with one trial's resources before Tune
+    started: VAE tasks run in it, so they never wait for CPUs or GPUs held by the very trials that
+    wait for their embeddings (a deadlock once every slot holds such a trial). The driver releases
+    it once the sweep's VAEs are ready; a later retraining (after a crashed one) borrows the idle
+    resources of the trial that waits for it instead (``num_cpus=0``).
+    """
+
+    def __init__(
+        self, cache_dir: str, cpu: float, gpu: float, reserved: PlacementGroup | None = None
+    ) -> None:
         self.cache_dir = Path(cache_dir)
-        self.task_resources = {"num_cpus": cpu, "num_gpus": gpu}
+        self.gpu = gpu
+        self.reserved = reserved
         self._refs: dict[str, ray.ObjectRef] = {}
+        self._lock = threading.Lock()  # the actor is threaded: the release call waits beside get()
         self.trainings_started = 0
         self.cache_hits = 0
         self.seconds_waited_for_cache = 0.0
+
+    def task_options(self) -> dict[str, Any]:
+        if self.reserved is not None and placement_group_table(self.reserved).get("state") == "CREATED":
+            bundle = self.reserved.bundle_specs[0]
+            return {
+                "num_cpus": bundle.get("CPU", 0),
+                "num_gpus": bundle.get("GPU", 0),
+                "scheduling_strategy": PlacementGroupSchedulingStrategy(
+                    self.reserved, placement_group_bundle_index=0
+                ),
+            }
+        return {"num_cpus": 0, "num_gpus": self.gpu}
 
     def cache_file(self, handle: DatasetHandle, vae: VAEConfig) -> Path:
         return self.cache_dir / f"vae-{vae_cache_key(handle.fingerprint, vae)}.npz"
 
     def get(self, handle: DatasetHandle, vae: VAEConfig) -> list[ray.ObjectRef]:
         """The embeddings' ObjectRef, wrapped in a list so Ray passes the ref, not the array."""
+        with self._lock:
+            return [self._ref(handle, vae)]
+
+    def _ref(self, handle: DatasetHandle, vae: VAEConfig) -> ray.ObjectRef:
         key = vae_cache_key(handle.fingerprint, vae)
         if key in self._refs and self._failed(self._refs[key]):
             del self._refs[key]  # a crashed training is retried by the next request, not handed out
@@ -137,11 +169,11 @@ class EmbeddingStore:
                 self._refs[key] = ray.put(cached)
             else:
                 self.trainings_started += 1
-                device = "cuda" if self.task_resources["num_gpus"] > 0 else "cpu"
-                self._refs[key] = train_vae_task.options(**self.task_resources).remote(
+                device = "cuda" if self.gpu > 0 else "cpu"
+                self._refs[key] = train_vae_task.options(**self.task_options()).remote(
                     handle, vae, str(self.cache_file(handle, vae)), device
                 )
-        return [self._refs[key]]
+        return self._refs[key]
 
     @staticmethod
     def _failed(ref: ray.ObjectRef) -> bool:
@@ -153,6 +185,17 @@ class EmbeddingStore:
         except Exception:
             return True
         return False
+
+    def release_reservation_when_ready(self) -> None:
+        """Give the reserved resources back to Tune once every VAE asked for so far is ready."""
+        if self.reserved is None:
+            return
+        with self._lock:
+            pending = list(self._refs.values())
+        ray.wait(pending, num_returns=len(pending), fetch_local=False)
+        with self._lock:
+            ray.util.remove_placement_group(self.reserved)
+            self.reserved = None
 
     def counters(self) -> dict[str, int]:
         return {"vae_trainings": self.trainings_started, "vae_cache_hits": self.cache_hits}
