@@ -23,7 +23,17 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]
 
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = REPO / "configs" / "quickstart.yaml"
-SLICE = ["--smoke", "--set", "sweep.heuristics=[random,coreset]", "--set", "sweep.alphas=[0,1]"]
+# Half a CPU per trial: each 1-CPU node holds two trial slots, so trials spread over both nodes even
+# while the VAE's reserved slot occupies one of them.
+SLICE = [
+    "--smoke",
+    "--set",
+    "sweep.heuristics=[random,coreset]",
+    "--set",
+    "sweep.alphas=[0,1]",
+    "--set",
+    "resources.cpu=0.5",
+]
 SLICE_TRIALS = {"digits/random/0/0", "digits/random/0/1"} | {
     f"digits/coreset/{a}/{s}" for a in (0, 1) for s in (0, 1)
 }
