@@ -357,8 +357,10 @@ def run_sweep(sweep: SweepConfig, trials: list[Trial], args: argparse.Namespace)
             tune_config=tune.TuneConfig(
                 max_concurrent_trials=sweep.resources.max_concurrent_trials,
                 # A fresh worker per trial costs ~7 CPU-s of imports (torch, mlflow); trials keep no
-                # state between them (every draw derives from the trial's seed), so reuse is safe.
-                reuse_actors=True,
+                # state between them (every draw derives from the trial's seed), so on one machine
+                # reuse is safe and saves that. On a cluster a fresh worker per trial lets Ray place
+                # each trial wherever resources are free instead of where the first workers started.
+                reuse_actors=args.address is None,
                 trial_name_creator=lambda t: t.config["trial"].replace("/", "-"),
                 trial_dirname_creator=lambda t: (
                     f"{t.config['trial'].replace('/', '-').replace(':', '_')}-{t.trial_id}"
