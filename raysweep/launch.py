@@ -89,7 +89,9 @@ def resolve_paths(sweep: SweepConfig, args: argparse.Namespace) -> SweepConfig:
     storage = (args.storage or sweep.storage).expanduser().resolve()
     tracking_uri = args.tracking_uri or sweep.tracking_uri
     if tracking_uri is None:
-        tracking_uri = f"sqlite:///{(Path.cwd() / 'mlflow.db').resolve()}"
+        from raysweep.tracking import default_tracking_uri
+
+        tracking_uri = default_tracking_uri()
     elif tracking_uri.startswith("sqlite:///") and not tracking_uri.startswith("sqlite:////"):
         tracking_uri = f"sqlite:///{Path(tracking_uri.removeprefix('sqlite:///')).resolve()}"
     datasets = [

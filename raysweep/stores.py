@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,7 +133,6 @@ class EmbeddingStore:
         self._lock = threading.Lock()  # the actor is threaded: the release call waits beside get()
         self.trainings_started = 0
         self.cache_hits = 0
-        self.seconds_waited_for_cache = 0.0
 
     def task_options(self) -> dict[str, Any]:
         if self.reserved is not None and placement_group_table(self.reserved).get("state") == "CREATED":
@@ -161,9 +159,7 @@ class EmbeddingStore:
         if key in self._refs and self._failed(self._refs[key]):
             del self._refs[key]  # a crashed training is retried by the next request, not handed out
         if key not in self._refs:
-            started = time.perf_counter()
             cached = read_embeddings(self.cache_file(handle, vae))
-            self.seconds_waited_for_cache += time.perf_counter() - started
             if cached is not None and cached.shape[0] == handle.n_pool:
                 self.cache_hits += 1
                 self._refs[key] = ray.put(cached)

@@ -136,6 +136,20 @@ class GreedyFeatureHeuristic(Heuristic):
         return Selection(indices=indices, scores=distances.float())
 
 
+def check_greedy_inputs(
+    features: torch.Tensor, labeled_mask: torch.Tensor, budget: int, name: str
+) -> torch.Tensor:
+    """Validate (n, d) features and an (n,) mask for a greedy selection; the mask on the features' device."""
+    if features.ndim != 2 or labeled_mask.shape != features.shape[:1]:
+        raise ValueError(
+            f"features must be (n, d) and labeled_mask (n,); got {tuple(features.shape)} "
+            f"and {tuple(labeled_mask.shape)}"
+        )
+    labeled_mask = labeled_mask.to(device=features.device, dtype=torch.bool)
+    check_budget(budget, int((~labeled_mask).sum()), name)
+    return labeled_mask
+
+
 def check_budget(budget: int, available: int, name: str) -> None:
     if budget <= 0:
         raise ValueError(f"{name}: budget must be positive, got {budget}")

@@ -33,7 +33,7 @@ import torch
 from raysweep.heuristics.base import (
     HEURISTICS,
     GreedyFeatureHeuristic,
-    check_budget,
+    check_greedy_inputs,
 )
 
 _ROW_CHUNK = 8192
@@ -72,13 +72,7 @@ def greedy_k_center_with_distances(
     Returns ((budget,) int64, (budget,) float64). The first pick of an unlabeled-only pool gets its
     distance to the pool mean.
     """
-    if features.ndim != 2 or labeled_mask.shape != features.shape[:1]:
-        raise ValueError(
-            f"features must be (n, d) and labeled_mask (n,); got {tuple(features.shape)} "
-            f"and {tuple(labeled_mask.shape)}"
-        )
-    labeled_mask = labeled_mask.to(device=features.device, dtype=torch.bool)
-    check_budget(budget, int((~labeled_mask).sum()), "coreset")
+    labeled_mask = check_greedy_inputs(features, labeled_mask, budget, "coreset")
     return _KCenter(features, labeled_mask, block_size).run(budget)
 
 

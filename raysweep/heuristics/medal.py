@@ -20,7 +20,7 @@ import torch
 from raysweep.heuristics.base import (
     HEURISTICS,
     GreedyFeatureHeuristic,
-    check_budget,
+    check_greedy_inputs,
 )
 
 _MARGIN = {torch.float64: 1e-12, torch.float32: 1e-5, torch.float16: 1e-2, torch.bfloat16: 1e-2}
@@ -44,13 +44,7 @@ def greedy_centroid_with_distances(
     features: torch.Tensor, labeled_mask: torch.Tensor, budget: int, *, block_size: int = 1024
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`greedy_centroid` plus each pick's Euclidean distance to the centroid when picked."""
-    if features.ndim != 2 or labeled_mask.shape != features.shape[:1]:
-        raise ValueError(
-            f"features must be (n, d) and labeled_mask (n,); got {tuple(features.shape)} "
-            f"and {tuple(labeled_mask.shape)}"
-        )
-    labeled_mask = labeled_mask.to(device=features.device, dtype=torch.bool)
-    check_budget(budget, int((~labeled_mask).sum()), "medal")
+    labeled_mask = check_greedy_inputs(features, labeled_mask, budget, "medal")
     margin = _MARGIN.get(features.dtype, 1e-5)
     # Centred coordinates (the same origin in both precisions): the expansion cancels less.
     origin = features.to(torch.float64).mean(0).to(features.dtype)
