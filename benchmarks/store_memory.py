@@ -6,7 +6,7 @@
 On a fresh local Ray instance, two ways of giving N concurrent readers (Ray actors, like Tune trials)
 the dataset of a sweep:
 
-* store: ``raysweep.stores.DatasetStore`` loads it once and puts its four arrays in the object store;
+* store: ``raysweep.shell.stores.DatasetStore`` loads it once and puts its four arrays in the object store;
   every reader calls ``DatasetHandle.materialise()`` (what ``run_trial`` does) and holds the ALDataset.
 * copy (baseline): every reader calls ``load_dataset`` itself and holds its own ALDataset.
 
@@ -36,7 +36,7 @@ import ray
 
 from raysweep.config import DatasetConfig
 from raysweep.data import load_dataset
-from raysweep.stores import SHARDS, DatasetStore
+from raysweep.shell.stores import SHARDS, DatasetStore
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
 MiB = 2**20
@@ -70,7 +70,7 @@ class Reader:
         # Import what either path imports (the loaders, the handle's module), so the deltas below
         # are the dataset's memory, not the modules'.
         import raysweep.data.mnist
-        import raysweep.stores  # noqa: F401
+        import raysweep.shell.stores  # noqa: F401
 
         self.dataset = None
 

@@ -114,7 +114,8 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
             resume_from, run_id = load_checkpoint(Path(folder))
 
     client = MlflowClient(context.tracking_uri)
-    from raysweep.tracking import TrialRun  # mlflow import kept out of module import for workers' startup
+    # mlflow imported here, not at module import, for the workers' startup
+    from raysweep.shell.tracking import TrialRun
 
     run = TrialRun.attach(
         client, context.experiment_id, context.parent_run_id, context.sweep_id, key, trial.config, run_id
