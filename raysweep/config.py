@@ -10,6 +10,7 @@ from the reference implementations listed in ``shared/REFERENCE.md`` and the fie
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -158,6 +159,23 @@ class VAEConfig(Frozen):
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 
+AlphaScaling = Literal["raw", "balanced"]
+VAE_ONLY_NAMES = ("vae_only", "inf")
+"""Ways to write the task-agnostic end of the alpha axis in a config besides YAML's ``.inf``."""
+
+
+def parse_alpha(value: Any) -> Any:
+    """``vae_only`` / ``inf`` (any case) -> float inf; everything else is left to the float check."""
+    if isinstance(value, str) and value.strip().lower() in VAE_ONLY_NAMES:
+        return math.inf
+    return value
+
+
+def check_alpha(value: float) -> float:
+    if math.isnan(value):
+        raise ValueError("alpha must be a number >= 0, or vae_only (inf), not nan")
+    return value
+
 
 class TrialConfig(Frozen):
     """Everything one trajectory of Algorithm 1 depends on."""
@@ -169,7 +187,15 @@ class TrialConfig(Frozen):
     heuristic: HeuristicConfig = Field(default_factory=RandomHeuristicConfig)
     vae: VAEConfig = VAEConfig()
     alpha: float = Field(default=0.0, ge=0)
-    """Scale of the VAE features concatenated to the task features. 0: the plain heuristic."""
+    """Weight of the VAE features concatenated to the task features. 0: the plain heuristic;
+    ``vae_only`` (inf): the VAE features alone, the task-agnostic end (core-set and MedAL only)."""
+    alpha_scaling: AlphaScaling = "balanced"
+    """How alpha weighs the blocks (``raysweep.heuristics.weighting``). ``balanced`` (default): each
+    block is divided by its RMS spread over the pool in that round before alpha applies, so alpha is
+    the VAE block's weight relative to the task block (1: equal spread, the VAE block holds half the
+    squared distances), the same in every round and on every dataset. ``raw``: the paper's literal
+    [T_f ⁀ alpha V], kept for exact reproduction; a trained ResNet-18's features spread ~20x more than
+    the VAE's (in squared distance, real MNIST), so raw alphas up to ~1 change almost no pick."""
     seed: int = 0
     """Seeds the initial labels (with the pool seed), model init, batch order and selection."""
     device: str = "auto"
@@ -182,12 +208,20 @@ class TrialConfig(Frozen):
             raise ValueError(f"device must be auto, cpu, cuda or cuda:N, not {value!r}")
         return value
 
+    _parse_alpha = field_validator("alpha", mode="before")(parse_alpha)
+    _check_alpha = field_validator("alpha")(check_alpha)
+
     @model_validator(mode="after")
     def _alpha_only_where_supported(self) -> TrialConfig:
         if self.alpha > 0 and self.heuristic.name not in VAE_HEURISTICS:
             raise ValueError(
                 f"alpha={self.alpha} but heuristic {self.heuristic.name!r} takes no VAE features "
                 f"(only {', '.join(sorted(VAE_HEURISTICS))} do); set alpha to 0"
+            )
+        if math.isinf(self.alpha) and self.heuristic.name not in VAE_ONLY_HEURISTICS:
+            raise ValueError(
+                f"alpha=vae_only (inf) means the VAE features alone, which heuristic {self.heuristic.name!r} "
+                f"cannot use (only {', '.join(sorted(VAE_ONLY_HEURISTICS))} can); give a finite alpha"
             )
         return self
 
@@ -199,6 +233,9 @@ class TrialConfig(Frozen):
 
 VAE_HEURISTICS = frozenset({"coreset", "medal", "lloss"})
 """Heuristics that accept alpha-scaled VAE features (paper, REFERENCE.md)."""
+VAE_ONLY_HEURISTICS = frozenset({"coreset", "medal"})
+"""Heuristics that also run on the VAE features alone (alpha = inf): they need only a feature space.
+Loss prediction cannot: its loss module always reads the task model's stages."""
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -25,7 +25,8 @@ import torch
 from raysweep.config import LLossHeuristicConfig, ScheduleConfig, TrialConfig
 from raysweep.data.base import ALDataset
 from raysweep.heuristics import build_heuristic
-from raysweep.heuristics.base import SelectionContext
+from raysweep.heuristics.base import PoolInference, SelectionContext
+from raysweep.heuristics.weighting import loss_module_vae_block, pick_overlap
 from raysweep.labels import LabelState, derive_seed, indices_sha256, initial_label_indices
 from raysweep.models.loss_module import LossPredictionModule
 from raysweep.models.resnet import ResNet18Task, load_imagenet_state_dict
@@ -140,6 +141,7 @@ def seeded_generator(*parts: int | str) -> torch.Generator:
 def build_models(
     config: TrialConfig, dataset: ALDataset, device: torch.device, vae_dim: int
 ) -> tuple[ResNet18Task, LossPredictionModule | None]:
+    """``vae_dim``: width of the VAE block the loss module concatenates (0: none)."""
     """The task model (and loss module) at their initial weights, a function of the seed alone."""
     imagenet = load_imagenet_state_dict(config.model.weights_path) if config.model.pretrained else None
     with torch.random.fork_rng(devices=[]):
@@ -148,13 +150,33 @@ def build_models(
         loss_module = None
         if isinstance(config.heuristic, LLossHeuristicConfig):
             torch.manual_seed(derive_seed("loss-module-init", config.seed))
-            loss_module = LossPredictionModule(hidden_dim=config.heuristic.hidden_dim, extra_dim=vae_dim)
+            loss_module = LossPredictionModule(
+                hidden_dim=config.heuristic.hidden_dim,
+                extra_dim=vae_dim,
+                balance_extra=config.alpha_scaling == "balanced",
+            )
     model.to(device)
     if config.training.channels_last:
         model.to(memory_format=torch.channels_last)
     if loss_module is not None:
         loss_module.to(device)
     return model, loss_module
+
+
+class MemoisedInference:
+    """Pool inference that remembers its last answer: a second selection on the same trained model
+    (the alpha = 0 reference for ``plain_overlap``) does not run the pool through the network again."""
+
+    def __init__(self, infer: Callable[[torch.Tensor], PoolInference]) -> None:
+        self._infer = infer
+        self._last: tuple[torch.Tensor, PoolInference] | None = None
+
+    def __call__(self, indices: torch.Tensor) -> PoolInference:
+        if self._last is not None and torch.equal(self._last[0], indices):
+            return self._last[1]
+        result = self._infer(indices)
+        self._last = (indices.clone(), result)
+        return result
 
 
 def load_embeddings(provider: EmbeddingProvider | None, n_pool: int, device: torch.device) -> torch.Tensor:
@@ -185,7 +207,9 @@ def run_trajectory(
         data = DeviceData(dataset, device, channels_last=training.channels_last)
         vae = load_embeddings(embeddings, dataset.n_pool, device) if config.uses_vae else None
         # Loss prediction takes [c ⁀ alpha V(x)]; core-set and MedAL concatenate inside the heuristic.
-        loss_module_extra = config.alpha * vae if vae is not None and heuristic.trains_loss_module else None
+        loss_module_extra = None
+        if vae is not None and heuristic.trains_loss_module:
+            loss_module_extra = loss_module_vae_block(vae, config.alpha, config.alpha_scaling)
         model, loss_module = build_models(
             config, dataset, device, vae_dim=0 if loss_module_extra is None else loss_module_extra.shape[1]
         )
@@ -212,9 +236,8 @@ def run_trajectory(
             metrics["train_seconds"] = trained.seconds
 
             if round_index + 1 < len(counts):
-                context = SelectionContext(
-                    labeled_mask=torch.as_tensor(state.labels.labeled_mask, device=device),
-                    infer=lambda indices: infer(
+                pool_inference = MemoisedInference(
+                    lambda indices: infer(
                         model,
                         data,
                         data.pool_images,
@@ -223,17 +246,40 @@ def run_trajectory(
                         training.amp_bf16,
                         loss_module,
                         loss_module_extra,
-                    ),
+                    )
+                )
+                context = SelectionContext(
+                    labeled_mask=torch.as_tensor(state.labels.labeled_mask, device=device),
+                    infer=pool_inference,
                     generator=seeded_generator("select", config.seed, round_index),
                     device=device,
                     multi_label=dataset.multi_label,
                     embeddings=vae,
                     alpha=config.alpha if vae is not None else 0.0,
+                    alpha_scaling=config.alpha_scaling,
                 )
+                budget = counts[round_index + 1] - counts[round_index]
                 started = time.perf_counter()
-                selection = heuristic.select(context, counts[round_index + 1] - counts[round_index])
+                selection = heuristic.select(context, budget)
                 picked = selection.indices.cpu().numpy()
                 metrics["selection_seconds"] = time.perf_counter() - started
+                metrics.update(selection.diagnostics)
+                if vae is not None and heuristic.model_independent_of_alpha:
+                    # What would alpha = 0 have picked on this same trained model? An overlap near 1
+                    # says this alpha arm is not a different experiment. Same generator seed, same
+                    # (memoised) pool inference: only alpha differs.
+                    started = time.perf_counter()
+                    plain = heuristic.select(
+                        replace(
+                            context,
+                            embeddings=None,
+                            alpha=0.0,
+                            generator=seeded_generator("select", config.seed, round_index),
+                        ),
+                        budget,
+                    )
+                    metrics["plain_overlap"] = pick_overlap(selection.indices, plain.indices)
+                    metrics["diagnostics_seconds"] = time.perf_counter() - started
                 state.labels.add(picked)
 
             state.labels.next_round = round_index + 1

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import Field, TypeAdapter, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, TypeAdapter, field_validator
 
 from raysweep.config import (
     VAE_HEURISTICS,
+    VAE_ONLY_HEURISTICS,
+    AlphaScaling,
     ConfigError,
     DatasetConfig,
     Frozen,
@@ -28,6 +31,8 @@ from raysweep.config import (
     TrainingConfig,
     TrialConfig,
     VAEConfig,
+    check_alpha,
+    parse_alpha,
     read_yaml,
     validate_config,
 )
@@ -44,8 +49,11 @@ class SweepAxes(Frozen):
     datasets: list[str] = Field(min_length=1)
     """Dataset registry names; the other dataset fields come from the top-level ``dataset`` block."""
     heuristics: list[Annotated[HeuristicConfig, Field()]] = Field(min_length=1)
-    alphas: list[Annotated[float, Field(ge=0)]] = Field(default=[0.0], min_length=1)
-    """Applied to VAE-capable heuristics (coreset, medal, lloss); 0 is the plain heuristic."""
+    alphas: list[Annotated[float, BeforeValidator(parse_alpha), AfterValidator(check_alpha), Field(ge=0)]] = (
+        Field(default=[0.0], min_length=1)
+    )
+    """Applied to VAE-capable heuristics (coreset, medal, lloss); 0 is the plain heuristic, ``vae_only``
+    (or ``.inf``) the VAE features alone (core-set and MedAL; loss prediction skips it)."""
     seeds: list[int] = Field(min_length=1)
 
     @field_validator("heuristics", mode="before")
@@ -80,6 +88,8 @@ class SweepConfig(Frozen):
     training: TrainingConfig = TrainingConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     vae: VAEConfig = VAEConfig()
+    alpha_scaling: AlphaScaling = "balanced"
+    """How alpha weighs the VAE block against the task block: ``balanced`` or ``raw`` (TrialConfig)."""
     device: str = "auto"
     resources: Resources = Resources()
     max_failures: int = Field(default=2, ge=0)
@@ -129,6 +139,7 @@ def trial_config(
         heuristic=heuristic,
         vae=sweep.vae,
         alpha=alpha,
+        alpha_scaling=sweep.alpha_scaling,
         seed=seed,
         device=sweep.device,
     )
@@ -140,6 +151,8 @@ def expand_trials(sweep: SweepConfig) -> list[Trial]:
     for dataset in sweep.sweep.datasets:
         for heuristic in sweep.sweep.heuristics:
             alphas = sweep.sweep.alphas if heuristic.name in VAE_HEURISTICS else [0.0]
+            if heuristic.name not in VAE_ONLY_HEURISTICS:
+                alphas = [alpha for alpha in alphas if not math.isinf(alpha)]
             for alpha in sorted(set(alphas)):
                 for seed in sweep.sweep.seeds:
                     config = trial_config(sweep, dataset, heuristic, alpha, seed)

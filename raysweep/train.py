@@ -197,7 +197,8 @@ def infer(
     model.eval()
     if loss_module is not None:
         loss_module.eval()
-    logits, features, predicted = [], [], []
+    logits, features, predicted, head_inputs = [], [], [], []
+    keep_head_input = loss_module is not None and loss_module.extra_dim > 0
     for chunk in indices.split(batch_size):
         with autocast(data.device, amp_bf16):
             out = model(data.batch(images, chunk))
@@ -205,11 +206,15 @@ def infer(
             features.append(out.features.float())
             if loss_module is not None:
                 extra = loss_module_extra.index_select(0, chunk) if loss_module_extra is not None else None
-                predicted.append(loss_module(out.stages, extra).float())
+                head_input = loss_module.head_input(out.stages, extra)
+                predicted.append(loss_module.head(head_input).squeeze(1).float())
+                if keep_head_input:
+                    head_inputs.append(head_input.float())
     return PoolInference(
         logits=torch.cat(logits),
         features=torch.cat(features),
         predicted_loss=torch.cat(predicted) if loss_module is not None else None,
+        loss_head_input=torch.cat(head_inputs) if keep_head_input else None,
     )
 
 

@@ -91,3 +91,34 @@ def test_shipped_configs_load_and_smoke_keeps_axes(name: str) -> None:
     assert shrunk.sweep.heuristics == sweep.sweep.heuristics and shrunk.sweep.alphas == sweep.sweep.alphas
     assert shrunk.sweep.seeds == sweep.sweep.seeds[:2]
     assert shrunk.schedule.rounds <= 2 and shrunk.training.initial_epochs <= 2
+
+
+def test_alpha_scaling_defaults_to_balanced_and_rejects_unknown_modes(tmp_path: Path) -> None:
+    assert TrialConfig().alpha_scaling == "balanced"
+    assert load_trial_config(write(tmp_path, "alpha_scaling: raw\n")).alpha_scaling == "raw"
+    with pytest.raises(ConfigError) as error:
+        load_trial_config(write(tmp_path, "alpha_scaling: equal\n"))
+    assert "alpha_scaling" in str(error.value) and "balanced" in str(error.value)
+
+
+@pytest.mark.parametrize("written", ["vae_only", "inf", ".inf", "VAE_ONLY"])
+def test_vae_only_end_of_the_alpha_axis(tmp_path: Path, written: str) -> None:
+    config = load_trial_config(write(tmp_path, f"heuristic: {{name: medal}}\nalpha: {written}\n"))
+    assert config.alpha == float("inf") and config.uses_vae
+    with pytest.raises(ConfigError, match="VAE features alone"):
+        load_trial_config(write(tmp_path, f"heuristic: {{name: lloss}}\nalpha: {written}\n"))
+    with pytest.raises(ConfigError, match="alpha"):
+        load_trial_config(write(tmp_path, "heuristic: {name: medal}\nalpha: .nan\n"))
+
+
+def test_sweep_alphas_take_vae_only_and_lloss_skips_it(tmp_path: Path) -> None:
+    sweep = load_sweep_config(
+        CONFIGS / "quickstart.yaml",
+        ["sweep.heuristics=[coreset, lloss]", "sweep.alphas=[0, 1, vae_only]", "alpha_scaling=raw"],
+    )
+    keys = [t.key for t in expand_trials(sweep)]
+    assert "digits/coreset/inf/0" in keys and "digits/lloss/1/0" in keys
+    assert not any(k.startswith("digits/lloss/inf") for k in keys)
+    assert all(t.config.alpha_scaling == "raw" for t in expand_trials(sweep))
+    with pytest.raises(ConfigError, match="alphas"):
+        load_sweep_config(CONFIGS / "quickstart.yaml", ["sweep.alphas=[0, -1]"])

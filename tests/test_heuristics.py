@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -51,6 +53,7 @@ def make_context(
     predicted_loss: torch.Tensor | None = None,
     embeddings: torch.Tensor | None = None,
     alpha: float = 0.0,
+    alpha_scaling: str = "balanced",
     multi_label: bool = False,
     seed: int = 0,
 ) -> SelectionContext:
@@ -70,6 +73,7 @@ def make_context(
         multi_label=multi_label,
         embeddings=embeddings,
         alpha=alpha,
+        alpha_scaling=alpha_scaling,
     )
 
 
@@ -99,15 +103,25 @@ def test_every_registered_heuristic_has_a_test_config():
     assert set(HEURISTICS.names()) == set(CONFIGS)
 
 
+VAE_MODES = {
+    "plain": {},
+    "raw": {"alpha": 0.5, "alpha_scaling": "raw"},
+    "balanced": {"alpha": 0.5, "alpha_scaling": "balanced"},
+    "vae_only": {"alpha": math.inf, "alpha_scaling": "balanced"},
+}
+
+
 @pytest.mark.parametrize("name", HEURISTICS.names())
-@pytest.mark.parametrize("vae", [False, True])
-def test_contract(name: str, vae: bool):
+@pytest.mark.parametrize("mode", list(VAE_MODES))
+def test_contract(name: str, mode: str):
     heuristic_cls = HEURISTICS.get(name)
-    if vae and not heuristic_cls.supports_vae:
+    if mode != "plain" and not heuristic_cls.supports_vae:
         pytest.skip(f"{name} takes no VAE features")
-    extra = {}
-    if vae:
-        extra = {"embeddings": torch.randn(40, 3, generator=torch.Generator().manual_seed(9)), "alpha": 0.5}
+    if mode == "vae_only" and not heuristic_cls.supports_vae_only:
+        pytest.skip(f"{name} cannot run on the VAE features alone")
+    extra = dict(VAE_MODES[mode])
+    if extra:
+        extra["embeddings"] = torch.randn(40, 3, generator=torch.Generator().manual_seed(9))
     context = random_pool(seed=1, **extra)
     budget = 7
     first = select(name, context, budget)
@@ -115,6 +129,9 @@ def test_contract(name: str, vae: bool):
     assert first.scores.shape == (budget,) and torch.isfinite(first.scores).all()
     assert len(set(first.indices.tolist())) == budget
     assert not context.labeled_mask[first.indices].any()
+    assert all(math.isfinite(v) or k == "equivalent_raw_alpha" for k, v in first.diagnostics.items())
+    if mode != "plain" and (heuristic_cls.supports_vae and not heuristic_cls.trains_loss_module):
+        assert 0 <= first.diagnostics["vae_share"] <= 1
     again = select(name, random_pool(seed=1, **extra), budget)
     assert torch.equal(first.indices, again.indices)
     with pytest.raises(ValueError, match="budget"):
@@ -321,13 +338,15 @@ def test_random_is_uniform_over_unlabeled_and_seeded():
     assert picks[0] != picks[1]
 
 
+@pytest.mark.parametrize("scaling", ["raw", "balanced"])
 @pytest.mark.parametrize("name", ["coreset", "medal"])
-def test_alpha_zero_gives_the_plain_picks(name: str):
+def test_alpha_zero_gives_the_plain_picks(name: str, scaling: str):
     plain = select(name, random_pool(seed=4), 8)
     embeddings = torch.randn(40, 3, generator=torch.Generator().manual_seed(5)) * 100
-    augmented = select(name, random_pool(seed=4, embeddings=embeddings, alpha=0.0), 8)
+    augmented = select(name, random_pool(seed=4, embeddings=embeddings, alpha=0.0, alpha_scaling=scaling), 8)
     assert torch.equal(plain.indices, augmented.indices)
     assert torch.equal(plain.scores, augmented.scores)
+    assert augmented.diagnostics == {}
 
 
 @pytest.mark.parametrize("name", ["coreset", "medal"])
@@ -337,9 +356,81 @@ def test_alpha_can_change_the_picks(name: str):
     embeddings = torch.tensor([[0.0], [10.0], [0.0]])
     labeled = torch.tensor([True, False, False])
     plain = select(name, make_context(features, labeled), 1)
-    augmented = select(name, make_context(features, labeled, embeddings=embeddings, alpha=1.0), 1)
+    raw = select(
+        name, make_context(features, labeled, embeddings=embeddings, alpha=1.0, alpha_scaling="raw"), 1
+    )
     assert plain.indices.tolist() == [2]
-    assert augmented.indices.tolist() == [1]
+    assert raw.indices.tolist() == [1]
+    # Balanced: spreads 1.247 (task) and 4.714 (VAE) become 1 and alpha. At alpha 1 the VAE block's
+    # 10 shrinks to 2.12 and the task block's 3 grows to 2.41: point 2 stays farthest
+    # (sqrt(0.80^2 + 2.12^2) = 2.27 < 2.41); at alpha 2 point 1 wins (sqrt(0.80^2 + 4.24^2) = 4.32).
+    balanced = {
+        alpha: select(name, make_context(features, labeled, embeddings=embeddings, alpha=alpha), 1)
+        for alpha in (1.0, 2.0, math.inf)
+    }
+    assert balanced[1.0].indices.tolist() == [2]
+    assert balanced[2.0].indices.tolist() == [1]
+    assert balanced[math.inf].indices.tolist() == [1]
+    assert balanced[1.0].diagnostics["vae_share"] == pytest.approx(0.5)
+    assert balanced[2.0].diagnostics["vae_share"] == pytest.approx(0.8)
+    assert balanced[math.inf].diagnostics["vae_share"] == 1.0
+
+
+@pytest.mark.parametrize("name", ["coreset", "medal"])
+def test_balanced_picks_do_not_depend_on_either_block_s_scale(name: str):
+    """The point of balancing: the same alpha means the same weight whatever the blocks' sizes."""
+    gen = torch.Generator().manual_seed(11)
+    features = torch.randn(60, 5, generator=gen, dtype=torch.float64)
+    embeddings = torch.randn(60, 3, generator=gen, dtype=torch.float64)
+    labeled = torch.zeros(60, dtype=torch.bool)
+    labeled[:6] = True
+    reference = select(name, make_context(features, labeled, embeddings=embeddings, alpha=0.7), 12)
+    for task_scale, vae_scale in [(30.0, 1.0), (1.0, 0.05), (583.0, 27.0)]:
+        scaled = select(
+            name,
+            make_context(features * task_scale, labeled, embeddings=embeddings * vae_scale, alpha=0.7),
+            12,
+        )
+        assert torch.equal(scaled.indices, reference.indices), (task_scale, vae_scale)
+    raw_small = select(
+        name,
+        make_context(features * 30, labeled, embeddings=embeddings, alpha=0.7, alpha_scaling="raw"),
+        12,
+    )
+    plain = select(name, make_context(features, labeled), 12)
+    assert torch.equal(raw_small.indices, plain.indices)  # raw: a small block weighs nothing
+
+
+def test_lloss_reports_the_blocks_of_its_head_input():
+    n = 30
+    gen = torch.Generator().manual_seed(3)
+    head_input = torch.cat([torch.randn(n, 8, generator=gen) * 3.0, torch.randn(n, 2, generator=gen)], dim=1)
+    embeddings = torch.randn(n, 2, generator=gen)
+
+    def infer(indices):
+        return PoolInference(
+            logits=torch.zeros(len(indices), 3),
+            features=torch.zeros(len(indices), 4),
+            predicted_loss=head_input[indices, 0],
+            loss_head_input=head_input[indices],
+        )
+
+    labeled = torch.zeros(n, dtype=torch.bool)
+    context = SelectionContext(
+        labeled_mask=labeled,
+        infer=infer,
+        generator=torch.Generator().manual_seed(0),
+        device=torch.device("cpu"),
+        embeddings=embeddings,
+        alpha=1.0,
+    )
+    selection = build_heuristic(LLossHeuristicConfig(subset_size=1000)).select(context, 5)
+    task = float((head_input[:, :8] - head_input[:, :8].mean(0)).pow(2).sum(1).mean().sqrt())
+    vae = float((head_input[:, 8:] - head_input[:, 8:].mean(0)).pow(2).sum(1).mean().sqrt())
+    assert selection.diagnostics["task_feature_spread"] == pytest.approx(task)
+    assert selection.diagnostics["vae_feature_spread"] == pytest.approx(vae)
+    assert selection.diagnostics["vae_share"] == pytest.approx(vae**2 / (task**2 + vae**2))
+    assert selection.indices.tolist() == torch.argsort(head_input[:, 0], descending=True)[:5].tolist()
 
 
 @pytest.mark.gpu

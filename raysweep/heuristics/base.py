@@ -1,9 +1,10 @@
 """The one signature every selection heuristic shares.
 
 A heuristic gets a :class:`SelectionContext` (what the trained task model says about pool points,
-the VAE embeddings when the trial uses them, the label mask, a seeded generator) and a budget, and
-returns a :class:`Selection`: ``budget`` unique, previously unlabeled pool indices in pick order
-plus one finite score per pick. Top-k heuristics only implement ``score``; the base class ranks
+the VAE embeddings when the trial uses them, how alpha weighs them, the label mask, a seeded
+generator) and a budget, and returns a :class:`Selection`: ``budget`` unique, previously unlabeled
+pool indices in pick order, one finite score per pick, and diagnostics of how much the VAE block
+weighed (see :mod:`raysweep.heuristics.weighting`). Top-k heuristics only implement ``score``; the base class ranks
 with a deterministic tie-break (higher score first, then lower pool index). Greedy heuristics
 (core-set, MedAL) override ``select``.
 
@@ -14,12 +15,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
 
 from raysweep.config import HeuristicConfig
+from raysweep.heuristics.weighting import AlphaScaling, weigh_features
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,9 @@ class PoolInference:
     """(n, 512) float32 penultimate ResNet features T_f(x)."""
     predicted_loss: torch.Tensor | None = None
     """(n,) float32 from the loss-prediction module, when the trial trains one."""
+    loss_head_input: torch.Tensor | None = None
+    """(n, 512 + latent) float32: what the loss module's last layer saw, [c ⁀ VAE block], when the
+    loss module takes VAE features (for the block diagnostics)."""
 
 
 @dataclass
@@ -47,6 +52,9 @@ class SelectionContext:
     embeddings: torch.Tensor | None = None
     """(n_pool, latent) float32 VAE posterior means on ``device``; None when alpha == 0."""
     alpha: float = 0.0
+    """Weight of the VAE block; inf: the VAE block alone (distance-based heuristics only)."""
+    alpha_scaling: AlphaScaling = "balanced"
+    """``raw``: the paper's literal [T_f ⁀ alpha V]; ``balanced``: each block over its pool spread first."""
 
     @property
     def n_pool(self) -> int:
@@ -62,25 +70,33 @@ class Selection:
     """(budget,) int64 pool indices in pick order."""
     scores: torch.Tensor
     """(budget,) float32 score of each pick when it was picked (higher = more wanted)."""
+    diagnostics: dict[str, float] = field(default_factory=dict)
+    """Per-round numbers about the selection (block spreads, ``vae_share``), logged with the metrics."""
 
 
 def augment_features(
-    task_features: torch.Tensor, embeddings: torch.Tensor | None, alpha: float
+    task_features: torch.Tensor,
+    embeddings: torch.Tensor | None,
+    alpha: float,
+    scaling: AlphaScaling = "raw",
 ) -> torch.Tensor:
-    """[T_f(x) ⁀ alpha V(x)] (paper eq. for the VAE-augmented core-set).
+    """[T_f(x) ⁀ alpha V(x)] (paper eq. for the VAE-augmented core-set), under ``scaling``.
 
     alpha == 0 returns the task features untouched (no zero columns), so the plain heuristic's picks
-    come out bit for bit.
+    come out bit for bit. See :func:`raysweep.heuristics.weighting.weigh_features`.
     """
-    if alpha == 0 or embeddings is None:
-        return task_features
-    return torch.cat([task_features, alpha * embeddings.to(task_features.dtype)], dim=1)
+    return weigh_features(task_features, embeddings, alpha, scaling).features
 
 
 class Heuristic(ABC):
     name: ClassVar[str]
     supports_vae: ClassVar[bool] = False
     """Takes alpha-scaled VAE features (core-set, MedAL, loss prediction)."""
+    supports_vae_only: ClassVar[bool] = False
+    """Also works on the VAE block alone (alpha = inf): the heuristic needs no task-model output."""
+    model_independent_of_alpha: ClassVar[bool] = False
+    """The trained task model does not depend on alpha (alpha only enters the selection), so the
+    same model's alpha = 0 picks are a fair reference: the loop logs ``plain_overlap`` for these."""
     trains_loss_module: ClassVar[bool] = False
     """Needs the task model trained jointly with a loss-prediction module (learning loss)."""
 
@@ -109,10 +125,15 @@ class TopKHeuristic(Heuristic):
     def select(self, context: SelectionContext, budget: int) -> Selection:
         candidates = self.candidates(context)
         check_budget(budget, len(candidates), self.name)
-        scores = self.score(context, candidates).float()
-        # Stable descending sort over ascending candidates: equal scores keep the lower index first.
-        order = torch.sort(scores, descending=True, stable=True).indices[:budget]
-        return Selection(indices=candidates[order], scores=scores[order])
+        return top_k(candidates, self.score(context, candidates), budget)
+
+
+def top_k(candidates: torch.Tensor, scores: torch.Tensor, budget: int) -> Selection:
+    """The ``budget`` highest-scoring candidates (ascending pool indices); ties: lower index first."""
+    scores = scores.float()
+    # Stable descending sort over ascending candidates: equal scores keep the lower index first.
+    order = torch.sort(scores, descending=True, stable=True).indices[:budget]
+    return Selection(indices=candidates[order], scores=scores[order])
 
 
 class GreedyFeatureHeuristic(Heuristic):
@@ -122,6 +143,8 @@ class GreedyFeatureHeuristic(Heuristic):
     """
 
     supports_vae = True
+    supports_vae_only = True
+    model_independent_of_alpha = True
 
     @staticmethod
     @abstractmethod
@@ -131,9 +154,11 @@ class GreedyFeatureHeuristic(Heuristic):
 
     def select(self, context: SelectionContext, budget: int) -> Selection:
         pool = torch.arange(context.n_pool, device=context.device)
-        features = augment_features(context.infer(pool).features, context.embeddings, context.alpha)
-        indices, distances = self.greedy(features, context.labeled_mask, budget)
-        return Selection(indices=indices, scores=distances.float())
+        weighted = weigh_features(
+            context.infer(pool).features, context.embeddings, context.alpha, context.alpha_scaling
+        )
+        indices, distances = self.greedy(weighted.features, context.labeled_mask, budget)
+        return Selection(indices=indices, scores=distances.float(), diagnostics=weighted.diagnostics())
 
 
 def check_greedy_inputs(

@@ -2,7 +2,9 @@
 
 The loss-prediction module is trained with the task model (raysweep.models); with VAE features it
 already sees [c ⁀ alpha V(x)] inside ``context.infer``. Here we only rank: as in the reference code,
-a random subset of ``subset_size`` unlabeled points (all of them when fewer) is scored.
+a random subset of ``subset_size`` unlabeled points (all of them when fewer) is scored. With VAE
+features the selection also reports how the two blocks of the module's last-layer input weighed
+over the scored points (``vae_share``: of that input's spread).
 """
 
 from __future__ import annotations
@@ -10,7 +12,16 @@ from __future__ import annotations
 import torch
 
 from raysweep.config import LLossHeuristicConfig
-from raysweep.heuristics.base import HEURISTICS, SelectionContext, TopKHeuristic
+from raysweep.heuristics.base import (
+    HEURISTICS,
+    PoolInference,
+    Selection,
+    SelectionContext,
+    TopKHeuristic,
+    check_budget,
+    top_k,
+)
+from raysweep.heuristics.weighting import rms_spread, vae_share
 
 
 @HEURISTICS.register("lloss")
@@ -28,11 +39,30 @@ class LearningLossHeuristic(TopKHeuristic):
         chosen = torch.randperm(len(unlabeled), generator=context.generator)[: self.config.subset_size]
         return unlabeled[torch.sort(chosen).values.to(unlabeled.device)]
 
+    def select(self, context: SelectionContext, budget: int) -> Selection:
+        candidates = self.candidates(context)
+        check_budget(budget, len(candidates), self.name)
+        inference = context.infer(candidates)
+        selection = top_k(candidates, self.predicted_loss(inference), budget)
+        if inference.loss_head_input is not None and context.embeddings is not None:
+            c_width = inference.loss_head_input.shape[1] - context.embeddings.shape[1]
+            task_spread = rms_spread(inference.loss_head_input[:, :c_width])
+            vae_spread = rms_spread(inference.loss_head_input[:, c_width:])
+            selection.diagnostics.update(
+                task_feature_spread=task_spread,
+                vae_feature_spread=vae_spread,
+                vae_share=vae_share(task_spread, vae_spread),
+            )
+        return selection
+
     def score(self, context: SelectionContext, candidates: torch.Tensor) -> torch.Tensor:
-        predicted = context.infer(candidates).predicted_loss
-        if predicted is None:
+        return self.predicted_loss(context.infer(candidates))
+
+    @staticmethod
+    def predicted_loss(inference: PoolInference) -> torch.Tensor:
+        if inference.predicted_loss is None:
             raise RuntimeError(
                 "lloss: the task model has no loss-prediction module (infer returned no predicted_loss); "
                 "train it with the loss module (the heuristic's trains_loss_module is True)"
             )
-        return predicted.reshape(-1)
+        return inference.predicted_loss.reshape(-1)
