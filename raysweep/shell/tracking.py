@@ -8,8 +8,14 @@ Schema (fixed; ``analysis`` depends on it):
   ``raysweep.trial_key`` (dataset/heuristic/alpha/seed), ``raysweep.initial_labels_sha256``; params
   dataset, heuristic, alpha, seed, uses_vae, initial_labels, labels_per_round and the trial's whole
   resolved config flattened (``config.*``); per-round metrics ``accuracy``, ``auc`` (where defined),
-  ``train_seconds``, ``selection_seconds`` with step = number of labels; artifacts ``picks.npz`` and
-  ``curve.csv``.
+  ``train_seconds``, ``selection_seconds`` with step = number of labels; in every selecting round of a
+  trial that uses VAE features also ``task_feature_spread``, ``vae_feature_spread`` (RMS distance to
+  the pool centroid of each block as the heuristic sees it, after scaling and alpha), ``vae_share``
+  (the VAE block's fraction of the squared distances; for loss prediction of its head input's
+  spread), ``equivalent_raw_alpha`` (core-set, MedAL: the raw alpha giving the same picks), and for
+  heuristics whose model does not depend on alpha ``plain_overlap`` (fraction of the round's picks
+  the same heuristic at alpha 0 picks on the same model) with ``diagnostics_seconds``; artifacts
+  ``picks.npz`` and ``curve.csv``.
 """
 
 from __future__ import annotations
@@ -32,7 +38,18 @@ from raysweep.config import TrialConfig
 from raysweep.loop import RoundResult
 from raysweep.sweep import format_alpha
 
-ROUND_METRICS = ("accuracy", "auc", "train_seconds", "selection_seconds")
+ROUND_METRICS = (
+    "accuracy",
+    "auc",
+    "train_seconds",
+    "selection_seconds",
+    "task_feature_spread",
+    "vae_feature_spread",
+    "vae_share",
+    "equivalent_raw_alpha",
+    "plain_overlap",
+    "diagnostics_seconds",
+)
 T = TypeVar("T")
 
 
