@@ -16,5 +16,5 @@ fi
 leave() { ray stop --force > /dev/null 2>&1 || true; }
 trap leave EXIT
 trap 'exit 130' INT TERM
-ray start --address="$address" --num-cpus=0 --num-gpus=0 --disable-usage-stats || exit 1
+sh "$(dirname "$0")/ray-start.sh" --address="$address" --num-cpus=0 --num-gpus=0 --disable-usage-stats || exit 1
 python -m raysweep.launch "$@"
