@@ -197,6 +197,16 @@ class Stack:
     def timed(self, name: str, started: float) -> None:
         self.timings[name] = time.perf_counter() - started
 
+    @contextlib.contextmanager
+    def explained(self) -> Iterator[None]:
+        """A failing step's error gets the containers' states and the tails of their logs."""
+        try:
+            yield
+        except (AssertionError, subprocess.TimeoutExpired) as exc:
+            states = self.compose_run("ps", "-a", timeout=120, check=False)
+            logs = self.compose_run("logs", "--no-color", "--tail", "60", timeout=300, check=False)
+            raise AssertionError(f"{exc}\n{states.stdout}\n{logs.stdout[-12000:]}") from exc
+
 
 def copy_checkout(destination: Path) -> None:
     """The working tree as a clone has it (tracked and not-ignored files), plus a real ``.git``."""
@@ -310,8 +320,9 @@ def built(stack: Stack) -> Stack:
 def up(built: Stack) -> Stack:
     """postgres, mlflow, the Ray head and two workers, healthy, every worker joined."""
     started = time.perf_counter()
-    built.compose_run("up", "-d", "--no-build", "--scale", f"ray-worker={WORKERS}", timeout=600)
-    cluster_nodes(built, timeout=180)
+    with built.explained():
+        built.compose_run("up", "-d", "--no-build", "--scale", f"ray-worker={WORKERS}", timeout=600)
+        cluster_nodes(built, timeout=180)
     built.timed("compose up", started)
     return built
 
@@ -356,9 +367,10 @@ def cluster_nodes(stack: Stack, timeout: float) -> list[RayNode]:
 @pytest.fixture(scope="module")
 def swept(up: Stack) -> tuple[Stack, subprocess.CompletedProcess]:
     started = time.perf_counter()
-    result = up.compose_run(
-        "--profile", "launch", "run", "--rm", "-T", "launch", QUICKSTART, "--smoke", timeout=2400
-    )
+    with up.explained():
+        result = up.compose_run(
+            "--profile", "launch", "run", "--rm", "-T", "launch", QUICKSTART, "--smoke", timeout=2400
+        )
     up.timed("smoke sweep", started)
     return up, result
 
