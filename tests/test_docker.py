@@ -215,6 +215,11 @@ def test_head_worker_and_gpu_worker_commands(rendered) -> None:
     head = service(rendered, "ray-head")["command"]
     assert head[:3] == ["sh", "/app/docker/ray-start.sh", "--head"] and "--block" in head
     assert argument(head, "--port") == "6379" and argument(head, "--dashboard-host") == "0.0.0.0"
+    # Started after MLflow, and restarted when `ray start` misses Ray's startup deadline.
+    assert service(rendered, "ray-head")["depends_on"]["mlflow"]["condition"] == "service_healthy"
+    for name in ("ray-head", "ray-worker", "ray-worker-gpu"):
+        assert service(rendered, name)["restart"] == "unless-stopped", name
+    assert service(rendered, "launch")["restart"] == "no"  # a one-shot sweep is never rerun by Docker
     for name in ("ray-worker", "ray-worker-gpu"):
         spec = service(rendered, name)
         assert spec["command"][:2] == ["sh", "/app/docker/ray-start.sh"], name

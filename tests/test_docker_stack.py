@@ -321,7 +321,8 @@ def up(built: Stack) -> Stack:
     started = time.perf_counter()
     with built.explained():
         built.compose_run("up", "-d", "--no-build", "--scale", f"ray-worker={WORKERS}", timeout=600)
-        cluster_nodes(built, timeout=180)
+        # Workers that miss Ray's startup deadline on a loaded host restart and join later.
+        cluster_nodes(built, timeout=600)
     built.timed("compose up", started)
     return built
 
