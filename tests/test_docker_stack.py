@@ -16,7 +16,11 @@ Dockerfile and compose file take them through their variables (PYTHON_IMAGE, POS
 PyTorch wheel index is unreachable, TORCH_INDEX_URL points at the package index (torch's CUDA build,
 several GB). The stand-in images stay cached between runs under tags that hash their inputs, so a tag
 that exists was built from the same script and certificates. Missing prerequisites skip the test, or
-fail it when ``RAYSWEEP_REQUIRE_DOCKER=1`` (``.ci/run`` sets it).
+fail it when ``RAYSWEEP_REQUIRE_DOCKER=1``.
+
+One run per Docker engine at a time: the cleanup removes every image id that appeared since the
+build started (a failed legacy build leaves untagged layers no name points to), which would include
+another run's.
 """
 
 from __future__ import annotations
