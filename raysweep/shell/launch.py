@@ -2,20 +2,28 @@
 
     python -m raysweep.launch CONFIG [--smoke] [--set a.b=value ...] [--address ADDR]
         [--tracking-uri URI] [--storage PATH] [--resume [SWEEP_ID]] [--dry-run]
+        [--tracking-outage-limit SECONDS]
 
 Exit codes: 0 every trial finished; 1 some trials failed (named in the summary); 2 bad config or
 data (nonexistent file, YAML error, unknown key, wrong type, empty axis, budget larger than the pool,
-missing data file, GPU requested where there is none). Those are caught before Ray starts, or right
-after it starts for the GPU check, and leave nothing behind: no MLflow run, no storage folder.
+missing data file, GPU requested where there is none), or a ``--resume`` of a sweep whose driver is
+still running. Those are caught before Ray starts, or right after it starts for the GPU check, and
+leave nothing behind: no MLflow run, no storage folder. 130 / 143: stopped by SIGINT (Ctrl-C) /
+SIGTERM; the parent run and the unfinished trial runs are KILLED and the ``--resume`` command is
+printed (see ``stop_signals``).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import shlex
+import signal
 import socket
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,7 +48,11 @@ os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
 EXIT_OK, EXIT_TRIALS_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143  # 128 + signal, as a shell reports a process the signal killed
 SWEEP_FILE = "raysweep.json"
+DEFAULT_OUTAGE_LIMIT_S = 600.0  # raysweep.shell.tracking.DEFAULT_OUTAGE_LIMIT_S, without importing mlflow
+INTERRUPTED_OUTAGE_LIMIT_S = 10.0
+"""Tracking patience while an interrupted driver marks its runs KILLED: it must stop within seconds."""
 
 
 class LaunchError(Exception):
@@ -75,7 +87,44 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="resume the latest (or the named) sweep of this experiment from its checkpoints",
     )
     parser.add_argument("--dry-run", action="store_true", help="print the resolved trial list and exit")
+    parser.add_argument(
+        "--tracking-outage-limit",
+        type=positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help=f"how long trials wait out an unreachable MLflow tracking store before failing "
+        f"(default {DEFAULT_OUTAGE_LIMIT_S:.0f}); a retry or --resume continues from the last round",
+    )
     return parser.parse_args(argv)
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def resume_command(args: argparse.Namespace, sweep_id: str) -> str:
+    """The exact command that resumes this sweep: the same config and flags, from the same directory."""
+    command = [sys.executable, "-m", "raysweep.launch", str(args.config)]
+    if args.smoke:
+        command.append("--smoke")
+    for override in args.overrides:
+        command += ["--set", override]
+    for flag, value in (
+        ("--address", args.address),
+        ("--tracking-uri", args.tracking_uri),
+        ("--storage", args.storage),
+        ("--tracking-outage-limit", args.tracking_outage_limit),
+    ):
+        if value is not None:
+            command += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    command += ["--resume", sweep_id]
+    return f"cd {shlex.quote(os.getcwd())} && {shlex.join(command)}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,8 +204,16 @@ class SweepRecord:
     config_digest: str
 
     def write(self, folder: Path) -> None:
+        """Atomically (a temp file renamed over it): a full disk never leaves half a record."""
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / SWEEP_FILE).write_text(json.dumps(self.__dict__, indent=2))
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{SWEEP_FILE}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(json.dumps(self.__dict__, indent=2))
+            os.replace(tmp, folder / SWEEP_FILE)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
     @classmethod
     def read(cls, folder: Path) -> SweepRecord:
@@ -224,14 +281,16 @@ def start_ray(address: str | None, sweep: SweepConfig) -> None:
         ray.init(include_dashboard=False, log_to_driver=True)
 
 
-def setup_tracking(sweep: SweepConfig, sweep_id: str, resolved_yaml: str, trials: list[Trial]) -> SweepRecord:
+def setup_tracking(
+    sweep: SweepConfig, sweep_id: str, resolved_yaml: str, trials: list[Trial], patience: Any
+) -> SweepRecord:
     from mlflow.tracking import MlflowClient
 
-    from raysweep.shell.tracking import ensure_experiment, with_retries
+    from raysweep.shell.tracking import ensure_experiment
 
     client = MlflowClient(sweep.tracking_uri)
-    experiment_id = ensure_experiment(client, sweep.experiment, sweep.tracking_uri)
-    run = with_retries(
+    experiment_id = patience.call(lambda: ensure_experiment(client, sweep.experiment, sweep.tracking_uri))
+    run = patience.call(
         lambda: client.create_run(
             experiment_id,
             run_name=f"sweep-{sweep_id}",
@@ -255,49 +314,125 @@ def setup_tracking(sweep: SweepConfig, sweep_id: str, resolved_yaml: str, trials
         "trials": len(trials),
     }
     for key, value in params.items():
-        client.log_param(run.info.run_id, key, str(value))
-    client.log_text(run.info.run_id, resolved_yaml, "sweep_config.yaml")
+        patience.call(lambda k=key, v=value: client.log_param(run.info.run_id, k, str(v)))
+    patience.call(lambda: client.log_text(run.info.run_id, resolved_yaml, "sweep_config.yaml"))
     return SweepRecord(sweep_id, experiment_id, run.info.run_id, sweep.tracking_uri, config_digest(sweep))
 
 
+def is_no_space(exc: BaseException) -> bool:
+    return getattr(exc, "errno", None) == errno.ENOSPC or "no space left" in str(exc).lower()
+
+
 def run_sweep(sweep: SweepConfig, trials: list[Trial], args: argparse.Namespace) -> int:
+    """Start (or resume) the sweep; the exit code. Owns Ray, the sweep's lock and the stop signals."""
+    import ray
+    from mlflow.tracking import MlflowClient
+
+    from raysweep.shell.stop_signals import StopSignals
+    from raysweep.shell.sweep_lock import SweepBusy, SweepLock
+    from raysweep.shell.tracking import TrackingPatience, short_mlflow_http_attempts
+
+    started = time.perf_counter()
+    experiment_dir = sweep.storage / sweep.experiment
+    outage_limit = args.tracking_outage_limit or DEFAULT_OUTAGE_LIMIT_S
+    short_mlflow_http_attempts()
+
+    # A resume finds its sweep and takes the sweep's lock before Ray starts: a second driver on the
+    # same sweep, or a different config, is bad input (exit 2) and leaves nothing behind.
+    record, lock, sweep_dir = None, None, None
+    if args.resume:
+        sweep_dir = find_sweep_folder(experiment_dir, args.resume)
+        record = SweepRecord.read(sweep_dir)
+        if record.config_digest != config_digest(sweep):
+            raise LaunchError(
+                f"--resume: the config differs from the one sweep {record.sweep_id} started with; "
+                "resume with the same config and flags, or start a new sweep"
+            )
+        try:
+            lock = SweepLock.acquire(sweep_dir, record.sweep_id)
+        except SweepBusy as exc:
+            raise LaunchError(str(exc)) from None
+        sweep = sweep.model_copy(update={"tracking_uri": record.tracking_uri})
+    patience = TrackingPatience(sweep.tracking_uri, outage_limit)
+
+    stop = StopSignals()
+    stop.install()
+    ray_started = False
+    try:
+        start_ray(args.address, sweep)
+        ray_started = True
+        stop.install()  # again: ray.init installed its own SIGTERM handler
+        check_cluster_gpus(sweep)
+        client = MlflowClient(sweep.tracking_uri)
+        if record is None:
+            resolved_yaml = yaml.safe_dump(sweep.model_dump(mode="json"), sort_keys=False)
+            record = setup_tracking(
+                sweep, new_sweep_id(config_digest(sweep)), resolved_yaml, trials, patience
+            )
+            sweep_dir = experiment_dir / record.sweep_id
+            record.write(sweep_dir)
+            lock = SweepLock.acquire(sweep_dir, record.sweep_id)
+        else:
+            patience.call(lambda: client.update_run(record.parent_run_id, status="RUNNING"))
+        print(
+            f"sweep {record.sweep_id}: {len(trials)} trials, storage {sweep_dir}, MLflow {record.tracking_uri}"
+        )
+        results, counters = fit(sweep, trials, args, record, sweep_dir, stop, outage_limit)
+        ray.shutdown()
+        if stop.received is not None:
+            stop.ignore_further()
+            patience = TrackingPatience(record.tracking_uri, INTERRUPTED_OUTAGE_LIMIT_S)
+        return summarise(
+            results,
+            trials,
+            record,
+            counters,
+            time.perf_counter() - started,
+            patience,
+            resume_command(args, record.sweep_id),
+            interrupted_by=stop.received,
+        )
+    except KeyboardInterrupt:  # SweepInterrupted, or Ray's re-raise of it
+        stop.ignore_further()
+        if ray_started:
+            ray.shutdown()  # before marking runs KILLED: no trial worker may write after it
+        signum = stop.received or signal.SIGINT
+        return stopped_at_once(record, signum, resume_command(args, record.sweep_id) if record else None)
+    except OSError as exc:
+        if not is_no_space(exc) or record is None:
+            raise
+        print(f"error: no space left on device under the storage path {sweep_dir}: {exc}", file=sys.stderr)
+        print(f"\nFree space there, then resume the sweep with:\n  {resume_command(args, record.sweep_id)}")
+        return EXIT_TRIALS_FAILED
+    finally:
+        if ray_started:
+            ray.shutdown()
+        if lock is not None:
+            lock.release()
+        stop.restore()
+
+
+def fit(
+    sweep: SweepConfig,
+    trials: list[Trial],
+    args: argparse.Namespace,
+    record: SweepRecord,
+    sweep_dir: Path,
+    stop: Any,
+    outage_limit: float,
+) -> tuple[Any, dict[str, int]]:
+    """The shared stores, the VAEs, then Tune over the trials; Tune's results and the stores' counters."""
     import ray
     from ray import tune
     from ray.tune import CLIReporter
     from ray.util.placement_group import placement_group
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+    from raysweep.shell.checkpoints import trial_dir_name
     from raysweep.shell.stores import DatasetStore, EmbeddingStore
     from raysweep.shell.trainable import SweepContext, run_trial
 
-    started = time.perf_counter()
     experiment_dir = sweep.storage / sweep.experiment
-    resolved_yaml = yaml.safe_dump(sweep.model_dump(mode="json"), sort_keys=False)
-
-    start_ray(args.address, sweep)
-    try:
-        check_cluster_gpus(sweep)
-        if args.resume:
-            sweep_dir = find_sweep_folder(experiment_dir, args.resume)
-            record = SweepRecord.read(sweep_dir)
-            if record.config_digest != config_digest(sweep):
-                raise LaunchError(
-                    f"--resume: the config differs from the one sweep {record.sweep_id} started with; "
-                    "resume with the same config and flags, or start a new sweep"
-                )
-            sweep = sweep.model_copy(update={"tracking_uri": record.tracking_uri})
-        else:
-            record = None
-    except LaunchError:
-        ray.shutdown()
-        raise
-
-    if record is None:
-        record = setup_tracking(sweep, new_sweep_id(config_digest(sweep)), resolved_yaml, trials)
-        sweep_dir = experiment_dir / record.sweep_id
-        record.write(sweep_dir)
-    print(f"sweep {record.sweep_id}: {len(trials)} trials, storage {sweep_dir}, MLflow {record.tracking_uri}")
-
     suffix = record.sweep_id.replace("-", "_")
     # The stores live on the driver's node: the data root was checked there, and trials on other
     # nodes pull one copy of each shard into their own node's object store.
@@ -331,6 +466,7 @@ def run_sweep(sweep: SweepConfig, trials: list[Trial], args: argparse.Namespace)
         embedding_store=embedding_store,
         cpus_per_trial=sweep.resources.cpu,
         sweep_dir=str(sweep_dir),
+        tracking_outage_limit_s=outage_limit,
     )
     trainable = tune.with_resources(
         tune.with_parameters(run_trial, context=context),
@@ -347,12 +483,16 @@ def run_sweep(sweep: SweepConfig, trials: list[Trial], args: argparse.Namespace)
         max_report_frequency=15,
         max_progress_rows=40,
     )
-    if args.resume:
+    # A driver stopped before Tune wrote its experiment state leaves nothing for Tuner.restore:
+    # the resumed sweep then starts Tune afresh under the same name (trials find their runs by tag).
+    if args.resume and tune.Tuner.can_restore(str(sweep_dir)):
         print(f"resuming sweep {record.sweep_id} from {sweep_dir}")
         tuner = tune.Tuner.restore(
             str(sweep_dir), trainable=trainable, resume_unfinished=True, resume_errored=True
         )
     else:
+        if args.resume:
+            print(f"resuming sweep {record.sweep_id}: Tune had not started, starting its trials")
         tuner = tune.Tuner(
             trainable,
             param_space={"trial": tune.grid_search([t.key for t in trials])},
@@ -364,9 +504,7 @@ def run_sweep(sweep: SweepConfig, trials: list[Trial], args: argparse.Namespace)
                 # each trial wherever resources are free instead of where the first workers started.
                 reuse_actors=args.address is None,
                 trial_name_creator=lambda t: t.config["trial"].replace("/", "-"),
-                trial_dirname_creator=lambda t: (
-                    f"{t.config['trial'].replace('/', '-').replace(':', '_')}-{t.trial_id}"
-                ),
+                trial_dirname_creator=lambda t: trial_dir_name(t.config["trial"], t.trial_id),
             ),
             run_config=tune.RunConfig(
                 name=record.sweep_id,
@@ -377,24 +515,45 @@ def run_sweep(sweep: SweepConfig, trials: list[Trial], args: argparse.Namespace)
                 verbose=1,
             ),
         )
-    results = tuner.fit()
-    counters = ray.get(embedding_store.counters.remote())
-    ray.shutdown()
-    return summarise(results, trials, record, sweep, counters, time.perf_counter() - started)
+    with stop.during_tune():
+        results = tuner.fit()
+    try:
+        counters = ray.get(embedding_store.counters.remote(), timeout=30)
+    except (ray.exceptions.RayError, TimeoutError):
+        counters = {"vae_trainings": -1, "vae_cache_hits": -1}  # the store went down with the stop
+    return results, counters
+
+
+def trajectory_done(metrics: dict[str, Any] | None) -> bool:
+    """Whether a trial's last report was its last round (``rounds``: the trajectory's length)."""
+    if not metrics or "round" not in metrics:
+        return False
+    return metrics["round"] + 1 >= metrics.get("rounds", metrics["round"] + 1)
+
+
+def error_line(error: Any) -> str:
+    """The line of a trial's error that says what went wrong (a traceback's final line)."""
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return "no result"
+    unindented = [line for line in lines if not line[0].isspace()]
+    return (unindented or lines)[-1]
 
 
 def summarise(
     results: Any,
     trials: list[Trial],
     record: SweepRecord,
-    sweep: SweepConfig,
     counters: dict[str, int],
     seconds: float,
+    patience: Any,
+    resume: str,
+    interrupted_by: int | None = None,
 ) -> int:
     """The summary table, the parent run's sweep metrics, the MLflow UI command; the exit code."""
     from mlflow.tracking import MlflowClient
 
-    from raysweep.shell.tracking import ui_command, with_retries
+    from raysweep.shell.tracking import TrackingUnavailable, mark_unfinished_trials_killed, ui_command
 
     by_key: dict[str, Any] = {}
     for result in results:
@@ -402,13 +561,15 @@ def summarise(
         if key is not None:
             by_key[key] = result
     failed = sorted(k for k in (t.key for t in trials) if k not in by_key or by_key[k].error is not None)
+    finished = {k for k, result in by_key.items() if result.error is None and trajectory_done(result.metrics)}
+    unfinished = sorted({t.key for t in trials} - finished)
     rows: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
     for trial in trials:
-        result = by_key.get(trial.key)
-        if result is None or result.error is not None or not result.metrics:
+        if trial.key not in finished:
             continue
+        metrics = by_key[trial.key].metrics
         group = (trial.dataset, trial.heuristic, f"{trial.config.alpha:g}")
-        rows.setdefault(group, []).append((result.metrics["accuracy"], result.metrics["area_under_curve"]))
+        rows.setdefault(group, []).append((metrics["accuracy"], metrics["area_under_curve"]))
 
     print("\nSummary (mean over seeds):")
     print(
@@ -418,28 +579,59 @@ def summarise(
         final = sum(v[0] for v in values) / len(values)
         area = sum(v[1] for v in values) / len(values)
         print(f"  {dataset:<28} {heuristic:<10} {alpha:>6} {len(values):>5} {final:>15.4f} {area:>17.4f}")
-    if failed:
+    if interrupted_by is not None:
+        print(f"\nstopped by {signal.Signals(interrupted_by).name}: {len(unfinished)} trial(s) not finished")
+    elif failed:
         print(f"\n{len(failed)} trial(s) failed:")
         for key in failed:
-            error = by_key[key].error if key in by_key else "never ran"
-            print(f"  {key}: {str(error).splitlines()[0] if error else 'no result'}")
+            print(f"  {key}: {error_line(by_key[key].error) if key in by_key else 'never ran'}")
 
     client = MlflowClient(record.tracking_uri)
     metrics = {
         **counters,
-        "trials_finished": len(trials) - len(failed),
+        "trials_finished": len(finished),
         "trials_failed": len(failed),
         "sweep_seconds": seconds,
     }
-    for name, value in metrics.items():
-        with_retries(lambda n=name, v=value: client.log_metric(record.parent_run_id, n, float(v)))
-    with_retries(
-        lambda: client.set_terminated(record.parent_run_id, status="FAILED" if failed else "FINISHED")
-    )
+    status = "KILLED" if interrupted_by is not None else "FAILED" if failed else "FINISHED"
+    try:
+        for name, value in metrics.items():
+            patience.call(lambda n=name, v=value: client.log_metric(record.parent_run_id, n, float(v)))
+        patience.call(lambda: client.set_terminated(record.parent_run_id, status=status))
+        if interrupted_by is not None:
+            mark_unfinished_trials_killed(client, record.experiment_id, record.sweep_id, patience)
+    except TrackingUnavailable as exc:
+        print(f"warning: the sweep's runs keep their status: {exc}", file=sys.stderr)
     print(f"\nVAE trainings this run: {counters['vae_trainings']} (cache hits: {counters['vae_cache_hits']})")
     print(f"sweep {record.sweep_id} took {seconds:.0f}s. Compare the runs in MLflow:")
     print(f"  {ui_command(record.tracking_uri, record.experiment_id)}")
+    if interrupted_by is not None or failed:
+        print(f"\nResume the sweep (finished trials stay finished, the others continue) with:\n  {resume}")
+    if interrupted_by is not None:
+        return EXIT_SIGINT if interrupted_by == signal.SIGINT else EXIT_SIGTERM
     return EXIT_TRIALS_FAILED if failed else EXIT_OK
+
+
+def stopped_at_once(record: SweepRecord | None, signum: int, resume: str | None) -> int:
+    """After a second stop signal (or one before Tune ran): mark the runs KILLED, say how to resume."""
+    from mlflow.tracking import MlflowClient
+
+    from raysweep.shell.tracking import TrackingPatience, TrackingUnavailable, mark_unfinished_trials_killed
+
+    name = signal.Signals(signum).name
+    code = EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM
+    if record is None:
+        print(f"\nstopped by {name} before the sweep was created: nothing to resume", file=sys.stderr)
+        return code
+    patience = TrackingPatience(record.tracking_uri, INTERRUPTED_OUTAGE_LIMIT_S)
+    client = MlflowClient(record.tracking_uri)
+    try:
+        patience.call(lambda: client.set_terminated(record.parent_run_id, status="KILLED"))
+        mark_unfinished_trials_killed(client, record.experiment_id, record.sweep_id, patience)
+    except TrackingUnavailable as exc:
+        print(f"warning: the sweep's runs keep their status: {exc}", file=sys.stderr)
+    print(f"\nsweep {record.sweep_id} stopped by {name}. Resume it with:\n  {resume}", flush=True)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -455,10 +647,21 @@ def main(argv: list[str] | None = None) -> int:
             print_trials(trials, sweep, pools)
             return EXIT_OK
         print_trials(trials, sweep, pools)
-        return run_sweep(sweep, trials, args)
+        code = run_sweep(sweep, trials, args)
     except (ConfigError, DataError, LaunchError, WeightsError, UnknownNameError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # Ctrl-C while the input was being checked: nothing was started
+        print("\nstopped by SIGINT before the sweep started: nothing to resume", file=sys.stderr)
+        return EXIT_SIGINT
+    if code in (EXIT_SIGINT, EXIT_SIGTERM):
+        # Everything is cleaned up (Ray shut down, runs marked, lock released). A Ctrl-C from a
+        # terminal also reached the local Ray's GCS and raylet, and the interpreter's own teardown
+        # then waits ~10 s on them in C++; a stopped sweep should stop now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":

@@ -22,14 +22,18 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import random
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+import requests
 from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -57,20 +61,112 @@ def default_tracking_uri(cwd: Path | None = None) -> str:
     return f"sqlite:///{((cwd or Path.cwd()) / 'mlflow.db').resolve()}"
 
 
-def with_retries(call: Callable[[], T], attempts: int = 8) -> T:
-    """Retry a store call: concurrent trials writing one SQLite file can briefly see 'locked'."""
-    for attempt in range(attempts):
-        try:
-            return call()
-        except MlflowException as exc:
-            transient = "locked" in str(exc).lower() or "busy" in str(exc).lower()
-            if not transient or attempt == attempts - 1:
-                raise
-        except Exception as exc:  # sqlalchemy OperationalError surfaces unwrapped on some paths
-            if "locked" not in str(exc).lower() or attempt == attempts - 1:
-                raise
-        time.sleep(0.2 * (attempt + 1) + random.random() * 0.2)
-    raise AssertionError("unreachable")
+DEFAULT_OUTAGE_LIMIT_S = 600.0
+"""How long tracking calls wait out an unreachable store before the trial fails (``--tracking-outage-limit``)."""
+
+# MLflow's own HTTP retries (at 3.17: 7 retries, backoff factor 2, 120-s timeout) take about four
+# minutes before one call gives up, far coarser than the outage limit. Each attempt is kept short
+# here and TrackingPatience waits out the rest, so a limit of N seconds means about N seconds.
+# Values a user exported win (setdefault); each attempt then takes as long as they say.
+MLFLOW_HTTP_ATTEMPT_ENV = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
+TRANSIENT_ERROR_CODES = {
+    "TEMPORARILY_UNAVAILABLE",  # the server's database is down or locked (SQLAlchemy OperationalError)
+    "REQUEST_LIMIT_EXCEEDED",
+    "RESOURCE_EXHAUSTED",
+    "SERVICE_UNDER_MAINTENANCE",
+    "DEADLINE_EXCEEDED",
+}
+
+
+class TrackingUnavailable(RuntimeError):
+    """The tracking store stayed unreachable for longer than the outage limit."""
+
+
+def short_mlflow_http_attempts() -> None:
+    for name, value in MLFLOW_HTTP_ATTEMPT_ENV.items():
+        os.environ.setdefault(name, value)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors that an unreachable or restarting store produces, which a later attempt can get past."""
+    text = str(exc)
+    if isinstance(exc, MlflowException):
+        if exc.error_code in TRANSIENT_ERROR_CODES:
+            return True
+        # Connection refused, timeouts and 5xx once MLflow's own HTTP retries are spent.
+        if text.startswith("API request to") and " failed with " in text:
+            return True
+    if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
+        return True
+    if isinstance(exc, requests.exceptions.HTTPError):  # artifact uploads through the server's proxy
+        return exc.response is not None and exc.response.status_code >= 500
+    if type(exc).__name__ == "OperationalError":  # SQLAlchemy, where a store surfaces it unwrapped
+        return True
+    lowered = text.lower()
+    return "database is locked" in lowered or "database is busy" in lowered
+
+
+@dataclass(frozen=True)
+class TrackingPatience:
+    """Runs tracking calls, waiting out an unreachable store for up to ``outage_limit_s`` seconds.
+
+    Concurrent trials writing one SQLite file briefly see 'locked'; a restarted ``mlflow server``
+    or its database refuses connections for a while. Calls are retried with capped backoff while
+    the errors are transient; past the limit ``TrackingUnavailable`` names the tracking URI.
+    Retrying is safe for every call raysweep makes: metric batches carry their own timestamps and
+    the server drops exact duplicates, and tags, params and artifacts overwrite themselves.
+    """
+
+    tracking_uri: str
+    outage_limit_s: float = DEFAULT_OUTAGE_LIMIT_S
+
+    def call(self, fn: Callable[[], T]) -> T:
+        first_failure = None
+        attempt = 0
+        while True:
+            try:
+                result = fn()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                now = time.monotonic()
+                if first_failure is None:
+                    first_failure = now
+                    if "locked" not in str(exc).lower():
+                        print(
+                            f"MLflow at {self.tracking_uri} unreachable ({first_line(exc)}); "
+                            f"retrying for up to {self.outage_limit_s:.0f}s",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                waited = now - first_failure
+                if waited >= self.outage_limit_s:
+                    raise TrackingUnavailable(
+                        f"MLflow tracking store {self.tracking_uri} unreachable for {waited:.0f}s, "
+                        f"past the outage limit of {self.outage_limit_s:.0f}s (--tracking-outage-limit): "
+                        f"{first_line(exc)}"
+                    ) from exc
+                pause = min(0.2 * 2**attempt, 10.0) * (0.5 + random.random())
+                time.sleep(min(pause, max(0.0, self.outage_limit_s - waited)) + 0.05)
+                attempt += 1
+                continue
+            if first_failure is not None and time.monotonic() - first_failure > 5:
+                print(
+                    f"MLflow at {self.tracking_uri} reachable again after "
+                    f"{time.monotonic() - first_failure:.0f}s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            return result
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def flatten(prefix: str, value: Any) -> dict[str, str]:
@@ -114,10 +210,12 @@ def ensure_experiment(client: MlflowClient, name: str, tracking_uri: str) -> str
     return client.create_experiment(name, artifact_location=artifact_location)
 
 
-def find_run(client: MlflowClient, experiment_id: str, tags: Mapping[str, str]) -> str | None:
+def find_run(
+    client: MlflowClient, experiment_id: str, tags: Mapping[str, str], patience: TrackingPatience
+) -> str | None:
     """The newest run in the experiment carrying all ``tags``, or None."""
     query = " and ".join(f"tags.`{key}` = '{value}'" for key, value in tags.items())
-    runs = with_retries(
+    runs = patience.call(
         lambda: client.search_runs(
             [experiment_id], filter_string=query, order_by=["attributes.start_time DESC"], max_results=1
         )
@@ -125,14 +223,43 @@ def find_run(client: MlflowClient, experiment_id: str, tags: Mapping[str, str]) 
     return runs[0].info.run_id if runs else None
 
 
-class TrialRun:
-    """A trial's child run, reattached on retry or resume, logging each step exactly once."""
+def mark_unfinished_trials_killed(
+    client: MlflowClient, experiment_id: str, sweep_id: str, patience: TrackingPatience
+) -> int:
+    """After an interrupted sweep: every trial run of the sweep that did not finish becomes KILLED.
 
-    def __init__(self, client: MlflowClient, run_id: str) -> None:
+    RUNNING ones were stopped mid-round; FAILED ones lost their Ray worker to the stop (or failed
+    for their own reasons, which ``--resume`` retries as well). Returns how many were marked.
+    """
+    query = f"tags.`raysweep.sweep_id` = '{sweep_id}' and tags.`raysweep.role` = 'trial'"
+    runs = patience.call(lambda: client.search_runs([experiment_id], filter_string=query, max_results=10000))
+    unfinished = [r.info.run_id for r in runs if r.info.status in ("RUNNING", "FAILED", "SCHEDULED")]
+    for run_id in unfinished:
+        patience.call(lambda r=run_id: client.set_terminated(r, status="KILLED"))
+    return len(unfinished)
+
+
+class TrialRun:
+    """A trial's child run, reattached on retry or resume, logging each step exactly once.
+
+    ``tracking_seconds`` counts the wall time this process spent in MLflow calls (waits for an
+    unreachable store included); ``finish`` logs it as the run's ``tracking_seconds`` metric.
+    """
+
+    def __init__(self, client: MlflowClient, run_id: str, patience: TrackingPatience) -> None:
         self.client = client
         self.run_id = run_id
-        history = with_retries(lambda: client.get_metric_history(run_id, "accuracy"))
+        self.patience = patience
+        self.tracking_seconds = 0.0
+        history = self.call(lambda: client.get_metric_history(run_id, "accuracy"))
         self.logged_steps = {m.step for m in history}
+
+    def call(self, fn: Callable[[], T]) -> T:
+        started = time.perf_counter()
+        try:
+            return self.patience.call(fn)
+        finally:
+            self.tracking_seconds += time.perf_counter() - started
 
     @classmethod
     def attach(
@@ -143,14 +270,16 @@ class TrialRun:
         sweep_id: str,
         key: str,
         config: TrialConfig,
+        patience: TrackingPatience,
         run_id: str | None = None,
     ) -> TrialRun:
         """Reattach to ``run_id`` (from the checkpoint) or this trial's run in the sweep, else create it."""
+        started = time.perf_counter()
         tags = {"raysweep.sweep_id": sweep_id, "raysweep.trial_key": key}
         if run_id is None:
-            run_id = find_run(client, experiment_id, tags)
+            run_id = find_run(client, experiment_id, tags, patience)
         if run_id is None:
-            run = with_retries(
+            run = patience.call(
                 lambda: client.create_run(
                     experiment_id,
                     run_name=key.replace("/", "-"),
@@ -166,17 +295,19 @@ class TrialRun:
             run_id = run.info.run_id
             params = [Param(k, v) for k, v in trial_params(config).items()]
             for start in range(0, len(params), 90):
-                with_retries(lambda chunk=params[start : start + 90]: client.log_batch(run_id, params=chunk))
+                patience.call(lambda chunk=params[start : start + 90]: client.log_batch(run_id, params=chunk))
         else:
-            with_retries(lambda: client.update_run(run_id, status="RUNNING"))
-        return cls(client, run_id)
+            patience.call(lambda: client.update_run(run_id, status="RUNNING"))
+        run = cls(client, run_id, patience)
+        run.tracking_seconds += time.perf_counter() - started
+        return run
 
     def set_initial_labels_hash(self, sha256: str) -> None:
-        with_retries(lambda: self.client.set_tag(self.run_id, "raysweep.initial_labels_sha256", sha256))
+        self.call(lambda: self.client.set_tag(self.run_id, "raysweep.initial_labels_sha256", sha256))
 
     def set_node(self, node_id: str) -> None:
         """The Ray node the trial (last) ran on: shows how a sweep spread over a cluster."""
-        with_retries(lambda: self.client.set_tag(self.run_id, "raysweep.node_id", node_id))
+        self.call(lambda: self.client.set_tag(self.run_id, "raysweep.node_id", node_id))
 
     def log_round(self, round_index: int, n_labels: int, metrics: Mapping[str, float]) -> None:
         """The core's MetricsSink: one batch per round, step = number of labels, never twice."""
@@ -187,18 +318,20 @@ class TrialRun:
             Metric(name, float(value), now, n_labels) for name, value in metrics.items() if np.isfinite(value)
         ]
         batch.append(Metric("round", float(round_index), now, n_labels))
-        with_retries(lambda: self.client.log_batch(self.run_id, metrics=batch))
+        self.call(lambda: self.client.log_batch(self.run_id, metrics=batch))
         self.logged_steps.add(n_labels)
 
     def finish(self, curve: list[RoundResult], picks: list[np.ndarray]) -> None:
         with tempfile.TemporaryDirectory() as folder:
             np.savez_compressed(Path(folder) / "picks.npz", **{f"round_{i}": p for i, p in enumerate(picks)})
             (Path(folder) / "curve.csv").write_text(curve_csv(curve))
-            with_retries(lambda: self.client.log_artifacts(self.run_id, folder))
-        with_retries(lambda: self.client.set_terminated(self.run_id, status="FINISHED"))
+            self.call(lambda: self.client.log_artifacts(self.run_id, folder))
+        seconds = self.tracking_seconds  # the metric's own call is not in it
+        self.call(lambda: self.client.log_metric(self.run_id, "tracking_seconds", seconds))
+        self.call(lambda: self.client.set_terminated(self.run_id, status="FINISHED"))
 
     def fail(self) -> None:
-        with_retries(lambda: self.client.set_terminated(self.run_id, status="FAILED"))
+        self.call(lambda: self.client.set_terminated(self.run_id, status="FAILED"))
 
 
 def curve_csv(curve: list[RoundResult]) -> str:

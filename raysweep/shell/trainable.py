@@ -8,7 +8,7 @@ travels in the checkpoint.
 
 from __future__ import annotations
 
-import json
+import errno
 import logging
 import os
 import tempfile
@@ -23,7 +23,14 @@ from mlflow.tracking import MlflowClient
 from ray import tune
 
 from raysweep.labels import indices_sha256, initial_label_indices
-from raysweep.loop import TrajectoryState, run_trajectory
+from raysweep.loop import TrajectoryState, label_schedule, run_trajectory
+from raysweep.shell.checkpoints import (
+    RestorePoint,
+    choose_restore_point,
+    save_checkpoint,
+    trial_checkpoints,
+    trial_dir_name,
+)
 from raysweep.sweep import Trial
 
 FAULT_ENV = "RAYSWEEP_FAULT_AFTER_ROUND"
@@ -44,34 +51,31 @@ class SweepContext:
     embedding_store: Any
     cpus_per_trial: float
     sweep_dir: str
+    tracking_outage_limit_s: float
 
 
-def save_checkpoint(folder: Path, state: TrajectoryState, run_id: str) -> None:
-    """Label state as npz (no pickle), the rest as JSON."""
-    state_dict = state.state_dict()
-    labels = state_dict["labels"]
-    np.savez(folder / "picks.npz", **{f"round_{i}": p for i, p in enumerate(labels["picks"])})
-    meta = {
-        "run_id": run_id,
-        "n_pool": labels["n_pool"],
-        "next_round": labels["next_round"],
-        "n_picks": len(labels["picks"]),
-        "curve": state_dict["curve"],
-    }
-    (folder / "state.json").write_text(json.dumps(meta))
+class StorageFull(OSError):
+    """The storage path ran out of space while a checkpoint was written."""
 
 
-def load_checkpoint(folder: Path) -> tuple[TrajectoryState, str]:
-    meta = json.loads((folder / "state.json").read_text())
-    with np.load(folder / "picks.npz", allow_pickle=False) as archive:
-        picks = [archive[f"round_{i}"] for i in range(meta["n_picks"])]
-    state = TrajectoryState.from_state_dict(
-        {
-            "labels": {"n_pool": meta["n_pool"], "next_round": meta["next_round"], "picks": picks},
-            "curve": meta["curve"],
-        }
-    )
-    return state, meta["run_id"]
+def is_no_space(exc: BaseException) -> bool:
+    return getattr(exc, "errno", None) == errno.ENOSPC or "no space left" in str(exc).lower()
+
+
+def restore_point(key: str, sweep_dir: str) -> RestorePoint:
+    """Where this trial starts: its furthest intact checkpoint on the storage path, if any.
+
+    Tune hands back the checkpoint its experiment state last recorded; the trial folder may hold a
+    later one (the driver was killed before it saved its state) or a damaged one (a copy cut short
+    by a full disk or a lost node). All of the trial's checkpoints are weighed, Tune's included.
+    """
+    folders = trial_checkpoints([Path(sweep_dir) / trial_dir_name(key, tune.get_context().get_trial_id())])
+    offered = tune.get_checkpoint()
+    if offered is not None:
+        with offered.as_directory() as folder:
+            folders.append(Path(folder))
+            return choose_restore_point(folders)
+    return choose_restore_point(folders)
 
 
 def normalised_area(n_labels: list[int], values: list[float]) -> float:
@@ -107,18 +111,30 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
     handle = ray.get(context.dataset_store.get.remote(trial.config.dataset))
     dataset = handle.materialise()
 
-    resume_from, run_id = None, None
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as folder:
-            resume_from, run_id = load_checkpoint(Path(folder))
+    start = restore_point(key, context.sweep_dir)
+    if start.note:
+        print(f"[{key}] {start.note}", flush=True)
 
-    client = MlflowClient(context.tracking_uri)
     # mlflow imported here, not at module import, for the workers' startup
-    from raysweep.shell.tracking import TrialRun
+    from raysweep.shell.tracking import (
+        TrackingPatience,
+        TrackingUnavailable,
+        TrialRun,
+        short_mlflow_http_attempts,
+    )
 
+    short_mlflow_http_attempts()
+    client = MlflowClient(context.tracking_uri)
+    patience = TrackingPatience(context.tracking_uri, context.tracking_outage_limit_s)
     run = TrialRun.attach(
-        client, context.experiment_id, context.parent_run_id, context.sweep_id, key, trial.config, run_id
+        client,
+        context.experiment_id,
+        context.parent_run_id,
+        context.sweep_id,
+        key,
+        trial.config,
+        patience,
+        start.run_id,
     )
     initial = initial_label_indices(
         dataset.name,
@@ -134,12 +150,15 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
         [ref] = ray.get(context.embedding_store.get.remote(handle, trial.config.vae))
         return ray.get(ref)
 
+    rounds = len(label_schedule(trial.config.schedule, dataset.n_pool))
+
     def on_state(state: TrajectoryState) -> None:
         last = state.curve[-1]
         n_labels = [point.n_labels for point in state.curve]
         accuracy = [point.metrics["accuracy"] for point in state.curve]
         metrics = {
             "round": last.round_index,
+            "rounds": rounds,  # the launcher's summary tells finished trajectories from stopped ones
             "n_labels": last.n_labels,
             "accuracy": last.metrics["accuracy"],
             "auc": last.metrics.get("auc", float("nan")),
@@ -154,7 +173,16 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
         )
         with tempfile.TemporaryDirectory() as folder:
             save_checkpoint(Path(folder), state, run.run_id)
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+            try:
+                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+            except OSError as exc:
+                if not is_no_space(exc):
+                    raise
+                raise StorageFull(
+                    errno.ENOSPC,
+                    f"no space left on device under the storage path {context.sweep_dir} while saving the "
+                    f"round {last.round_index} checkpoint ({exc}); free space there, then --resume",
+                ) from exc
         maybe_inject_fault(key, last.round_index, context.sweep_dir)
 
     try:
@@ -163,9 +191,11 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
             dataset,
             embeddings=embeddings if trial.config.uses_vae else None,
             sink=run,
-            resume_from=resume_from,
+            resume_from=start.state,
             on_state=on_state,
         )
+    except TrackingUnavailable:
+        raise  # marking the run FAILED would only wait out the same outage again
     except Exception:
         run.fail()
         raise
