@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -123,6 +124,20 @@ def choose_restore_point(folders: list[Path]) -> RestorePoint:
     return RestorePoint(state, run_id, folder, resumed)
 
 
-def trial_checkpoints(trial_dirs: list[Path]) -> list[Path]:
-    """Every ``checkpoint_*`` folder in the given trial folders."""
-    return [path for trial_dir in trial_dirs for path in trial_dir.glob("checkpoint_*") if path.is_dir()]
+def trial_dirs(sweep_dir: Path, key: str) -> list[Path]:
+    """Every folder Tune gave this trial in the sweep: a resume that cannot restore Tune's own
+    state starts Tune afresh, which gives each trial a new id and so a new folder."""
+    pattern = re.compile(re.escape(trial_dir_name(key, "")) + r"[0-9a-f]+_\d+")
+    if not sweep_dir.is_dir():
+        return []
+    return [path for path in sweep_dir.iterdir() if pattern.fullmatch(path.name) and path.is_dir()]
+
+
+def trial_checkpoints(sweep_dir: Path, key: str) -> list[Path]:
+    """Every ``checkpoint_*`` folder of this trial in the sweep."""
+    return [
+        path
+        for trial_dir in trial_dirs(sweep_dir, key)
+        for path in trial_dir.glob("checkpoint_*")
+        if path.is_dir()
+    ]

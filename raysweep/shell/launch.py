@@ -51,6 +51,9 @@ EXIT_OK, EXIT_TRIALS_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143  # 128 + signal, as a shell reports a process the signal killed
 SWEEP_FILE = "raysweep.json"
 DEFAULT_OUTAGE_LIMIT_S = 600.0  # raysweep.shell.tracking.DEFAULT_OUTAGE_LIMIT_S, without importing mlflow
+RESUME_HINT = (
+    "Resume the sweep (finished trials stay finished, the others continue from their last round) with:"
+)
 INTERRUPTED_OUTAGE_LIMIT_S = 10.0
 """Tracking patience while an interrupted driver marks its runs KILLED: it must stop within seconds."""
 
@@ -402,7 +405,7 @@ def run_sweep(sweep: SweepConfig, trials: list[Trial], args: argparse.Namespace)
         if not is_no_space(exc) or record is None:
             raise
         print(f"error: no space left on device under the storage path {sweep_dir}: {exc}", file=sys.stderr)
-        print(f"\nFree space there, then resume the sweep with:\n  {resume_command(args, record.sweep_id)}")
+        print(f"\nFree space there. {RESUME_HINT}\n  {resume_command(args, record.sweep_id)}")
         return EXIT_TRIALS_FAILED
     finally:
         if ray_started:
@@ -483,16 +486,26 @@ def fit(
         max_report_frequency=15,
         max_progress_rows=40,
     )
-    # A driver stopped before Tune wrote its experiment state leaves nothing for Tuner.restore:
-    # the resumed sweep then starts Tune afresh under the same name (trials find their runs by tag).
-    if args.resume and tune.Tuner.can_restore(str(sweep_dir)):
-        print(f"resuming sweep {record.sweep_id} from {sweep_dir}")
-        tuner = tune.Tuner.restore(
-            str(sweep_dir), trainable=trainable, resume_unfinished=True, resume_errored=True
-        )
-    else:
-        if args.resume:
-            print(f"resuming sweep {record.sweep_id}: Tune had not started, starting its trials")
+    # Tune's own record of the sweep can be missing (the driver stopped before Tune started) or
+    # damaged (a full disk truncates the files it copies). Then Tune starts afresh under the same
+    # name: each trial finds its checkpoints in its earlier folders and its MLflow run by tag.
+    tuner = None
+    if args.resume:
+        problem = tune_state_problem(sweep_dir)
+        if problem is None:
+            try:
+                tuner = tune.Tuner.restore(
+                    str(sweep_dir), trainable=trainable, resume_unfinished=True, resume_errored=True
+                )
+                print(f"resuming sweep {record.sweep_id} from {sweep_dir}")
+            except Exception as exc:
+                problem = f"Tune could not restore it ({error_line(exc)})"
+        if problem is not None:
+            print(
+                f"resuming sweep {record.sweep_id}: {problem}; starting Tune afresh, trials continue "
+                "from their checkpoints"
+            )
+    if tuner is None:
         tuner = tune.Tuner(
             trainable,
             param_space={"trial": tune.grid_search([t.key for t in trials])},
@@ -516,12 +529,91 @@ def fit(
             ),
         )
     with stop.during_tune():
-        results = tuner.fit()
+        try:
+            results = tuner.fit()
+        except Exception as exc:
+            # Tune ran, but could not read its results back (a full disk truncated a trial's
+            # error file); MLflow holds every trial's state too.
+            print(
+                f"warning: Tune's results could not be read back ({error_line(exc)}); "
+                "the summary comes from MLflow",
+                file=sys.stderr,
+            )
+            results = results_from_mlflow(record, trials, outage_limit)
     try:
         counters = ray.get(embedding_store.counters.remote(), timeout=30)
     except (ray.exceptions.RayError, TimeoutError):
         counters = {"vae_trainings": -1, "vae_cache_hits": -1}  # the store went down with the stop
     return results, counters
+
+
+TUNE_STATE_GLOB = "experiment_state-*.json"
+
+
+def tune_state_problem(sweep_dir: Path) -> str | None:
+    """Why Tuner.restore cannot take up this sweep folder, or None if it can.
+
+    Tune does not check its experiment state itself: a truncated file makes it log an error and
+    restart with no trials. An unreadable state file is renamed so that no later resume picks it.
+    """
+    from ray import tune
+
+    if not tune.Tuner.can_restore(str(sweep_dir)):
+        return "Tune had not saved its state"
+    states = sorted(sweep_dir.glob(TUNE_STATE_GLOB))
+    if not states:
+        return "Tune had not saved its state"
+    try:
+        json.loads(states[-1].read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        states[-1].rename(states[-1].with_name(states[-1].name + ".damaged"))
+        return f"Tune's state file {states[-1].name} is damaged ({type(exc).__name__})"
+    return None
+
+
+@dataclass
+class TrialOutcome:
+    """What the summary needs of a trial, as Tune's Result has it (config, metrics, error)."""
+
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    error: str | None
+
+
+def results_from_mlflow(record: SweepRecord, trials: list[Trial], outage_limit: float) -> list[TrialOutcome]:
+    """Each trial's outcome from its MLflow run: FINISHED or not, its curve, why it failed."""
+    from mlflow.tracking import MlflowClient
+
+    from raysweep.shell.tracking import TrackingPatience
+    from raysweep.shell.trainable import normalised_area
+
+    client = MlflowClient(record.tracking_uri)
+    patience = TrackingPatience(record.tracking_uri, outage_limit)
+    query = f"tags.`raysweep.sweep_id` = '{record.sweep_id}' and tags.`raysweep.role` = 'trial'"
+    runs = patience.call(
+        lambda: client.search_runs([record.experiment_id], filter_string=query, max_results=10000)
+    )
+    by_key = {run.data.tags.get("raysweep.trial_key"): run for run in runs}
+    outcomes = []
+    for trial in trials:
+        run = by_key.get(trial.key)
+        if run is None:
+            outcomes.append(TrialOutcome({"trial": trial.key}, {}, "never ran"))
+            continue
+        history = patience.call(lambda r=run: client.get_metric_history(r.info.run_id, "accuracy"))
+        points = sorted((m.step, m.value) for m in history)
+        finished = run.info.status == "FINISHED"
+        metrics = {}
+        if points:
+            metrics = {
+                "round": len(points) - 1,
+                "rounds": len(points) if finished else len(points) + 1,
+                "accuracy": points[-1][1],
+                "area_under_curve": normalised_area([p[0] for p in points], [p[1] for p in points]),
+            }
+        error = None if finished else run.data.tags.get("raysweep.error", f"MLflow run {run.info.status}")
+        outcomes.append(TrialOutcome({"trial": trial.key}, metrics, error))
+    return outcomes
 
 
 def trajectory_done(metrics: dict[str, Any] | None) -> bool:
@@ -606,7 +698,7 @@ def summarise(
     print(f"sweep {record.sweep_id} took {seconds:.0f}s. Compare the runs in MLflow:")
     print(f"  {ui_command(record.tracking_uri, record.experiment_id)}")
     if interrupted_by is not None or failed:
-        print(f"\nResume the sweep (finished trials stay finished, the others continue) with:\n  {resume}")
+        print(f"\n{RESUME_HINT}\n  {resume}", flush=True)
     if interrupted_by is not None:
         return EXIT_SIGINT if interrupted_by == signal.SIGINT else EXIT_SIGTERM
     return EXIT_TRIALS_FAILED if failed else EXIT_OK
@@ -630,7 +722,7 @@ def stopped_at_once(record: SweepRecord | None, signum: int, resume: str | None)
         mark_unfinished_trials_killed(client, record.experiment_id, record.sweep_id, patience)
     except TrackingUnavailable as exc:
         print(f"warning: the sweep's runs keep their status: {exc}", file=sys.stderr)
-    print(f"\nsweep {record.sweep_id} stopped by {name}. Resume it with:\n  {resume}", flush=True)
+    print(f"\nsweep {record.sweep_id} stopped by {name}.\n{RESUME_HINT}\n  {resume}", flush=True)
     return code
 
 

@@ -5,7 +5,8 @@ Schema (fixed; ``analysis`` depends on it):
   budgets; the resolved config as ``sweep_config.yaml``; metrics ``vae_trainings``, ``vae_cache_hits``,
   ``trials_finished``, ``trials_failed``, ``sweep_seconds`` at the end.
 - one child run per trial: tag ``mlflow.parentRunId``, ``raysweep.sweep_id``, ``raysweep.role=trial``,
-  ``raysweep.trial_key`` (dataset/heuristic/alpha/seed), ``raysweep.initial_labels_sha256``; params
+  ``raysweep.trial_key`` (dataset/heuristic/alpha/seed), ``raysweep.initial_labels_sha256``,
+  ``raysweep.node_id``, ``raysweep.error`` (why a FAILED run failed); params
   dataset, heuristic, alpha, seed, uses_vae, initial_labels, labels_per_round and the trial's whole
   resolved config flattened (``config.*``); per-round metrics ``accuracy``, ``auc`` (where defined),
   ``train_seconds``, ``selection_seconds`` with step = number of labels; in every selecting round of a
@@ -14,7 +15,8 @@ Schema (fixed; ``analysis`` depends on it):
   (the VAE block's fraction of the squared distances; for loss prediction of its head input's
   spread), ``equivalent_raw_alpha`` (core-set, MedAL: the raw alpha giving the same picks), and for
   heuristics whose model does not depend on alpha ``plain_overlap`` (fraction of the round's picks
-  the same heuristic at alpha 0 picks on the same model) with ``diagnostics_seconds``; artifacts
+  the same heuristic at alpha 0 picks on the same model) with ``diagnostics_seconds``;
+  ``tracking_seconds`` (time the trial's process spent in MLflow calls) at the end; artifacts
   ``picks.npz`` and ``curve.csv``.
 """
 
@@ -330,7 +332,10 @@ class TrialRun:
         self.call(lambda: self.client.log_metric(self.run_id, "tracking_seconds", seconds))
         self.call(lambda: self.client.set_terminated(self.run_id, status="FINISHED"))
 
-    def fail(self) -> None:
+    def fail(self, reason: str) -> None:
+        """FAILED, with the reason as tag ``raysweep.error`` (the launcher's summary reads it when
+        Tune's own record of the error is unreadable)."""
+        self.call(lambda: self.client.set_tag(self.run_id, "raysweep.error", reason[:4000]))
         self.call(lambda: self.client.set_terminated(self.run_id, status="FAILED"))
 
 

@@ -29,7 +29,6 @@ from raysweep.shell.checkpoints import (
     choose_restore_point,
     save_checkpoint,
     trial_checkpoints,
-    trial_dir_name,
 )
 from raysweep.sweep import Trial
 
@@ -69,7 +68,7 @@ def restore_point(key: str, sweep_dir: str) -> RestorePoint:
     later one (the driver was killed before it saved its state) or a damaged one (a copy cut short
     by a full disk or a lost node). All of the trial's checkpoints are weighed, Tune's included.
     """
-    folders = trial_checkpoints([Path(sweep_dir) / trial_dir_name(key, tune.get_context().get_trial_id())])
+    folders = trial_checkpoints(Path(sweep_dir), key)
     offered = tune.get_checkpoint()
     if offered is not None:
         with offered.as_directory() as folder:
@@ -152,11 +151,11 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
 
     rounds = len(label_schedule(trial.config.schedule, dataset.n_pool))
 
-    def on_state(state: TrajectoryState) -> None:
+    def tune_metrics(state: TrajectoryState) -> dict[str, float]:
         last = state.curve[-1]
         n_labels = [point.n_labels for point in state.curve]
         accuracy = [point.metrics["accuracy"] for point in state.curve]
-        metrics = {
+        return {
             "round": last.round_index,
             "rounds": rounds,  # the launcher's summary tells finished trajectories from stopped ones
             "n_labels": last.n_labels,
@@ -166,6 +165,10 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
             "train_seconds": last.metrics["train_seconds"],
             "selection_seconds": last.metrics.get("selection_seconds", 0.0),
         }
+
+    def on_state(state: TrajectoryState) -> None:
+        last = state.curve[-1]
+        metrics = tune_metrics(state)
         print(
             f"[{key}] round {last.round_index}: {last.n_labels} labels, accuracy {metrics['accuracy']:.4f}, "
             f"train {metrics['train_seconds']:.1f}s, selection {metrics['selection_seconds']:.2f}s",
@@ -180,10 +183,14 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
                     raise
                 raise StorageFull(
                     errno.ENOSPC,
-                    f"no space left on device under the storage path {context.sweep_dir} while saving the "
-                    f"round {last.round_index} checkpoint ({exc}); free space there, then --resume",
+                    f"no space left on device under the storage path {context.sweep_dir} (saving the round "
+                    f"{last.round_index} checkpoint); free space there, then --resume",
                 ) from exc
         maybe_inject_fault(key, last.round_index, context.sweep_dir)
+
+    if start.state is not None and start.state.labels.next_round >= rounds:
+        # Finished before a resume that had to start Tune afresh: report the curve, rerun nothing.
+        tune.report(tune_metrics(start.state))
 
     try:
         result = run_trajectory(
@@ -196,7 +203,7 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
         )
     except TrackingUnavailable:
         raise  # marking the run FAILED would only wait out the same outage again
-    except Exception:
-        run.fail()
+    except Exception as exc:
+        run.fail(f"{type(exc).__name__}: {exc}")
         raise
     run.finish(result.curve, result.picks)
