@@ -21,6 +21,7 @@ import glob
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -517,3 +518,244 @@ def tags(run: dict) -> dict[str, str]:
 
 def metrics(run: dict) -> dict[str, float]:
     return {m["key"]: m["value"] for m in run["data"].get("metrics", [])}
+
+
+# ---------------------------------------------------------------------------------------------
+# A launcher driver run as users run it, for the fault tests: its own session, its output in a
+# file, every process it starts remembered, so a test can check that nothing is left and can kill
+# whatever is.
+# ---------------------------------------------------------------------------------------------
+
+
+RAY_SESSION = re.compile(r"/[^\s\0=]*/session_\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_\d+_\d+")
+"""A local Ray instance's session folder; every process of the instance has it in its command line."""
+
+
+def process_start_time(pid: int) -> int | None:
+    """Kernel start time of ``pid`` (to tell a process from a later one reusing its PID), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else int(fields[19])
+
+
+def descendants(pid: int) -> set[tuple[int, int]]:
+    """(pid, start time) of ``pid`` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        started = process_start_time(current)
+        if started is not None:
+            found.add((current, started))
+        todo += children.get(current, [])
+    return found
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """PIDs whose command line contains ``text`` (a Ray session folder names every process of it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@dataclass
+class Driver:
+    """``python -m raysweep.launch ...`` started in its own session with output to ``log``."""
+
+    process: subprocess.Popen
+    log: Path
+    seen: set[tuple[int, int]] = field(default_factory=set)
+    ray_session: str | None = None
+
+    @classmethod
+    def start(
+        cls, cwd: Path, args: list[str], env: dict[str, str] | None = None, name: str = "driver"
+    ) -> Driver:
+        log = cwd / f"{name}.log"
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "raysweep.launch", *args],
+                cwd=cwd,
+                env={**os.environ, **(env or {})},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        return cls(process, log)
+
+    @classmethod
+    def shell(cls, cwd: Path, command: str, name: str) -> Driver:
+        """A printed command line, run exactly as printed (``cd DIR && python -m ...``) by /bin/sh."""
+        log = cwd / f"{name}.log"
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                command,
+                shell=True,
+                cwd="/",
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        return cls(process, log)
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def remember(self) -> None:
+        """Note every process below the driver, and the local Ray session they belong to."""
+        if self.process.poll() is not None:
+            return
+        self.seen |= descendants(self.process.pid)
+        if self.ray_session is None:
+            for pid, _ in self.seen:
+                try:
+                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+                except OSError:
+                    continue
+                found = RAY_SESSION.search(cmdline)
+                if found:
+                    self.ray_session = found.group(0)
+                    break
+
+    def wait_until(self, ready: Any, what: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.remember()
+            if ready():
+                return
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"the driver exited ({self.process.returncode}) before {what}\n{self.output[-4000:]}"
+                )
+            time.sleep(0.5)
+        raise AssertionError(f"no {what} after {timeout:.0f}s\n{self.output[-4000:]}")
+
+    def send(self, signum: int, group: bool = False) -> None:
+        """``group``: to the driver's whole process group, as a terminal's Ctrl-C does."""
+        self.remember()
+        if group:
+            os.killpg(self.process.pid, signum)
+        else:
+            self.process.send_signal(signum)
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(
+                f"the driver did not exit within {timeout:.0f}s\n{self.output[-4000:]}"
+            ) from None
+
+    def leftovers(self) -> list[int]:
+        """Processes the driver started that are still alive (by PID and start time, and by session)."""
+        alive = {
+            pid
+            for pid, started in self.seen
+            if pid != self.process.pid and process_start_time(pid) == started
+        }
+        if self.ray_session:
+            alive |= set(processes_mentioning(self.ray_session))
+        return sorted(alive)
+
+    def kill(self) -> None:
+        """SIGKILL the driver's group and every process it was seen to start (test teardown)."""
+        self.remember()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        for pid in self.leftovers():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=10)
+
+
+# ---------------------------------------------------------------------------------------------
+# A small sweep for the fault tests, and what MLflow holds of it
+# ---------------------------------------------------------------------------------------------
+
+FAULT_EXPERIMENT = "raysweep-faults"
+
+
+def write_fault_sweep(
+    folder: Path,
+    rounds: int = 5,
+    heuristics: str = "random",
+    alphas: str = "0",
+    seeds: str = "0, 1",
+    cpu: float = 1.0,
+    max_failures: int = 2,
+) -> Path:
+    """A digits sweep sized like ``--smoke`` but with ``rounds`` rounds, so a fault can land mid-trajectory."""
+    path = folder / "faults.yaml"
+    path.write_text(
+        f"experiment: {FAULT_EXPERIMENT}\n"
+        f"sweep: {{datasets: [digits], heuristics: [{heuristics}], alphas: [{alphas}], seeds: [{seeds}]}}\n"
+        "dataset: {pool_size: 400, eval_size: 300}\n"
+        "model: {pretrained: false}\n"
+        "training: {lr: 0.01, batch_size: 32, initial_epochs: 2, epochs_per_round: 1}\n"
+        f"schedule: {{initial_labels: 40, labels_per_round: 40, rounds: {rounds}}}\n"
+        "vae: {latent_dim: 16, epochs: 2}\n"
+        f"resources: {{cpu: {cpu}, gpu: 0}}\n"
+        f"max_failures: {max_failures}\n"
+    )
+    return path
+
+
+def fault_sweep_steps(rounds: int = 5) -> list[int]:
+    return [40 * (r + 1) for r in range(rounds + 1)]
+
+
+def checkpoint_dirs(storage: Path) -> list[Path]:
+    return sorted(storage.glob("*/*/*/checkpoint_*"))
+
+
+def resume_command_in(output: str) -> str:
+    """The ``--resume`` command line the launcher printed (the line after its resume hint)."""
+    lines = output.splitlines()
+    for index, line in enumerate(lines[:-1]):
+        if line.startswith("Resume the sweep"):
+            return lines[index + 1].strip()
+    raise AssertionError(f"no resume command printed:\n{output[-3000:]}")
+
+
+def sweep_runs(tracking_uri: str, experiment: str = FAULT_EXPERIMENT) -> tuple[Any, list, list]:
+    """(client, parent runs, trial runs) of the experiment, read with MLflow's own client."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    experiment_id = client.get_experiment_by_name(experiment).experiment_id
+    runs = client.search_runs([experiment_id], max_results=1000)
+    parents = [r for r in runs if r.data.tags.get("raysweep.role") == "sweep"]
+    trials = [r for r in runs if r.data.tags.get("raysweep.role") == "trial"]
+    return client, parents, trials
+
+
+def steps_logged(client: Any, trials: list, metric: str = "accuracy") -> dict[str, list[int]]:
+    """Each trial's logged steps of ``metric``, sorted, repeats kept (so a step logged twice shows)."""
+    return {
+        run.data.tags["raysweep.trial_key"]: sorted(
+            m.step for m in client.get_metric_history(run.info.run_id, metric)
+        )
+        for run in trials
+    }
