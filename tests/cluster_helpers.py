@@ -122,6 +122,8 @@ class LocalCluster:
     stopped_seconds: dict[str, float] = field(default_factory=dict)
     _mlflow_spawned: float = 0.0
     _reaper: subprocess.Popen | None = None
+    _pg_bin: Path = Path()
+    _pg_run_as: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -197,6 +199,66 @@ class LocalCluster:
         with contextlib.suppress(subprocess.TimeoutExpired):
             managed.process.wait(timeout=10)
         return graceful
+
+    # ------------------------------------------------------------------ faults
+
+    def managed(self, name: str) -> Managed:
+        [found] = [m for m in self.processes if m.name == name]
+        return found
+
+    def kill(self, name: str, signum: int = signal.SIGKILL) -> None:
+        """End one started process (its whole group) and forget it; ``signum`` as the fault has it."""
+        managed = self.managed(name)
+        managed.stop_signal = signum
+        self._stop_one(managed, grace=30.0)
+        self.processes.remove(managed)
+
+    def restart_mlflow(self) -> None:
+        """A new ``mlflow server`` on the same port, database and artifact root."""
+        self._wait_mlflow(self._spawn_mlflow())
+
+    def restart_postgres(self) -> None:
+        """PostgreSQL again on the same data folder and port (the MLflow server keeps running)."""
+
+        def accepts() -> bool:
+            try:
+                self._pg_connect(PG_DATABASE).close()
+            except Exception:
+                return False
+            return True
+
+        self._wait(self._spawn_postgres(), accepts, "postgres", timeout=60)
+
+    def kill_ray_node(self, name: str) -> None:
+        """What ``ray stop --force`` does on that node's machine: SIGKILL every process of the node.
+
+        ``ray stop`` itself is machine-wide and would take the head (and any other Ray on this
+        machine) with it; here the node's processes are its ``ray start`` group plus its workers,
+        which sit in sessions of their own but name the node's temp folder in their command lines.
+        """
+        temp_dir = str(self.root / name)
+        self.kill(name)
+        for pid in processes_mentioning(temp_dir):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+    def add_ray_node(self, name: str) -> None:
+        """A further worker node joining the running cluster (a lost node coming back)."""
+        node = self._ray_node(name, head=False)
+        self._wait(
+            node,
+            lambda: "This command will now block" in node.log.read_text(errors="replace"),
+            name,
+            120,
+        )
+
+    def ray_node_id(self, name: str) -> str:
+        """The node id Ray gave the node started as ``name`` (its raylet logs it at start)."""
+        for log in sorted((self.root / name).glob("session_*/logs/raylet.out")):
+            found = re.search(r"Setting node ID node_id=([0-9a-f]{56})", log.read_text(errors="replace"))
+            if found:
+                return found.group(1)
+        raise AssertionError(f"no node id in the raylet log of {name}")
 
     def alive(self) -> list[str]:
         return [m.name for m in self.processes if m.process.poll() is None]
@@ -286,27 +348,8 @@ class LocalCluster:
         password_file.unlink()
         if init.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{init.stdout}\n{init.stderr}")
-        server = self._spawn(
-            "postgres",
-            [
-                str(pg_bin / "postgres"),
-                "-D",
-                str(data),
-                "-p",
-                str(self.pg_port),
-                "-k",
-                str(pg_root),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "fsync=off",
-                "-c",
-                "max_connections=100",
-            ],
-            cwd=pg_root,
-            stop_signal=signal.SIGINT,  # "fast" shutdown: ends sessions, then exits
-            **run_as,
-        )
+        self._pg_bin, self._pg_run_as = pg_bin, run_as
+        server = self._spawn_postgres()
 
         def accepts() -> bool:
             try:
@@ -322,6 +365,30 @@ class LocalCluster:
             cursor.execute(f"CREATE DATABASE {PG_DATABASE}")
         conn.close()
         self.started_seconds["postgres"] = time.perf_counter() - started
+
+    def _spawn_postgres(self) -> Managed:
+        pg_root = self.root / "pg"
+        return self._spawn(
+            "postgres",
+            [
+                str(self._pg_bin / "postgres"),
+                "-D",
+                str(pg_root / "data"),
+                "-p",
+                str(self.pg_port),
+                "-k",
+                str(pg_root),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=100",
+            ],
+            cwd=pg_root,
+            stop_signal=signal.SIGINT,  # "fast" shutdown: ends sessions, then exits
+            **self._pg_run_as,
+        )
 
     def _pg_connect(self, database: str) -> Any:
         import psycopg2
@@ -348,9 +415,9 @@ class LocalCluster:
 
     def _spawn_mlflow(self) -> Managed:
         self._mlflow_spawned = time.perf_counter()
-        self.mlflow_port = free_port()
+        self.mlflow_port = self.mlflow_port or free_port()  # a restarted server keeps its address
         self.artifacts = self.root / "artifacts"
-        self.artifacts.mkdir()
+        self.artifacts.mkdir(exist_ok=True)
         server = self._spawn(
             "mlflow",
             [
