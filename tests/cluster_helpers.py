@@ -772,11 +772,12 @@ def write_fault_sweep(
     seeds: str = "0, 1",
     cpu: float = 1.0,
     max_failures: int = 2,
+    experiment: str = FAULT_EXPERIMENT,
 ) -> Path:
     """A digits sweep sized like ``--smoke`` but with ``rounds`` rounds, so a fault can land mid-trajectory."""
     path = folder / "faults.yaml"
     path.write_text(
-        f"experiment: {FAULT_EXPERIMENT}\n"
+        f"experiment: {experiment}\n"
         f"sweep: {{datasets: [digits], heuristics: [{heuristics}], alphas: [{alphas}], seeds: [{seeds}]}}\n"
         "dataset: {pool_size: 400, eval_size: 300}\n"
         "model: {pretrained: false}\n"
