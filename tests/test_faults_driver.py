@@ -28,10 +28,43 @@ from cluster_helpers import (
     write_fault_sweep,
 )
 
+from raysweep.shell.sweep_lock import SweepBusy, SweepLock
+
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
 
 ROUNDS = 5
 TRIALS = {"digits/random/0/0", "digits/random/0/1"}
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from raysweep.shell.sweep_lock import SweepLock
+SweepLock.acquire(Path(sys.argv[1]), "s1")
+print("locked", flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_lock_names_its_holder_and_dies_with_it(tmp_path: Path) -> None:
+    """A held lock refuses a second holder with the first one's host and PID; SIGKILLing the holder
+    frees it at once (the kernel drops flock locks of a dead process: no stale lock)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(SweepBusy) as busy:
+            SweepLock.acquire(tmp_path, "s1")
+        assert f"sweep s1 is already running: driver PID {holder.pid} on host {socket.gethostname()}" in str(
+            busy.value
+        )
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    lock = SweepLock.acquire(tmp_path, "s1")  # the SIGKILLed holder's lock is gone
+    lock.release()
 
 
 @pytest.fixture

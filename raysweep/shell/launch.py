@@ -333,7 +333,7 @@ def run_sweep(sweep: SweepConfig, trials: list[Trial], args: argparse.Namespace)
 
     from raysweep.shell.stop_signals import StopSignals
     from raysweep.shell.sweep_lock import SweepBusy, SweepLock
-    from raysweep.shell.tracking import TrackingPatience, short_mlflow_http_attempts
+    from raysweep.shell.tracking import TrackingPatience, TrackingUnavailable, short_mlflow_http_attempts
 
     started = time.perf_counter()
     experiment_dir = sweep.storage / sweep.experiment
@@ -367,16 +367,19 @@ def run_sweep(sweep: SweepConfig, trials: list[Trial], args: argparse.Namespace)
         stop.install()  # again: ray.init installed its own SIGTERM handler
         check_cluster_gpus(sweep)
         client = MlflowClient(sweep.tracking_uri)
-        if record is None:
-            resolved_yaml = yaml.safe_dump(sweep.model_dump(mode="json"), sort_keys=False)
-            record = setup_tracking(
-                sweep, new_sweep_id(config_digest(sweep)), resolved_yaml, trials, patience
-            )
-            sweep_dir = experiment_dir / record.sweep_id
-            record.write(sweep_dir)
-            lock = SweepLock.acquire(sweep_dir, record.sweep_id)
-        else:
-            patience.call(lambda: client.update_run(record.parent_run_id, status="RUNNING"))
+        try:
+            if record is None:
+                resolved_yaml = yaml.safe_dump(sweep.model_dump(mode="json"), sort_keys=False)
+                record = setup_tracking(
+                    sweep, new_sweep_id(config_digest(sweep)), resolved_yaml, trials, patience
+                )
+                sweep_dir = experiment_dir / record.sweep_id
+                record.write(sweep_dir)
+                lock = SweepLock.acquire(sweep_dir, record.sweep_id)
+            else:
+                patience.call(lambda: client.update_run(record.parent_run_id, status="RUNNING"))
+        except TrackingUnavailable as exc:
+            raise LaunchError(str(exc)) from None  # nothing ran yet: like an unreachable --address
         print(
             f"sweep {record.sweep_id}: {len(trials)} trials, storage {sweep_dir}, MLflow {record.tracking_uri}"
         )
