@@ -211,9 +211,10 @@ def test_lost_worker_node_reruns_trials_and_a_returning_node_is_used(
     driver.wait_until(lambda: bool(training_on_the_worker()), "a checkpointed trial on the worker node", 600)
     on_lost_node = training_on_the_worker()
     cluster.kill_ray_node("ray-worker")
+    lost_dirs = [key.replace("/", "-") for key in on_lost_node]
     driver.wait_until(
-        lambda: any(f"[{key}] resuming from checkpoint_" in driver.output for key in on_lost_node),
-        "a lost trial resumed on the head",
+        lambda: any(f"Trial task failed for trial {name}" in driver.output for name in lost_dirs),
+        "Tune seeing the lost node's trials fail",
         300,
     )
     cluster.add_ray_node("ray-worker-2")
