@@ -28,7 +28,8 @@ from cluster_helpers import (
 
 from raysweep.shell.checkpoints import DamagedCheckpoint, load_checkpoint
 
-pytestmark = [pytest.mark.faults, pytest.mark.timeout(1200)]
+# Slow (two sweeps of six trials, ~15 min on a loaded 2-core machine): ``pytest -m faults``.
+pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 ROUNDS = 3
 TRIALS = {"digits/random/0/0", "digits/random/0/1"} | {

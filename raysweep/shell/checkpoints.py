@@ -10,6 +10,7 @@ it had to pass over damaged ones; with none intact it restarts the trajectory.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import re
@@ -24,6 +25,14 @@ from raysweep.loop import TrajectoryState
 
 STATE_FILE = "state.json"
 PICKS_FILE = "picks.npz"
+
+
+class StorageFull(OSError):
+    """The storage path ran out of space while a checkpoint was written."""
+
+
+def is_no_space(exc: BaseException) -> bool:
+    return getattr(exc, "errno", None) == errno.ENOSPC or "no space left" in str(exc).lower()
 
 
 class DamagedCheckpoint(ValueError):

@@ -16,7 +16,6 @@ printed (see ``stop_signals``).
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import os
 import shlex
@@ -38,6 +37,7 @@ from raysweep.data.base import DataError
 from raysweep.loop import ScheduleError, label_schedule
 from raysweep.models.resnet import WeightsError, load_imagenet_state_dict
 from raysweep.registry import UnknownNameError
+from raysweep.shell.checkpoints import is_no_space
 from raysweep.sweep import SweepConfig, Trial, config_digest, expand_trials, load_sweep_config, smoke
 
 # Read by Ray and Tune when they are imported, so set before any ray import: the classic progress
@@ -320,10 +320,6 @@ def setup_tracking(
         patience.call(lambda k=key, v=value: client.log_param(run.info.run_id, k, str(v)))
     patience.call(lambda: client.log_text(run.info.run_id, resolved_yaml, "sweep_config.yaml"))
     return SweepRecord(sweep_id, experiment_id, run.info.run_id, sweep.tracking_uri, config_digest(sweep))
-
-
-def is_no_space(exc: BaseException) -> bool:
-    return getattr(exc, "errno", None) == errno.ENOSPC or "no space left" in str(exc).lower()
 
 
 def run_sweep(sweep: SweepConfig, trials: list[Trial], args: argparse.Namespace) -> int:

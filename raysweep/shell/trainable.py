@@ -2,8 +2,9 @@
 
 A plain function of ``config`` (only the trial key travels in Tune's param space); everything large
 arrives through ``tune.with_parameters`` and the store actors. On a retry or a resumed sweep the
-trial continues from its last checkpointed round and reattaches to its own MLflow run, whose id
-travels in the checkpoint.
+trial continues from its furthest intact checkpoint (``checkpoints.choose_restore_point``) and
+reattaches to its own MLflow run, whose id travels in the checkpoint. MLflow calls wait out an
+unreachable store for up to the sweep's outage limit (``tracking.TrackingPatience``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from raysweep.labels import indices_sha256, initial_label_indices
 from raysweep.loop import TrajectoryState, label_schedule, run_trajectory
 from raysweep.shell.checkpoints import (
     RestorePoint,
+    StorageFull,
     choose_restore_point,
+    is_no_space,
     save_checkpoint,
     trial_checkpoints,
 )
@@ -51,14 +54,6 @@ class SweepContext:
     cpus_per_trial: float
     sweep_dir: str
     tracking_outage_limit_s: float
-
-
-class StorageFull(OSError):
-    """The storage path ran out of space while a checkpoint was written."""
-
-
-def is_no_space(exc: BaseException) -> bool:
-    return getattr(exc, "errno", None) == errno.ENOSPC or "no space left" in str(exc).lower()
 
 
 def restore_point(key: str, sweep_dir: str) -> RestorePoint:
