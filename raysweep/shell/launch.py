@@ -356,10 +356,8 @@ def run_sweep(sweep: SweepConfig, trials: list[Trial], args: argparse.Namespace)
 
     stop = StopSignals()
     stop.install()
-    ray_started = False
     try:
         start_ray(args.address, sweep)
-        ray_started = True
         stop.install()  # again: ray.init installed its own SIGTERM handler
         check_cluster_gpus(sweep)
         client = MlflowClient(sweep.tracking_uri)
@@ -396,8 +394,9 @@ def run_sweep(sweep: SweepConfig, trials: list[Trial], args: argparse.Namespace)
         )
     except KeyboardInterrupt:  # SweepInterrupted, or Ray's re-raise of it
         stop.ignore_further()
-        if ray_started:
-            ray.shutdown()  # before marking runs KILLED: no trial worker may write after it
+        # Before marking runs KILLED (no trial worker may write after it), and also when the signal
+        # came during ray.init: a half-started local Ray is shut down too.
+        ray.shutdown()
         signum = stop.received or signal.SIGINT
         return stopped_at_once(record, signum, resume_command(args, record.sweep_id) if record else None)
     except OSError as exc:
@@ -407,8 +406,7 @@ def run_sweep(sweep: SweepConfig, trials: list[Trial], args: argparse.Namespace)
         print(f"\nFree space there. {RESUME_HINT}\n  {resume_command(args, record.sweep_id)}")
         return EXIT_TRIALS_FAILED
     finally:
-        if ray_started:
-            ray.shutdown()
+        ray.shutdown()  # a no-op when Ray never started
         if lock is not None:
             lock.release()
         stop.restore()
