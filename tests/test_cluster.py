@@ -17,7 +17,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cluster_helpers import ClusterUnavailable, LocalCluster, MlflowRest, metrics, pids_in_group, tags
+from cluster_helpers import (
+    REQUIRE_CLUSTER_ENV,
+    ClusterUnavailable,
+    LocalCluster,
+    MlflowRest,
+    metrics,
+    pids_in_group,
+    start_cluster_or_skip,
+    tags,
+)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]
 
@@ -42,13 +51,29 @@ EXPERIMENT = "raysweep-quickstart"
 TIMINGS: dict[str, float] = {}
 
 
+@pytest.mark.parametrize(
+    ("required", "outcome"),
+    [("1", pytest.fail.Exception), ("", pytest.skip.Exception), ("0", pytest.skip.Exception)],
+)
+def test_missing_prerequisites_fail_where_the_cluster_is_required(
+    monkeypatch: pytest.MonkeyPatch, required: str, outcome: type
+) -> None:
+    """CI sets RAYSWEEP_REQUIRE_CLUSTER=1: there a missing PostgreSQL fails the cluster tests; elsewhere
+    they skip."""
+
+    def unavailable() -> LocalCluster:
+        raise ClusterUnavailable("PostgreSQL server binaries not found: apt-get install postgresql")
+
+    monkeypatch.setattr(LocalCluster, "start", staticmethod(unavailable))
+    monkeypatch.setenv(REQUIRE_CLUSTER_ENV, required)
+    with pytest.raises(outcome, match="PostgreSQL server binaries not found"):
+        start_cluster_or_skip()
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
     started = time.perf_counter()
-    try:
-        running = LocalCluster.start()
-    except ClusterUnavailable as exc:
-        pytest.skip(f"cluster prerequisites missing: {exc}")
+    running = start_cluster_or_skip()
     TIMINGS["cluster start"] = time.perf_counter() - started
     try:
         yield running

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import pytest
 from cluster_helpers import (
-    ClusterUnavailable,
     Driver,
     LocalCluster,
     checkpoint_dirs,
     fault_sweep_steps,
     pids_in_group,
+    start_cluster_or_skip,
     steps_logged,
     sweep_runs,
     write_fault_sweep,
@@ -41,10 +41,7 @@ ROUNDS = 4
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
-    try:
-        running = LocalCluster.start()
-    except ClusterUnavailable as exc:
-        pytest.skip(f"cluster prerequisites missing: {exc}")
+    running = start_cluster_or_skip()
     try:
         yield running
     finally:
