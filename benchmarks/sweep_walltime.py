@@ -341,6 +341,11 @@ def main(argv: list[str] | None = None) -> None:
     for name, seconds, how in parts:
         print(f"  {name:<32} {seconds:8.1f} {seconds / (wall * slots):6.1%}  {how}")
     print(f"  {'total = wall x slots':<32} {wall * slots:8.1f}")
+    events = sorted((seconds, name) for name, seconds in run["timeline"].items())
+    print(
+        "driver timeline (s after spawn): "
+        + ", ".join(f"{name} {t - run['spawned']:.1f}" for t, name in events)
+    )
     compute = totals["compute"]
     if compute > 0:
         print(
