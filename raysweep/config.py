@@ -88,6 +88,11 @@ class TrainingConfig(Frozen):
     """bf16 autocast for training and inference (GPU switch; off by default)."""
     channels_last: bool = False
     """channels_last memory format (GPU switch; off by default)."""
+    recalibrate_batchnorm: bool = False
+    """After a round's training, recompute BatchNorm's running statistics in one forward pass over the
+    labeled points (precise BN). With a few dozen SGD steps the running averages still describe an
+    earlier network and eval-mode accuracy collapses (digits, 100 labels, 20 steps: 0.30 -> 0.73); at
+    the paper's budgets they have converged. Neither the paper nor the reference code does it: off."""
 
 
 class ScheduleConfig(Frozen):
@@ -262,6 +267,8 @@ def format_validation_error(error: ValidationError, source: str) -> str:
 def read_yaml(path: Path | str) -> dict[str, Any]:
     """Read a YAML mapping; missing files and YAML syntax errors become ConfigError."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a config file")
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:

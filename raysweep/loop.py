@@ -170,11 +170,15 @@ class MemoisedInference:
     def __init__(self, infer: Callable[[torch.Tensor], PoolInference]) -> None:
         self._infer = infer
         self._last: tuple[torch.Tensor, PoolInference] | None = None
+        self.seconds = 0.0
+        """Time spent running the network (the part of selection_seconds that is pool inference)."""
 
     def __call__(self, indices: torch.Tensor) -> PoolInference:
         if self._last is not None and torch.equal(self._last[0], indices):
             return self._last[1]
+        started = time.perf_counter()
         result = self._infer(indices)
+        self.seconds += time.perf_counter() - started
         self._last = (indices.clone(), result)
         return result
 
@@ -263,6 +267,7 @@ def run_trajectory(
                 selection = heuristic.select(context, budget)
                 picked = selection.indices.cpu().numpy()
                 metrics["selection_seconds"] = time.perf_counter() - started
+                metrics["inference_seconds"] = pool_inference.seconds
                 metrics.update(selection.diagnostics)
                 if vae is not None and heuristic.model_independent_of_alpha:
                     # What would alpha = 0 have picked on this same trained model? An overlap near 1

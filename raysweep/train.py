@@ -3,7 +3,8 @@
 Images stay uint8 until a batch is gathered on the trial's device (one ``index_select`` out of a
 tensor that views the dataset's array, or lives on the GPU), then are normalised there: no
 DataLoader workers, no per-item transforms, so an epoch costs what the forward and backward passes
-cost.
+cost. The training step itself is kept that cheap: a fused (or multi-tensor) SGD step, no host
+synchronisation inside an epoch, and batch buffers allocated once per round instead of per batch.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from raysweep.config import LLossHeuristicConfig, TrainingConfig
@@ -26,6 +26,9 @@ from raysweep.data.base import ALDataset, normalise_batch
 from raysweep.heuristics.base import PoolInference
 from raysweep.models.loss_module import LossPredictionModule, pair_margin_loss
 from raysweep.models.resnet import ResNet18Task
+
+FUSED_SGD_DEVICES = frozenset({"cpu", "cuda"})
+"""Device types with a fused SGD kernel in torch 2.14 (one kernel per step over all parameters)."""
 
 
 class DeviceError(RuntimeError):
@@ -84,20 +87,48 @@ class DeviceData:
         return x
 
 
+class BatchBuffers:
+    """Gather-and-normalise into buffers allocated once per round (the largest batch), not per batch.
+
+    Gives the same values as :meth:`DeviceData.batch` (the same operations, done in place). A batch is
+    a view of the buffer, valid until the next call: the step that reads it ends before that.
+    """
+
+    def __init__(self, data: DeviceData, images: torch.Tensor, max_batch: int) -> None:
+        self.data, self.images = data, images
+        shape = (max_batch, *images.shape[1:])
+        self.raw = torch.empty(shape, dtype=torch.uint8, device=data.device)
+        self.normalised = torch.empty(shape, dtype=torch.float32, device=data.device)
+        if data.channels_last:
+            self.normalised = self.normalised.contiguous(memory_format=torch.channels_last)
+
+    def batch(self, indices: torch.Tensor) -> torch.Tensor:
+        n = len(indices)
+        raw, x = self.raw[:n], self.normalised[:n]
+        torch.index_select(self.images, 0, indices, out=raw)
+        x.copy_(raw)
+        return x.div_(255.0).sub_(self.data.mean).div_(self.data.std)
+
+
 def task_loss_per_sample(logits: torch.Tensor, labels: torch.Tensor, multi_label: bool) -> torch.Tensor:
-    """(B,) losses: cross-entropy, or per-label BCE summed over labels for multi-label tasks."""
+    """(B,) losses whose batch mean is the training loss.
+
+    Multi-class: cross-entropy. Multi-label: the per-label BCE averaged over labels, so the batch mean
+    is ``BCEWithLogitsLoss()`` (the mean over batch and labels, medmnist's reference training) and a
+    sample's loss, the loss-prediction module's target, is on the scale the task model trains on.
+    """
     if multi_label:
-        return F.binary_cross_entropy_with_logits(logits.float(), labels, reduction="none").sum(dim=1)
+        return F.binary_cross_entropy_with_logits(logits.float(), labels, reduction="none").mean(dim=1)
     return F.cross_entropy(logits.float(), labels, reduction="none")
 
 
-def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
-    """A seeded permutation of range(n) cut into batches; a trailing batch of one joins the previous
-    one, because BatchNorm cannot train on a single sample."""
-    order = torch.randperm(n, generator=generator)
+def split_batches(order: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
+    """``order`` cut into batches (views); a trailing batch of one joins the previous one, because
+    BatchNorm cannot train on a single sample."""
     batches = list(order.split(batch_size))
     if len(batches) > 1 and len(batches[-1]) == 1:
-        batches[-2] = torch.cat([batches[-2], batches.pop()])
+        batches[-2] = order[len(order) - len(batches[-2]) - 1 :]
+        batches.pop()
     return batches
 
 
@@ -105,6 +136,46 @@ def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextM
     if not enabled:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def make_optimizer(
+    parameters: list[nn.Parameter], training: TrainingConfig, device: torch.device
+) -> torch.optim.SGD:
+    """SGD with the paper's settings; torch's fused kernel where the device has one (one pass over all
+    parameters per step, not several per tensor), else the multi-tensor (foreach) implementation."""
+    fused = device.type in FUSED_SGD_DEVICES
+    return torch.optim.SGD(
+        parameters,
+        lr=training.lr,
+        momentum=training.momentum,
+        weight_decay=training.weight_decay,
+        fused=True if fused else None,
+        foreach=None if fused else True,
+    )
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(
+    model: nn.Module, buffers: BatchBuffers, indices: torch.Tensor, batch_size: int, amp_bf16: bool = False
+) -> None:
+    """Recompute every BatchNorm layer's running statistics from the trained weights (precise BN).
+
+    The running averages (momentum 0.1) trail the weights by about ten steps; after a few dozen
+    steps they describe an earlier network and eval-mode predictions collapse. One forward pass in
+    train mode over the labeled points, in training-size batches in pool order, with momentum None
+    (an equal-weight average over the batches) replaces them. No parameter changes.
+    """
+    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [layer.momentum for layer in layers]
+    for layer in layers:
+        layer.reset_running_stats()
+        layer.momentum = None
+    model.train()
+    for batch in split_batches(torch.sort(indices).values, batch_size):
+        with autocast(buffers.data.device, amp_bf16):
+            model(buffers.batch(batch))
+    for layer, momentum in zip(layers, momenta, strict=True):
+        layer.momentum = momentum
 
 
 @dataclass
@@ -134,23 +205,29 @@ def train_round(
     parameters = list(model.parameters()) + (
         list(loss_module.parameters()) if loss_module is not None else []
     )
-    optimizer = torch.optim.SGD(
-        parameters, lr=training.lr, momentum=training.momentum, weight_decay=training.weight_decay
-    )
+    optimizer = make_optimizer(parameters, training, data.device)
     detach_epoch = None
     if loss_module is not None and lloss is not None:
         # Reference: the loss module stops steering the backbone after epoch 120 of 200.
         detach_epoch = lloss.detach_epoch if lloss.detach_epoch is not None else math.ceil(0.6 * epochs)
+    buffers = BatchBuffers(data, data.pool_images, min(training.batch_size + 1, len(labeled_indices)))
     model.train()
     if loss_module is not None:
         loss_module.train()
     epoch_loss = float("nan")
     for epoch in range(epochs):
-        total, count = torch.zeros((), device=data.device), 0
-        for batch in shuffled_batches(len(labeled_indices), training.batch_size, generator):
-            indices = labeled_indices[batch.to(data.device)]
-            x = data.batch(data.pool_images, indices)
-            y = data.pool_labels.index_select(0, indices)
+        # Per epoch, not per batch: the order's one host-to-device copy, the labeled indices and
+        # labels in that order (batches are views of them), and a loss sum read back once at the end.
+        order = labeled_indices[torch.randperm(len(labeled_indices), generator=generator).to(data.device)]
+        labels_in_order = data.pool_labels.index_select(0, order)
+        extra_in_order = loss_module_extra.index_select(0, order) if loss_module_extra is not None else None
+        total = torch.zeros((), device=data.device)
+        position = 0
+        for indices in split_batches(order, training.batch_size):
+            x = buffers.batch(indices)
+            batch_rows = slice(position, position + len(indices))
+            position += len(indices)
+            y = labels_in_order[batch_rows]
             with autocast(data.device, training.amp_bf16):
                 out = model(x)
                 per_sample = task_loss_per_sample(out.logits, y, data.dataset.multi_label)
@@ -159,21 +236,20 @@ def train_round(
                     stages = out.stages
                     if detach_epoch is not None and epoch >= detach_epoch:
                         stages = tuple(stage.detach() for stage in stages)
-                    extra = (
-                        loss_module_extra.index_select(0, indices) if loss_module_extra is not None else None
-                    )
+                    extra = extra_in_order[batch_rows] if extra_in_order is not None else None
                     predicted = loss_module(stages, extra).float()
                     loss = loss + lloss.weight * pair_margin_loss(predicted, per_sample, lloss.margin)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             total += per_sample.detach().sum()
-            count += len(indices)
-        epoch_loss = float(total) / max(count, 1)
+        epoch_loss = float(total) / max(len(order), 1)
         if not math.isfinite(epoch_loss):
             raise FloatingPointError(
                 f"training diverged at epoch {epoch}: loss {epoch_loss}; lower training.lr"
             )
+    if training.recalibrate_batchnorm:
+        recalibrate_batchnorm(model, buffers, labeled_indices, training.batch_size, training.amp_bf16)
     return TrainResult(seconds=time.perf_counter() - start, final_train_loss=epoch_loss)
 
 
@@ -221,39 +297,55 @@ def infer(
 def evaluate(
     model: ResNet18Task, data: DeviceData, batch_size: int, amp_bf16: bool = False
 ) -> dict[str, float]:
-    """Accuracy and AUC on the eval split, with medmnist's definitions.
+    """Accuracy and AUC on the eval split, with medmnist's definitions, and the seconds it took.
 
     Multi-class: argmax accuracy; AUC one-vs-rest averaged over classes (binary: AUC of class 1).
     Multi-label: accuracy of sigmoid > 0.5 averaged over labels and samples; AUC averaged over labels.
     AUC is left out when no class has both positives and negatives in the split.
     """
+    start = time.perf_counter()
     indices = torch.arange(data.dataset.n_eval, device=data.device)
     logits = infer(model, data, data.eval_images, indices, batch_size, amp_bf16).logits
     labels = data.eval_labels
     if data.dataset.multi_label:
         accuracy = float(((logits > 0).float() == labels).float().mean())
-        scores = torch.sigmoid(logits).cpu().numpy()
-        truth = labels.cpu().numpy().astype(np.int64)
+        scores, truth = torch.sigmoid(logits), labels > 0.5
     else:
         accuracy = float((logits.argmax(dim=1) == labels).float().mean())
-        scores = torch.softmax(logits, dim=1).cpu().numpy()
-        truth = np.eye(logits.shape[1], dtype=np.int64)[labels.cpu().numpy()]
+        scores, truth = torch.softmax(logits, dim=1), F.one_hot(labels, logits.shape[1]).bool()
     metrics = {"accuracy": accuracy}
     auc = mean_auc(truth, scores, binary=not data.dataset.multi_label and logits.shape[1] == 2)
     if auc is not None:
         metrics["auc"] = auc
+    metrics["eval_seconds"] = time.perf_counter() - start
     return metrics
 
 
-def mean_auc(truth: np.ndarray, scores: np.ndarray, binary: bool) -> float | None:
-    """Mean ROC-AUC over the columns that have both classes present (medmnist's getAUC)."""
+def binary_auc(truth: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+    """ROC-AUC of one column as the Mann-Whitney statistic: (n,) bool truth, (n,) scores -> scalar.
+
+    The probability that a positive scores above a negative, ties counting one half; equal to the
+    trapezoidal area under the ROC curve that scikit-learn's ``roc_auc_score`` computes. Average
+    ranks (ties share the mean of their ranks) in float64, so sums stay exact.
+    """
+    _, inverse, counts = torch.unique(scores.double(), sorted=True, return_inverse=True, return_counts=True)
+    last_rank = torch.cumsum(counts, 0).double()  # 1-based rank of each distinct value's last copy
+    average_rank = last_rank - (counts.double() - 1) / 2
+    positives = truth.sum().double()
+    negatives = len(truth) - positives
+    rank_sum = average_rank[inverse][truth].sum()
+    return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+
+
+def mean_auc(truth: torch.Tensor, scores: torch.Tensor, binary: bool) -> float | None:
+    """Mean ROC-AUC over the columns that have both classes present (medmnist's getAUC).
+
+    ``truth``: (n, columns) bool; ``scores``: (n, columns) float. Binary tasks use column 1 only.
+    """
     columns = [1] if binary else range(truth.shape[1])
-    aucs = [
-        roc_auc_score(truth[:, column], scores[:, column])
-        for column in columns
-        if 0 < truth[:, column].sum() < len(truth)
-    ]
-    return float(np.mean(aucs)) if aucs else None
+    positives = truth.sum(dim=0).tolist()  # one read-back for all columns
+    aucs = [binary_auc(truth[:, c], scores[:, c]) for c in columns if 0 < positives[c] < len(truth)]
+    return float(torch.stack(aucs).mean()) if aucs else None
 
 
 def copy_state(module: nn.Module) -> dict[str, torch.Tensor]:

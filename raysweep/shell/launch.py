@@ -629,6 +629,37 @@ def error_line(error: Any) -> str:
     return (unindented or lines)[-1]
 
 
+DATASET_COLUMN = 28
+"""Widest dataset name the summary prints whole; longer ones (``npz:/a/long/path/file.npz``) keep
+their start and end around an ellipsis, so the columns stay aligned."""
+
+
+def shorten(name: str, width: int) -> str:
+    """``name`` if it fits in ``width`` characters, else its head and tail around "..."."""
+    if len(name) <= width:
+        return name
+    head = (width - 3) // 3  # the source prefix (npz:/...), then as much of the file name as fits
+    return f"{name[:head]}...{name[len(name) - (width - 3 - head) :]}"
+
+
+def summary_table(rows: dict[tuple[str, str, str], list[tuple[float, float]]]) -> list[str]:
+    """Lines of the summary: one per (dataset, heuristic, alpha), means of (final accuracy, area) over seeds."""
+    width = min(DATASET_COLUMN, max([len("dataset"), *(len(dataset) for dataset, _, _ in rows)]))
+    named = max([len("heuristic"), *(len(heuristic) for _, heuristic, _ in rows)])
+    lines = [
+        f"  {'dataset':<{width}} {'heuristic':<{named}} {'alpha':>6} {'seeds':>5} {'final accuracy':>15} "
+        f"{'area under curve':>17}"
+    ]
+    for (dataset, heuristic, alpha), values in sorted(rows.items()):
+        final = sum(v[0] for v in values) / len(values)
+        area = sum(v[1] for v in values) / len(values)
+        lines.append(
+            f"  {shorten(dataset, width):<{width}} {heuristic:<{named}} {alpha:>6} {len(values):>5} "
+            f"{final:>15.4f} {area:>17.4f}"
+        )
+    return lines
+
+
 def summarise(
     results: Any,
     trials: list[Trial],
@@ -661,13 +692,8 @@ def summarise(
         rows.setdefault(group, []).append((metrics["accuracy"], metrics["area_under_curve"]))
 
     print("\nSummary (mean over seeds):")
-    print(
-        f"  {'dataset':<28} {'heuristic':<10} {'alpha':>6} {'seeds':>5} {'final accuracy':>15} {'area under curve':>17}"
-    )
-    for (dataset, heuristic, alpha), values in sorted(rows.items()):
-        final = sum(v[0] for v in values) / len(values)
-        area = sum(v[1] for v in values) / len(values)
-        print(f"  {dataset:<28} {heuristic:<10} {alpha:>6} {len(values):>5} {final:>15.4f} {area:>17.4f}")
+    for line in summary_table(rows):
+        print(line)
     if interrupted_by is not None:
         print(f"\nstopped by {signal.Signals(interrupted_by).name}: {len(unfinished)} trial(s) not finished")
     elif failed:

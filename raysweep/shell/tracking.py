@@ -9,7 +9,8 @@ Schema (fixed; ``analysis`` depends on it):
   ``raysweep.node_id``, ``raysweep.error`` (why a FAILED run failed); params
   dataset, heuristic, alpha, seed, uses_vae, initial_labels, labels_per_round and the trial's whole
   resolved config flattened (``config.*``); per-round metrics ``accuracy``, ``auc`` (where defined),
-  ``train_seconds``, ``selection_seconds`` with step = number of labels; in every selecting round of a
+  ``train_seconds``, ``selection_seconds``, ``eval_seconds``, ``inference_seconds`` (the pool inference
+  inside ``selection_seconds``) with step = number of labels; in every selecting round of a
   trial that uses VAE features also ``task_feature_spread``, ``vae_feature_spread`` (RMS distance to
   the pool centroid of each block as the heuristic sees it, after scaling and alpha), ``vae_share``
   (the VAE block's fraction of the squared distances; for loss prediction of its head input's
@@ -49,6 +50,8 @@ ROUND_METRICS = (
     "auc",
     "train_seconds",
     "selection_seconds",
+    "eval_seconds",
+    "inference_seconds",
     "task_feature_spread",
     "vae_feature_spread",
     "vae_share",
