@@ -15,11 +15,21 @@ sweeps, so the user picks one with ``--sweep``.
 Duplicates: a resumed or retried trial may log a step twice, or a trial may have two runs. Rows are
 deduplicated by (trial key, metric, step), keeping the latest by metric timestamp, then by run start
 time; the number of dropped rows is returned and logged.
+
+Alpha scaling: a VAE trial's alpha means a different weight under ``raw`` and ``balanced`` (param
+``config.alpha_scaling``; runs logged before the param existed were ``raw``), and its trial key does
+not say which, so sweeps whose VAE trials differ in scaling are refused like mixed budgets.
+
+VAE seconds: each parent run's ``vae_trainings.json`` (one row per VAE: dataset, cache key,
+seconds, the trial keys that used it) becomes ``SweepData.vaes``; a sweep without the file (an older
+launcher) gets a note and no VAE seconds.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -52,6 +62,13 @@ TIDY_COLUMNS = [
     "value",
 ]
 DEFAULT_METRICS = ("accuracy", "auc", "train_seconds", "selection_seconds")
+DIAGNOSTIC_METRICS = ("vae_share", "plain_overlap", "diagnostics_seconds")
+"""Per-round pick diagnostics, logged only by trials that use VAE features (so read only for them)."""
+SCALING_PARAM = "config.alpha_scaling"
+SCALING_BEFORE_PARAM = "raw"
+"""Runs logged before ``alpha_scaling`` existed scaled the VAE block by alpha alone: ``raw``."""
+VAE_TRAININGS_FILE = "vae_trainings.json"
+VAE_COLUMNS = ["sweep_id", "dataset", "cache_key", "trained_this_run", "seconds", "trials"]
 BUDGET_PARAMS = {
     "initial_labels": ("schedule.initial_labels", "initial_labels"),
     "labels_per_round": ("schedule.labels_per_round", "labels_per_round"),
@@ -80,6 +97,8 @@ class SweepData:
     uses_vae, initial_labels_sha256, start/end time, wall_seconds, status).
     ``sweeps``: one row per sweep (sweep_id, parent_run_id, start/end, wall_seconds, budget
     params, vae_trainings, vae_seconds).
+    ``vaes``: one row per (sweep, VAE) from the parent runs' ``vae_trainings.json`` (columns
+    :data:`VAE_COLUMNS`; ``trials`` is the list of trial keys that used the VAE).
     """
 
     experiment_name: str
@@ -89,6 +108,7 @@ class SweepData:
     trials: pd.DataFrame
     sweeps: pd.DataFrame
     sweep_ids: list[str]
+    vaes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=VAE_COLUMNS))
     duplicates_dropped: int = 0
     duplicate_runs: int = 0
     notes: list[str] = field(default_factory=list)
@@ -164,6 +184,7 @@ def load_sweep(
 
     trials = _trial_table(children)
     histories = _histories(client, trials, metrics, max_workers)
+    histories.update(_histories(client, trials[trials["uses_vae"]], DIAGNOSTIC_METRICS, max_workers))
     frame = _tidy(trials, histories)
     if frame.empty:
         raise AnalysisError(f"the trial runs of experiment {experiment!r} logged no metrics")
@@ -181,6 +202,7 @@ def load_sweep(
         notes.append(message)
     used_runs = set(frame["run_id"])
     trials = trials[trials["run_id"].isin(used_runs)].reset_index(drop=True)
+    vaes = _vae_table(client, sweeps, trials, notes)
     return SweepData(
         experiment_name=experiment,
         experiment_id=exp.experiment_id,
@@ -189,6 +211,7 @@ def load_sweep(
         trials=trials,
         sweeps=sweeps,
         sweep_ids=sweep_ids,
+        vaes=vaes,
         duplicates_dropped=dropped,
         duplicate_runs=duplicate_runs,
         notes=notes,
@@ -258,6 +281,7 @@ def _trial_table(children: list) -> pd.DataFrame:
                 "alpha": alpha,
                 "seed": seed,
                 "uses_vae": params.get("uses_vae", str(alpha > 0)).strip().lower() == "true",
+                "alpha_scaling": params.get(SCALING_PARAM, SCALING_BEFORE_PARAM),
                 "initial_labels_sha256": tags.get(HASH_TAG),
                 "status": info.status,
                 "start_time": info.start_time,
@@ -271,8 +295,10 @@ def _trial_table(children: list) -> pd.DataFrame:
 
 def _histories(client, trials: pd.DataFrame, metrics: Sequence[str] | None, max_workers: int) -> dict:
     """(run_id, metric) -> list of mlflow Metric. Threads: cheap for sqlite, a big win for a server."""
-    wanted = list(metrics) if metrics else list(DEFAULT_METRICS)
+    wanted = list(metrics) if metrics is not None else list(DEFAULT_METRICS)
     jobs = [(run_id, name) for run_id in trials["run_id"] for name in wanted]
+    if not jobs:
+        return {}
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         results = pool.map(lambda job: client.get_metric_history(*job), jobs)
         return dict(zip(jobs, results, strict=True))
@@ -358,7 +384,12 @@ def _check_budgets(sweeps: pd.DataFrame, trials: pd.DataFrame, frame: pd.DataFra
             if len(distinct) > 1:
                 per = "; ".join(f"{sid}: {', '.join(str(int(v)) for v in vs)}" for sid, vs in values.items())
                 problems.append(f"{dataset} {name} differs ({per})")
-    # 2. Observed label-count grids: one must be a prefix of the other.
+    # 2. Alpha scaling of the VAE trials: alpha 1 is another weight under raw than under balanced.
+    scalings = trials[trials["uses_vae"]].groupby("sweep_id")["alpha_scaling"].agg(lambda s: sorted(set(s)))
+    if len({v for vs in scalings for v in vs}) > 1:
+        per = "; ".join(f"{sid}: {', '.join(vs)}" for sid, vs in scalings.items())
+        problems.append(f"alpha_scaling differs ({per}): the same alpha is another weight")
+    # 3. Observed label-count grids: one must be a prefix of the other.
     grids = frame.groupby(["dataset", "sweep_id"])["n_labels"].agg(lambda s: sorted(set(s)))
     for dataset, per_sweep in grids.groupby(level=0):
         items = [(sid, grid) for (_, sid), grid in per_sweep.items()]
@@ -375,6 +406,47 @@ def _check_budgets(sweeps: pd.DataFrame, trials: pd.DataFrame, frame: pd.DataFra
             + "; ".join(problems)
             + ". Pick one sweep with --sweep ID."
         )
+
+
+def _vae_table(client, sweeps: pd.DataFrame, trials: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """The parent runs' ``vae_trainings.json`` rows; a note for each VAE-using sweep without one."""
+    rows = []
+    vae_sweeps = set(trials.loc[trials["uses_vae"], "sweep_id"])
+    for sweep in sweeps.dropna(subset=["parent_run_id"]).itertuples():
+        logged = _read_vae_trainings(client, sweep.parent_run_id)
+        if logged is None:
+            if sweep.sweep_id in vae_sweeps:
+                notes.append(
+                    f"sweep {sweep.sweep_id} logged no {VAE_TRAININGS_FILE} (a launcher older than the VAE "
+                    "timing): its VAE training seconds are unknown and left out of the runtime totals"
+                )
+            continue
+        for vae in logged:
+            seconds = vae.get("seconds")
+            rows.append(
+                {
+                    "sweep_id": sweep.sweep_id,
+                    "dataset": vae.get("dataset"),
+                    "cache_key": vae.get("cache_key"),
+                    "trained_this_run": bool(vae.get("trained_this_run")),
+                    "seconds": float(seconds) if seconds is not None else float("nan"),
+                    "trials": list(vae.get("trials", [])),
+                }
+            )
+    return pd.DataFrame(rows, columns=VAE_COLUMNS)
+
+
+def _read_vae_trainings(client, parent_run_id: str) -> list[dict] | None:
+    if VAE_TRAININGS_FILE not in {a.path for a in client.list_artifacts(parent_run_id)}:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        path = client.download_artifacts(parent_run_id, VAE_TRAININGS_FILE, folder)
+        try:
+            return list(json.loads(Path(path).read_text())["vaes"])
+        except (ValueError, KeyError, TypeError) as err:
+            raise AnalysisError(
+                f"parent run {parent_run_id}: unreadable {VAE_TRAININGS_FILE} ({err})"
+            ) from None
 
 
 def _grid_text(grid: list[int]) -> str:

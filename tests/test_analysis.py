@@ -15,9 +15,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from analysis_helpers import (
     T0_MS,
+    Diagnostics,
     base_curve,
     initial_hash,
     log_points,
@@ -324,3 +326,125 @@ def test_cli_bad_input_exits_2_with_one_clear_message(store, tmp_path, args, mes
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Alpha arms that did (not) change the picks, the VAE-only end, gaps, VAE seconds (issues 10, 11)
+# ---------------------------------------------------------------------------------------------
+
+INF = float("inf")
+ARMS = {
+    ("coreset", 0.25): Diagnostics(vae_share=0.06, plain_overlap=0.995),
+    ("coreset", 1.0): Diagnostics(vae_share=0.5, plain_overlap=0.72),
+    ("coreset", INF): Diagnostics(vae_share=1.0, plain_overlap=0.2),
+    ("medal", 1.0): Diagnostics(vae_share=0.5, plain_overlap=0.989),
+    ("lloss", 1.0): Diagnostics(vae_share=0.5, plain_overlap=float("nan")),
+}
+
+
+@pytest.fixture(scope="module")
+def alphas(store) -> dict:
+    """3 seeds; core-set over 0, 0.25, 1 and the VAE-only end; one VAE of 30 s shared by 15 trials;
+    the MedAL alpha-1 trial of seed 0 never logged its 300-label round."""
+    written = write_sweep(
+        store["uri"],
+        "alphas",
+        sweep_id="a1",
+        artifact_root=store["art"],
+        heuristics={
+            "coreset": (0.0, 0.25, 1.0, INF),
+            "medal": (0.0, 1.0),
+            "lloss": (0.0, 1.0),
+            "random": (0.0,),
+        },
+        seeds=range(3),
+        gain={("coreset", INF): -0.05},
+        diagnostics=ARMS,
+        vae_seconds=30.0,
+        missing_steps={"digits/medal/1/0": [300]},
+    )
+    return {"written": written, "data": load_sweep(store["uri"], "alphas")}
+
+
+def test_the_vae_only_end_loads_and_is_compared_with_plain(alphas):
+    data = alphas["data"]
+    inf_trials = data.trials[data.trials["alpha"] == INF]
+    assert sorted(inf_trials["trial_key"]) == [f"digits/coreset/inf/{s}" for s in range(3)]
+    assert set(data.trials.loc[data.trials["uses_vae"], "alpha_scaling"]) == {"balanced"}
+    tests = stats.paired_tests(data.frame)
+    vae_only = tests[(tests.heuristic == "coreset") & (tests.alpha == INF)]
+    assert vae_only["mean_diff"].to_numpy() == pytest.approx([-0.05] * 5, abs=0.005)
+    assert vae_only["significant"].all()
+
+
+def test_arm_diagnostics_from_the_store_flag_the_arm_with_the_plain_picks(alphas):
+    arms = stats.arm_diagnostics(stats.trial_diagnostics(alphas["data"].frame)).set_index(
+        ["heuristic", "alpha"]
+    )
+    assert sorted(arms.index) == sorted(ARMS)
+    for key, expected in ARMS.items():
+        assert arms.loc[key, "vae_share"] == pytest.approx(expected.vae_share) and arms.loc[key, "n"] == 3
+    assert arms.loc[("coreset", 0.25), "plain_overlap"] == pytest.approx(0.995)
+    assert np.isnan(arms.loc[("lloss", 1.0), "plain_overlap"])  # its model depends on alpha: not logged
+    assert arms["same_picks_as_plain"].to_dict() == {key: key == ("coreset", 0.25) for key in ARMS}
+
+
+def test_report_flags_same_picks_lists_gaps_names_families_and_adds_vae_seconds(alphas, tmp_path):
+    report = build_report(alphas["data"], tmp_path / "out")
+    text = report.markdown.read_text()
+    flagged = [line for line in text.splitlines() if "this arm is not a different experiment" in line]
+    assert (
+        "- digits coreset alpha = 0.25: mean plain_overlap 0.9950: picks equal to the plain heuristic's; "
+        "this arm is not a different experiment" in flagged
+    )
+    assert not any("medal" in line or "alpha = 1:" in line for line in flagged)
+    # families of the Holm corrections, the scaling, the gap
+    assert (
+        "'Holm, alphas x labels' corrects over every alpha and label count of a dataset and heuristic" in text
+    )
+    assert "corrects over the k alpha > 0 areas of that dataset and heuristic" in text
+    assert "alpha scaling of the VAE arms: `balanced`" in text
+    assert "| digits/medal/1/0 | 4 | 300 |" in text
+    # runtime: 30 s of VAE training over the 15 trials that used it (2 s each)
+    by_heuristic = pd.read_csv(report.tables["runtime_by_heuristic"]).set_index("heuristic")
+    assert by_heuristic.loc["coreset", "vae_seconds"] == pytest.approx(9 * 2.0)
+    assert by_heuristic.loc["lloss", "vae_seconds"] == pytest.approx(3 * 2.0)
+    assert by_heuristic.loc["random", "vae_seconds"] == 0.0
+    per_trial = 5 * 2.0 + 4 * 0.5  # the helper's train and selection seconds
+    gap_trial = 4 * 2.0 + 3 * 0.5  # digits/medal/1/0 lacks one round
+    assert by_heuristic.loc["medal", "total_seconds"] == pytest.approx(5 * per_trial + gap_trial + 3 * 2.0)
+    assert by_heuristic.loc["coreset", "diagnostics_seconds"] == pytest.approx(9 * 4 * 0.25)
+    # the alpha figure carries overlap and share; inf has its own row
+    figure = pd.read_csv(tmp_path / "out" / "alpha_sweep_digits.csv")
+    coreset = figure[figure.heuristic == "coreset"].set_index("alpha")
+    assert coreset.loc[INF, "plain_overlap"] == pytest.approx(0.2) and coreset.loc[1.0, "vae_share"] == 0.5
+    assert (tmp_path / "out" / "alpha_sweep_digits.png").stat().st_size > 10_000
+
+
+def test_sweeps_that_differ_in_alpha_scaling_are_refused(store):
+    uri, art = store["uri"], store["art"]
+    write_sweep(uri, "scalings", sweep_id="r1", artifact_root=art, seeds=[0], alpha_scaling="raw")
+    write_sweep(uri, "scalings", sweep_id="b1", artifact_root=art, seeds=[0], start_ms=T0_MS + 10**7)
+    with pytest.raises(MixedBudgetsError, match=r"alpha_scaling differs \(b1: balanced; r1: raw\)"):
+        load_sweep(uri, "scalings")
+    assert load_sweep(uri, "scalings", sweep_id="r1").trials["alpha_scaling"].tolist() == ["raw"] * 3
+
+
+def test_vae_seconds_of_a_reused_vae_count_once_and_unknown_ones_are_said(store):
+    uri, art = store["uri"], store["art"]
+    # e1 trains the VAE (20 s) for seed 0; e2 reads it from the cache for seed 1: 20 s over 4 trials
+    write_sweep(uri, "reused", sweep_id="e1", artifact_root=art, seeds=[0], vae_seconds=20.0)
+    write_sweep(
+        uri, "reused", sweep_id="e2", artifact_root=art, seeds=[1], vae_seconds=20.0, start_ms=T0_MS + 10**7
+    )
+    data = load_sweep(uri, "reused")
+    runtime = stats.runtime_tables(data.frame, data.trials, data.sweeps, data.vaes)
+    shares = runtime["per_trial"].set_index("trial_key")["vae_seconds"]
+    assert shares[[f"digits/coreset/{a:g}/{s}" for a in (0.5, 1.0) for s in (0, 1)]].tolist() == [5.0] * 4
+    assert shares["digits/coreset/0/0"] == 0.0
+    # an older launcher logged no vae_trainings.json: no VAE seconds, no total, and a note
+    write_sweep(uri, "old", sweep_id="o1", artifact_root=art, seeds=[0], vae_seconds=None)
+    old = load_sweep(uri, "old")
+    assert any("logged no vae_trainings.json" in note for note in old.notes)
+    by_heuristic = stats.runtime_tables(old.frame, old.trials, old.sweeps, old.vaes)["by_heuristic"].iloc[0]
+    assert by_heuristic["vae_seconds_unknown"] == 2 and np.isnan(by_heuristic["total_seconds"])
