@@ -34,6 +34,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from analysis.stats import ARM_COLUMNS
+
 DPI = 150
 HEURISTIC_NAMES = {
     "random": "random",
@@ -264,7 +266,9 @@ def alpha_figure(
     VAE arms' alpha scaling, for the axis label.
     """
     data = curve[curve["dataset"] == dataset]
-    diag = arms[arms["dataset"] == dataset] if arms is not None else pd.DataFrame(columns=curve.columns)
+    if arms is None:
+        arms = pd.DataFrame(columns=ARM_COLUMNS)
+    diag = arms[arms["dataset"] == dataset]
     alphas = sorted(set(data["alpha"]) | set(diag["alpha"]))
     position = alpha_positions(alphas)
     swept = [h for h, g in data.groupby("heuristic") if g["alpha"].nunique() > 1]

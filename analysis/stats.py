@@ -40,6 +40,19 @@ GROUP = ["dataset", "heuristic", "alpha"]
 SAME_PICKS_OVERLAP = 0.99
 """An arm whose picks overlap the plain heuristic's this much is not a different experiment."""
 SAME_PICKS_TEXT = "picks equal to the plain heuristic's; this arm is not a different experiment"
+ARM_COLUMNS = [
+    *GROUP,
+    "n",
+    "vae_share",
+    "vae_share_ci_low",
+    "vae_share_ci_high",
+    "plain_overlap",
+    "plain_overlap_ci_low",
+    "plain_overlap_ci_high",
+    "n_overlap",
+    "same_picks_as_plain",
+]
+"""Columns of :func:`arm_diagnostics`."""
 
 
 class UnpairedError(AnalysisError):
@@ -498,18 +511,7 @@ def arm_diagnostics(diagnostics: pd.DataFrame) -> pd.DataFrame:
                 int(np.isfinite(group["plain_overlap"]).sum()),
             )
         )
-    columns = [
-        *GROUP,
-        "n",
-        "vae_share",
-        "vae_share_ci_low",
-        "vae_share_ci_high",
-        "plain_overlap",
-        "plain_overlap_ci_low",
-        "plain_overlap_ci_high",
-        "n_overlap",
-    ]
-    arms = pd.DataFrame(rows, columns=columns)
+    arms = pd.DataFrame(rows, columns=ARM_COLUMNS[:-1])
     # 990 of 1,000 picks is 0.99 even when averaging lands a rounding error below it
     arms["same_picks_as_plain"] = arms["plain_overlap"] >= SAME_PICKS_OVERLAP - 1e-9
     return arms

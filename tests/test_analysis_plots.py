@@ -103,3 +103,6 @@ def test_alpha_figure_draws_overlap_and_share_clipped_to_fractions():
     assert ys.max() == pytest.approx(1.0) and ys.min() == pytest.approx(0.1)  # 1.04 clipped
     assert set(numbers.columns) >= {"mean_area", "plain_overlap", "vae_share"} and len(numbers) == 3
     assert "balanced" in overlap_ax.get_xlabel()
+    # runs from before the diagnostics: the bottom row says there is nothing to show
+    fig, _ = plots.alpha_figure(curve, "d")
+    assert "these runs logged no pick diagnostics" in [t.get_text() for t in fig.axes[2].texts]
