@@ -19,7 +19,7 @@ Modules:
   refuses differing initial-label hashes); normalised area under the curve per complete trial (gaps
   listed); best alpha per (dataset, heuristic) with a paired test on the areas, Holm across alphas;
   per-arm ``plain_overlap`` / ``vae_share`` with the arms that picked what plain picks flagged;
-  runtime tables with each shared VAE's seconds split over its trials.
+  runtime tables (train + selection + eval seconds) with each shared VAE's seconds split over its trials.
 - ``plots``: figures 1-4 (curves with CI bands and significance marks, paired differences), the
   alpha sweep (area, gain, plain_overlap, vae_share; the VAE-only end past an axis break), the
   runtime bars; PNG + PDF + the CSV behind each (matplotlib Agg); intervals clipped to the

@@ -61,7 +61,9 @@ TIDY_COLUMNS = [
     "metric",
     "value",
 ]
-DEFAULT_METRICS = ("accuracy", "auc", "train_seconds", "selection_seconds")
+DEFAULT_METRICS = ("accuracy", "auc", "train_seconds", "selection_seconds", "eval_seconds")
+"""``eval_seconds`` (the test-set evaluation after each round) exists since the firstrun launcher;
+older runs have none, and the runtime tables count it as 0 there."""
 DIAGNOSTIC_METRICS = ("vae_share", "plain_overlap", "diagnostics_seconds")
 """Per-round pick diagnostics, logged only by trials that use VAE features (so read only for them)."""
 SCALING_PARAM = "config.alpha_scaling"

@@ -449,8 +449,8 @@ def alpha_figure(
 
 
 def runtime_figure(by_heuristic: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame]:
-    """Compute (train + selection + share of VAE training, stacked) and summed trial wall time per
-    heuristic, per dataset."""
+    """Compute (train + selection + evaluation + share of VAE training, stacked) and summed trial wall
+    time per heuristic, per dataset."""
     datasets = sorted(by_heuristic["dataset"].unique())
     stacked = by_heuristic["compute_seconds"] + by_heuristic.get("vae_seconds", 0.0).fillna(0.0)
     peak = float(
@@ -466,14 +466,21 @@ def runtime_figure(by_heuristic: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame
         x = np.arange(len(d))
         train = d["train_seconds"].to_numpy() / scale
         select = d["selection_seconds"].to_numpy() / scale
+        evaluate = d["eval_seconds"].to_numpy() / scale if "eval_seconds" in d else 0 * train
         vae = (
             np.nan_to_num(d["vae_seconds"].to_numpy(dtype=float)) / scale if "vae_seconds" in d else 0 * train
         )
         wall = d["wall_seconds"].to_numpy(dtype=float) / scale
         ax.bar(x - width / 2, train, width, color="tab:blue", label="training")
         ax.bar(x - width / 2, select, width, bottom=train, color="tab:orange", label="selection")
+        ax.bar(x - width / 2, evaluate, width, bottom=train + select, color="tab:purple", label="evaluation")
         ax.bar(
-            x - width / 2, vae, width, bottom=train + select, color="tab:green", label="VAE training (share)"
+            x - width / 2,
+            vae,
+            width,
+            bottom=train + select + evaluate,
+            color="tab:green",
+            label="VAE training (share)",
         )
         ax.bar(
             x + width / 2,
@@ -505,7 +512,7 @@ def runtime_figure(by_heuristic: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame
         ax.grid(axis="y", alpha=0.3)
         ax.margins(y=0.15)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, bbox_to_anchor=(0.5, -0.06))
+    fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=8, bbox_to_anchor=(0.5, -0.06))
     fig.suptitle(
         "runtime per heuristic (all variants and seeds summed, shared VAEs split over their trials)",
         fontsize=11,

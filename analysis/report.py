@@ -264,7 +264,7 @@ def _blocks(
     by_h = runtime["by_heuristic"]
     sentences = [
         f"{plots.dataset_name(r.dataset)} {plots.heuristic_name(r.heuristic)}: {r.wall_seconds:,.0f} s wall "
-        f"({r.compute_seconds:,.0f} s train + selection"
+        f"({r.compute_seconds:,.0f} s train + selection + evaluation"
         + (f" + {r.vae_seconds:,.0f} s VAE training" if r.vae_trials else "")
         + f") over {r.trials} trials"
         for r in by_h.itertuples()
@@ -277,7 +277,8 @@ def _blocks(
             "Summed over all variants and seeds of a heuristic, as the paper reports it (paper, 4 x RTX "
             "2080: MNIST core-set 5,113 s, loss prediction 4,955 s; ChestMNIST core-set 7,085 s, loss "
             "prediction 7,209 s; each total includes the VAE its augmented variant used). Wall time is "
-            "each trial run's end - start; compute is the logged train_seconds + selection_seconds. "
+            "each trial run's end - start; compute is the logged train_seconds + selection_seconds + "
+            "eval_seconds (the test-set evaluation after each round; 0 for runs logged before it was). "
             "A VAE is trained once per dataset and VAE config and shared: its training seconds (logged "
             "by the sweep, kept by the VAE cache when a later sweep reuses it) are split evenly over "
             "the trials that used it, and 'VAE s' is the heuristic's share; 'total s' = compute + "
@@ -309,6 +310,7 @@ def _blocks(
                     "seeds": "seeds",
                     "train_seconds": "train s",
                     "selection_seconds": "selection s",
+                    "eval_seconds": "eval s",
                     "compute_seconds": "compute s",
                     "vae_trials": "VAE trials",
                     "vae_seconds": "VAE s",

@@ -542,7 +542,8 @@ def runtime_tables(
 ) -> dict[str, pd.DataFrame]:
     """Runtime per trial, per (dataset, heuristic) and per sweep, like the paper's runtime paragraph.
 
-    ``compute_seconds`` = train + selection seconds summed over the trial's rounds; ``vae_seconds``
+    ``compute_seconds`` = train + selection + eval seconds summed over the trial's rounds (eval: the
+    test-set evaluation after each round, 0 for runs logged before it was); ``vae_seconds``
     = the trial's share of its VAE's training (:func:`vae_seconds_per_trial`; 0 for trials without
     VAE features, NaN where the sweep did not log it); ``total_seconds`` = compute + VAE, what the
     paper's totals cover. ``diagnostics_seconds`` (the extra alpha-0 selection behind
@@ -550,7 +551,7 @@ def runtime_tables(
     end - start of the run(s) that hold the trial's points. The paper reports per dataset and
     heuristic the total over both variants and all runs: ``by_heuristic`` sums the same way.
     """
-    parts = ["train_seconds", "selection_seconds", "diagnostics_seconds"]
+    parts = ["train_seconds", "selection_seconds", "eval_seconds", "diagnostics_seconds"]
     seconds = frame[frame["metric"].isin(parts)]
     per_trial = seconds.pivot_table(
         index=["trial_key", *GROUP, "seed", "uses_vae"],
@@ -562,7 +563,9 @@ def runtime_tables(
     for column in parts:
         if column not in per_trial:
             per_trial[column] = 0.0
-    per_trial["compute_seconds"] = per_trial["train_seconds"] + per_trial["selection_seconds"]
+    per_trial["compute_seconds"] = (
+        per_trial["train_seconds"] + per_trial["selection_seconds"] + per_trial["eval_seconds"]
+    )
     shares = vae_seconds_per_trial(vaes)
     per_trial["vae_seconds"] = np.where(
         per_trial["uses_vae"], per_trial["trial_key"].map(shares).astype(float), 0.0
@@ -581,6 +584,7 @@ def runtime_tables(
             seeds=("seed", "nunique"),
             train_seconds=("train_seconds", "sum"),
             selection_seconds=("selection_seconds", "sum"),
+            eval_seconds=("eval_seconds", "sum"),
             compute_seconds=("compute_seconds", "sum"),
             vae_trials=("uses_vae", "sum"),
             vae_seconds=("vae_seconds", "sum"),
@@ -600,7 +604,7 @@ def runtime_tables(
         trials.drop_duplicates("trial_key", keep="last")[["trial_key", "sweep_id"]], on="trial_key"
     )
     compute = (
-        compute.groupby("sweep_id")[["train_seconds", "selection_seconds", "compute_seconds"]]
+        compute.groupby("sweep_id")[["train_seconds", "selection_seconds", "eval_seconds", "compute_seconds"]]
         .sum()
         .reset_index()
     )

@@ -114,6 +114,7 @@ def write_sweep(
     trial_wall_s: float = 60.0,
     train_s_per_round: float = 2.0,
     selection_s_per_round: float = 0.5,
+    eval_s_per_round: float | None = None,
     artifacts: bool = False,
     parent: bool = True,
     alpha_scaling: str | None = "balanced",
@@ -128,7 +129,8 @@ def write_sweep(
     (heuristic, alpha) (or a function of (heuristic, alpha, n_labels)). ``hash_fn(dataset,
     heuristic, alpha, seed)`` overrides the initial-label hash (to write unpaired data). Every trial
     starts at ``start_ms`` plus its index in seconds and lasts ``trial_wall_s``; per-round
-    train/selection seconds are constants, so runtime sums are known answers.
+    train/selection seconds are constants, so runtime sums are known answers; ``eval_s_per_round``
+    adds ``eval_seconds`` at every label count (None: not logged, as before the launcher logged it).
 
     ``alpha_scaling``: the ``config.alpha_scaling`` param of the trials (None: not logged, as before
     the param existed). ``diagnostics[(heuristic, alpha)]``: what its VAE trials log each selection
@@ -220,6 +222,7 @@ def write_sweep(
                         end_ms=start + int(1000 * trial_wall_s),
                         train_s=train_s_per_round,
                         selection_s=selection_s_per_round,
+                        eval_s=eval_s_per_round,
                         artifacts=artifacts,
                         alpha_scaling=alpha_scaling if uses_vae(heuristic, alpha) else None,
                         diagnostics=(diagnostics or {}).get((heuristic, alpha)),
@@ -250,6 +253,7 @@ def write_trial(
     end_ms: int | None,
     train_s: float = 2.0,
     selection_s: float = 0.5,
+    eval_s: float | None = None,
     metric_timestamp_ms: int | None = None,
     artifacts: bool = False,
     alpha_scaling: str | None = None,
@@ -290,6 +294,7 @@ def write_trial(
             Metric("accuracy", float(acc), ts, int(step)),
             Metric("auc", float(min(1.0, acc + 0.05)), ts, int(step)),
             Metric("train_seconds", float(train_s), ts, int(step)),
+            *([Metric("eval_seconds", float(eval_s), ts, int(step))] if eval_s is not None else []),
             # no selection after the last round, as in the loop
             *([Metric("selection_seconds", float(selection_s), ts, int(step))] if i < len(steps) - 1 else []),
         ]

@@ -148,11 +148,28 @@ def test_runtime_tables_sum_the_logged_seconds(study):
     # helper: 2 s training at each of 5 label counts, 0.5 s selection in 4 rounds, 60 s wall
     assert per_trial.loc["digits/coreset/0.5/0", "compute_seconds"] == pytest.approx(5 * 2.0 + 4 * 0.5)
     assert per_trial.loc["digits/coreset/0.5/0", "wall_seconds"] == pytest.approx(60.0)
+    assert (per_trial["eval_seconds"] == 0.0).all()  # runs from before eval_seconds was logged
     core = runtime["by_heuristic"].set_index("heuristic").loc["coreset"]
     assert core["trials"] == 15 and core["wall_seconds"] == pytest.approx(15 * 60.0)
     sweep = runtime["per_sweep"].iloc[0]
     assert sweep["trials"] == 30 and sweep["vae_trainings"] == 1.0
     assert sweep["compute_seconds"] == pytest.approx(30 * 12.0)
+
+
+def test_runtime_totals_count_the_evaluation_seconds(store):
+    uri, art = store["uri"], store["art"]
+    write_sweep(uri, "evaluated", sweep_id="v1", artifact_root=art, seeds=[0, 1], eval_s_per_round=0.3)
+    data = load_sweep(uri, "evaluated")
+    runtime = stats.runtime_tables(data.frame, data.trials, data.sweeps, data.vaes)
+    per_trial = runtime["per_trial"].set_index("trial_key")
+    # 5 label counts, each evaluated: 1.5 s beside the 10 s training and 2 s selection
+    assert per_trial.loc["digits/coreset/0/1", "eval_seconds"] == pytest.approx(5 * 0.3)
+    assert per_trial.loc["digits/coreset/0/1", "compute_seconds"] == pytest.approx(10.0 + 2.0 + 1.5)
+    core = runtime["by_heuristic"].set_index("heuristic").loc["coreset"]
+    assert core["eval_seconds"] == pytest.approx(6 * 1.5)
+    # 4 VAE trials share the helper's 12.5-s VAE
+    assert core["total_seconds"] == pytest.approx(6 * 13.5 + 12.5)
+    assert runtime["per_sweep"].iloc[0]["compute_seconds"] == pytest.approx(6 * 13.5)
 
 
 def test_identical_curves_give_no_significance_and_no_crash(store):
