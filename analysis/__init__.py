@@ -16,8 +16,8 @@ Modules:
   ``AnalysisError`` is the error for bad input.
 - ``stats``: per label count mean/std/95% t-CI across seeds; VAE variant vs its alpha-0 partner paired
   by seed (paired t-test and Wilcoxon, Holm across label counts and across alphas x label counts,
-  refuses differing initial-label hashes); normalised area under the curve per complete trial (gaps
-  listed); best alpha per (dataset, heuristic) with a paired test on the areas, Holm across alphas;
+  refuses differing initial-label hashes); normalised area under the curve per complete trial (every
+  label count the schedule names; gaps listed); best alpha per (dataset, heuristic) with a paired test on the areas, Holm across alphas;
   per-arm ``plain_overlap`` / ``vae_share`` with the arms that picked what plain picks flagged;
   runtime tables (train + selection + eval seconds) with each shared VAE's seconds split over its trials.
 - ``plots``: figures 1-4 (curves with CI bands and significance marks, paired differences), the

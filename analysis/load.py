@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -77,6 +78,9 @@ BUDGET_PARAMS = {
     "pool_size": ("dataset.pool_size", "pool_size"),
 }
 """Budget field -> the parent param and the child param that may carry it."""
+SCHEDULE_PARAMS = {"rounds": "schedule.rounds", "max_labels": "schedule.max_labels"}
+"""Where the schedule stops (parent params; "None" when unset): with the budgets, the label counts
+every trial of the sweep was to reach (:func:`scheduled_label_counts`)."""
 
 
 class AnalysisError(ValueError):
@@ -101,6 +105,8 @@ class SweepData:
     params, vae_trainings, vae_seconds).
     ``vaes``: one row per (sweep, VAE) from the parent runs' ``vae_trainings.json`` (columns
     :data:`VAE_COLUMNS`; ``trials`` is the list of trial keys that used the VAE).
+    ``grids``: dataset -> the label counts its sweeps' schedules name (union over the sweeps);
+    datasets whose schedule is unknown or ends only where the pool runs out have none.
     """
 
     experiment_name: str
@@ -111,6 +117,7 @@ class SweepData:
     sweeps: pd.DataFrame
     sweep_ids: list[str]
     vaes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=VAE_COLUMNS))
+    grids: dict[str, list[int]] = field(default_factory=dict)
     duplicates_dropped: int = 0
     duplicate_runs: int = 0
     notes: list[str] = field(default_factory=list)
@@ -205,6 +212,7 @@ def load_sweep(
     used_runs = set(frame["run_id"])
     trials = trials[trials["run_id"].isin(used_runs)].reset_index(drop=True)
     vaes = _vae_table(client, sweeps, trials, notes)
+    grids = scheduled_grids(sweeps, trials)
     return SweepData(
         experiment_name=experiment,
         experiment_id=exp.experiment_id,
@@ -214,10 +222,53 @@ def load_sweep(
         sweeps=sweeps,
         sweep_ids=sweep_ids,
         vaes=vaes,
+        grids=grids,
         duplicates_dropped=dropped,
         duplicate_runs=duplicate_runs,
         notes=notes,
     )
+
+
+def scheduled_label_counts(
+    initial_labels: int, labels_per_round: int, rounds: int | None, max_labels: int | None
+) -> list[int] | None:
+    """The label counts a schedule trains on, as ``raysweep.loop.label_schedule`` makes them; None
+    where neither ``rounds`` nor ``max_labels`` is set (the schedule then ends where the pool runs
+    out, which the runs do not log). The launcher refused schedules that do not fit the pool, so the
+    pool's size does not cut a schedule that names its end. Kept here, not imported, so that the
+    report does not load torch; a test holds it equal to ``label_schedule``."""
+    if rounds is None and max_labels is None:
+        return None
+    cap = max_labels if max_labels is not None else math.inf
+    counts = [initial_labels]
+    while counts[-1] < cap and (rounds is None or len(counts) - 1 < rounds):
+        counts.append(int(min(counts[-1] + labels_per_round, cap)))
+    return counts
+
+
+def scheduled_grids(sweeps: pd.DataFrame, trials: pd.DataFrame) -> dict[str, list[int]]:
+    """dataset -> the union of the label counts its sweeps' schedules name (see :class:`SweepData`).
+
+    A trial that stopped early (a sweep stopped before its last round, a round whose metrics never
+    arrived) misses counts of this grid even where no other trial reached them.
+    """
+    if sweeps.empty or not set(SCHEDULE_PARAMS) <= set(sweeps.columns):
+        return {}
+    grids: dict[str, set[int]] = {}
+    for sweep in sweeps.itertuples():
+        if pd.isna(sweep.initial_labels) or pd.isna(sweep.labels_per_round):
+            continue
+        counts = scheduled_label_counts(
+            int(sweep.initial_labels),
+            int(sweep.labels_per_round),
+            None if pd.isna(sweep.rounds) else int(sweep.rounds),
+            None if pd.isna(sweep.max_labels) else int(sweep.max_labels),
+        )
+        if counts is None:
+            continue
+        for dataset in trials.loc[trials["sweep_id"] == sweep.sweep_id, "dataset"].unique():
+            grids.setdefault(dataset, set()).update(counts)
+    return {dataset: sorted(counts) for dataset, counts in grids.items()}
 
 
 def dedupe(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -341,6 +392,7 @@ def _sweep_table(parents: list, trials: pd.DataFrame) -> pd.DataFrame:
                 "vae_seconds": metrics.get("vae_seconds", float("nan")),
                 "sweep_seconds": metrics.get("sweep_seconds", float("nan")),
                 **{name: _int_or_none(params.get(parent)) for name, (parent, _) in BUDGET_PARAMS.items()},
+                **{name: _int_or_none(params.get(param)) for name, param in SCHEDULE_PARAMS.items()},
             }
         )
     sweeps = pd.DataFrame(
@@ -355,6 +407,7 @@ def _sweep_table(parents: list, trials: pd.DataFrame) -> pd.DataFrame:
             "vae_seconds",
             "sweep_seconds",
             *BUDGET_PARAMS,
+            *SCHEDULE_PARAMS,
         ],
     )
     # A resumed sweep may hold several parent runs for one sweep id; keep the latest.

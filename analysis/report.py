@@ -56,7 +56,7 @@ def build_report(data: SweepData, out_dir: Path, metric: str = "accuracy") -> Re
     summary = stats.curve_summary(frame, metric)
     tests = stats.paired_tests(frame, metric)
     significance = stats.significance_summary(tests)
-    areas = stats.trial_areas(frame, metric)
+    areas = stats.trial_areas(frame, metric, data.grids)
     curve = stats.alpha_curve(areas)
     alpha_table = stats.alpha_summary(areas)
     diagnostics = stats.trial_diagnostics(frame)
@@ -207,7 +207,8 @@ def _blocks(
             "over seeds). Choosing the best of k alphas and then testing it favours chance winners, so "
             "'p (t, Holm, alphas)' corrects over the k alpha > 0 areas of that dataset and heuristic; "
             "claim a gain only from that column. A trial counts as complete only with every label "
-            "count of its dataset's grid; "
+            "count of its dataset's grid (the counts its sweeps' schedules name, and any count a trial "
+            "logged); "
             + (
                 f"{len(gaps)} incomplete trials are left out of the areas and listed below (a gap is "
                 "not interpolated over)."

@@ -28,6 +28,7 @@ check.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -285,18 +286,26 @@ def normalised_area(n_labels: np.ndarray, values: np.ndarray) -> float:
     return float(np.trapezoid(y, x) / (x[-1] - x[0]))
 
 
-def trial_areas(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+def trial_areas(
+    frame: pd.DataFrame, metric: str = "accuracy", grids: Mapping[str, Sequence[int]] | None = None
+) -> pd.DataFrame:
     """Normalised area under each trial's curve.
 
     Columns: dataset, heuristic, alpha, seed, trial_key, initial_labels_sha256, area, n_points,
     first_n, last_n, missing_n_labels, complete.
-    The grid of a dataset is every label count any of its trials logged. A trial is ``complete``
+    The grid of a dataset is every label count any of its trials logged, and every count its
+    sweeps' schedules name (``grids``, :attr:`analysis.load.SweepData.grids`): a sweep stopped before
+    its last round leaves every trial short of it. A trial is ``complete``
     only when it has every one of them (``missing_n_labels`` lists the gaps, e.g. a round whose
     metrics never arrived); only complete trials enter area comparisons: a curve with a gap or a
     shorter range is not comparable, and a gap is not interpolated over.
     """
     data = _metric(frame, metric)
-    grids = {d: np.unique(g.to_numpy()) for d, g in data.groupby("dataset")["n_labels"]}
+    scheduled = grids or {}
+    grids = {
+        d: np.union1d(g.to_numpy(), np.asarray(scheduled.get(d, []), dtype=g.dtype))
+        for d, g in data.groupby("dataset")["n_labels"]
+    }
     rows = []
     for (dataset, heuristic, alpha, seed, key), group in data.groupby([*GROUP, "seed", "trial_key"]):
         n, v = group["n_labels"].to_numpy(), group["value"].to_numpy()

@@ -161,6 +161,8 @@ def write_sweep(
             params=[
                 Param("schedule.initial_labels", str(initial_labels)),
                 Param("schedule.labels_per_round", str(labels_per_round)),
+                Param("schedule.rounds", str(rounds)),
+                Param("schedule.max_labels", "None"),
                 Param("dataset.pool_size", str(pool_size)),
             ],
             metrics=[

@@ -30,7 +30,7 @@ from analysis_helpers import (
 from mlflow import MlflowClient
 
 from analysis import stats
-from analysis.load import AnalysisError, MixedBudgetsError, load_sweep
+from analysis.load import AnalysisError, MixedBudgetsError, load_sweep, scheduled_label_counts
 from analysis.report import build_report, log_to_parent
 
 REPO = Path(__file__).resolve().parents[1]
@@ -436,6 +436,44 @@ def test_report_flags_same_picks_lists_gaps_names_families_and_adds_vae_seconds(
     coreset = figure[figure.heuristic == "coreset"].set_index("alpha")
     assert coreset.loc[INF, "plain_overlap"] == pytest.approx(0.2) and coreset.loc[1.0, "vae_share"] == 0.5
     assert (tmp_path / "out" / "alpha_sweep_digits.png").stat().st_size > 10_000
+
+
+def test_a_sweep_stopped_before_its_last_round_leaves_every_trial_incomplete(store, tmp_path):
+    uri, art = store["uri"], store["art"]
+    # rounds=4 schedules 100..500 labels; no trial logged 500 (the sweep was stopped)
+    keys = [f"digits/coreset/{a:g}/{s}" for a in (0.0, 0.5, 1.0) for s in range(3)]
+    write_sweep(
+        uri, "stopped", sweep_id="t1", artifact_root=art, seeds=range(3),
+        missing_steps={key: [500] for key in keys},
+    )  # fmt: skip
+    data = load_sweep(uri, "stopped")
+    assert data.grids == {"digits": [100, 200, 300, 400, 500]}
+    areas = stats.trial_areas(data.frame, grids=data.grids)
+    assert not areas["complete"].any() and set(areas["missing_n_labels"]) == {"500"}
+    # from the logged points alone, the same trials look complete
+    assert stats.trial_areas(data.frame)["complete"].all()
+    report = build_report(data, tmp_path / "out")
+    text = report.markdown.read_text()
+    assert "9 incomplete trials are left out of the areas" in text
+    assert "| digits/coreset/0.5/1 | 4 | 500 |" in text
+
+
+@pytest.mark.parametrize(
+    ("initial", "per_round", "rounds", "max_labels"),
+    [(100, 100, 4, None), (100, 100, None, 350), (3000, 3000, 3, 10000), (50, 25, 0, None), (10, 5, 2, 12)],
+)
+def test_the_scheduled_grid_is_the_loops(initial, per_round, rounds, max_labels):
+    from raysweep.config import ScheduleConfig
+    from raysweep.loop import label_schedule
+
+    schedule = ScheduleConfig(
+        initial_labels=initial, labels_per_round=per_round, rounds=rounds, max_labels=max_labels
+    )
+    assert scheduled_label_counts(initial, per_round, rounds, max_labels) == label_schedule(schedule, 10**6)
+
+
+def test_a_schedule_that_ends_with_the_pool_names_no_grid():
+    assert scheduled_label_counts(100, 100, None, None) is None
 
 
 def test_sweeps_that_differ_in_alpha_scaling_are_refused(store):
