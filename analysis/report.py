@@ -412,14 +412,20 @@ def _pick_blocks(arms: pd.DataFrame, flagged: pd.DataFrame, scaling: str | None)
             "(weighted by the labels each round bought; not logged for loss prediction, whose model "
             f"depends on alpha). Alpha scaling: {_scaling_text(scaling)}. An arm whose mean plain_overlap "
             f"is {stats.SAME_PICKS_OVERLAP} or more bought (nearly) the plain heuristic's labels: "
-            "whatever its curve does, it does not test the VAE features.",
+            "whatever its curve does, it does not test the VAE features. Intervals are clipped to [0, 1] "
+            f"and not shown where fewer than {plots.MIN_SEEDS_FOR_CI} seeds back them (not informative); "
+            "`arm_diagnostics.csv` keeps the t-intervals as computed.",
         )
     )
+    shown = arms.assign(flag=[stats.SAME_PICKS_TEXT if f else "" for f in arms["same_picks_as_plain"]])
+    for quantity in ("vae_share", "plain_overlap"):
+        low, high = f"{quantity}_ci_low", f"{quantity}_ci_high"
+        shown[low], shown[high] = plots.drawable_interval(shown[low], shown[high], shown["n"], (0.0, 1.0))
     b.append(
         (
             "table",
             _format(
-                arms.assign(flag=[stats.SAME_PICKS_TEXT if f else "" for f in arms["same_picks_as_plain"]]),
+                shown,
                 {
                     "dataset": "dataset",
                     "heuristic": "heuristic",

@@ -476,6 +476,22 @@ def test_a_schedule_that_ends_with_the_pool_names_no_grid():
     assert scheduled_label_counts(100, 100, None, None) is None
 
 
+def test_pick_diagnostics_of_two_seeds_show_no_interval_in_the_report(store, tmp_path):
+    uri, art = store["uri"], store["art"]
+    write_sweep(uri, "two-seeds", sweep_id="w1", artifact_root=art, seeds=[0, 1], diagnostics=ARMS)
+    report = build_report(load_sweep(uri, "two-seeds"), tmp_path / "out")
+    text = report.markdown.read_text()
+    [header] = [
+        line
+        for line in text.splitlines()
+        if line.startswith("| dataset | heuristic | alpha | seeds | vae_share")
+    ]
+    assert "CI" not in header  # fewer than 3 seeds: not informative, not shown
+    assert "| digits | coreset | 1 | 2 | 0.5000 | 0.7200 |" in text
+    arms = pd.read_csv(report.tables["arm_diagnostics"])
+    assert arms["plain_overlap_ci_low"].notna().all()  # the CSV keeps the intervals as computed
+
+
 def test_sweeps_that_differ_in_alpha_scaling_are_refused(store):
     uri, art = store["uri"], store["art"]
     write_sweep(uri, "scalings", sweep_id="r1", artifact_root=art, seeds=[0], alpha_scaling="raw")
