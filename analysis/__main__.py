@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
 from analysis.load import AnalysisError
+from analysis.tsne import DEFAULT_ALPHA, DEFAULT_SCALING
 
 log = logging.getLogger("analysis")
 
@@ -53,7 +55,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     tsne.add_argument("--select", type=int, default=100, help="points core-set selects (paper 100)")
     tsne.add_argument(
-        "--alpha", type=float, default=1.0, help="weight of the VAE features in the augmented panel"
+        "--alpha",
+        type=float,
+        default=DEFAULT_ALPHA,
+        help="weight of the VAE features in the augmented panel (default 1: under balanced scaling both "
+        "blocks carry half the distances; inf: the VAE features alone)",
+    )
+    tsne.add_argument(
+        "--alpha-scaling",
+        choices=["balanced", "raw"],
+        default=DEFAULT_SCALING,
+        help="balanced (default): each block over its spread, alpha relative to the task block; raw: the "
+        "paper's [T_f, alpha V], whose VAE block is ~4%% of the distances at alpha 1 on MNIST",
     )
     tsne.add_argument("--seed", type=int, default=0)
     tsne.add_argument("--epochs", type=int, default=None, help="task-model epochs (default: the paper's 10)")
@@ -71,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("mlflow", "alembic", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # reading the parent run's vae_trainings.json would otherwise draw a download bar per sweep
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         if args.command == "report":
             return _report(args)
@@ -104,6 +119,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _tsne(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from analysis.tsne import TsneStudy, run_tsne_study
 
     study = TsneStudy(
@@ -114,6 +131,7 @@ def _tsne(args: argparse.Namespace) -> int:
         candidate_fraction=args.candidate_fraction,
         select=args.select,
         alpha=args.alpha,
+        alpha_scaling=args.alpha_scaling,
         seed=args.seed,
         epochs=args.epochs,
         vae_epochs=args.vae_epochs,
@@ -121,6 +139,12 @@ def _tsne(args: argparse.Namespace) -> int:
         device=args.device,
     )
     paths = run_tsne_study(study, args.out)
+    vae = pd.read_csv(args.out / "tsne_summary.csv").set_index("panel").loc["vae"]
+    print(
+        f"selections: {int(vae['picks_shared'])} of {int(vae['selected'])} picks shared by both panels "
+        f"(overlap {vae['pick_overlap']:.2f}); VAE block's share of the distances {vae['vae_share']:.2f} "
+        f"(alpha {study.alpha:g}, {study.alpha_scaling})"
+    )
     print("t-SNE study: " + ", ".join(str(p) for p in paths))
     return 0
 

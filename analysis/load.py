@@ -15,11 +15,22 @@ sweeps, so the user picks one with ``--sweep``.
 Duplicates: a resumed or retried trial may log a step twice, or a trial may have two runs. Rows are
 deduplicated by (trial key, metric, step), keeping the latest by metric timestamp, then by run start
 time; the number of dropped rows is returned and logged.
+
+Alpha scaling: a VAE trial's alpha means a different weight under ``raw`` and ``balanced`` (param
+``config.alpha_scaling``; runs logged before the param existed were ``raw``), and its trial key does
+not say which, so sweeps whose VAE trials differ in scaling are refused like mixed budgets.
+
+VAE seconds: each parent run's ``vae_trainings.json`` (one row per VAE: dataset, cache key,
+seconds, the trial keys that used it) becomes ``SweepData.vaes``; a sweep without the file (an older
+launcher) gets a note and no VAE seconds.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -51,13 +62,25 @@ TIDY_COLUMNS = [
     "metric",
     "value",
 ]
-DEFAULT_METRICS = ("accuracy", "auc", "train_seconds", "selection_seconds")
+DEFAULT_METRICS = ("accuracy", "auc", "train_seconds", "selection_seconds", "eval_seconds")
+"""``eval_seconds`` (the test-set evaluation after each round) exists since the firstrun launcher;
+older runs have none, and the runtime tables count it as 0 there."""
+DIAGNOSTIC_METRICS = ("vae_share", "plain_overlap", "diagnostics_seconds")
+"""Per-round pick diagnostics, logged only by trials that use VAE features (so read only for them)."""
+SCALING_PARAM = "config.alpha_scaling"
+SCALING_BEFORE_PARAM = "raw"
+"""Runs logged before ``alpha_scaling`` existed scaled the VAE block by alpha alone: ``raw``."""
+VAE_TRAININGS_FILE = "vae_trainings.json"
+VAE_COLUMNS = ["sweep_id", "dataset", "cache_key", "trained_this_run", "seconds", "trials"]
 BUDGET_PARAMS = {
     "initial_labels": ("schedule.initial_labels", "initial_labels"),
     "labels_per_round": ("schedule.labels_per_round", "labels_per_round"),
     "pool_size": ("dataset.pool_size", "pool_size"),
 }
 """Budget field -> the parent param and the child param that may carry it."""
+SCHEDULE_PARAMS = {"rounds": "schedule.rounds", "max_labels": "schedule.max_labels"}
+"""Where the schedule stops (parent params; "None" when unset): with the budgets, the label counts
+every trial of the sweep was to reach (:func:`scheduled_label_counts`)."""
 
 
 class AnalysisError(ValueError):
@@ -80,6 +103,10 @@ class SweepData:
     uses_vae, initial_labels_sha256, start/end time, wall_seconds, status).
     ``sweeps``: one row per sweep (sweep_id, parent_run_id, start/end, wall_seconds, budget
     params, vae_trainings, vae_seconds).
+    ``vaes``: one row per (sweep, VAE) from the parent runs' ``vae_trainings.json`` (columns
+    :data:`VAE_COLUMNS`; ``trials`` is the list of trial keys that used the VAE).
+    ``grids``: dataset -> the label counts its sweeps' schedules name (union over the sweeps);
+    datasets whose schedule is unknown or ends only where the pool runs out have none.
     """
 
     experiment_name: str
@@ -89,6 +116,8 @@ class SweepData:
     trials: pd.DataFrame
     sweeps: pd.DataFrame
     sweep_ids: list[str]
+    vaes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=VAE_COLUMNS))
+    grids: dict[str, list[int]] = field(default_factory=dict)
     duplicates_dropped: int = 0
     duplicate_runs: int = 0
     notes: list[str] = field(default_factory=list)
@@ -164,6 +193,7 @@ def load_sweep(
 
     trials = _trial_table(children)
     histories = _histories(client, trials, metrics, max_workers)
+    histories.update(_histories(client, trials[trials["uses_vae"]], DIAGNOSTIC_METRICS, max_workers))
     frame = _tidy(trials, histories)
     if frame.empty:
         raise AnalysisError(f"the trial runs of experiment {experiment!r} logged no metrics")
@@ -181,6 +211,8 @@ def load_sweep(
         notes.append(message)
     used_runs = set(frame["run_id"])
     trials = trials[trials["run_id"].isin(used_runs)].reset_index(drop=True)
+    vaes = _vae_table(client, sweeps, trials, notes)
+    grids = scheduled_grids(sweeps, trials)
     return SweepData(
         experiment_name=experiment,
         experiment_id=exp.experiment_id,
@@ -189,10 +221,54 @@ def load_sweep(
         trials=trials,
         sweeps=sweeps,
         sweep_ids=sweep_ids,
+        vaes=vaes,
+        grids=grids,
         duplicates_dropped=dropped,
         duplicate_runs=duplicate_runs,
         notes=notes,
     )
+
+
+def scheduled_label_counts(
+    initial_labels: int, labels_per_round: int, rounds: int | None, max_labels: int | None
+) -> list[int] | None:
+    """The label counts a schedule trains on, as ``raysweep.loop.label_schedule`` makes them; None
+    where neither ``rounds`` nor ``max_labels`` is set (the schedule then ends where the pool runs
+    out, which the runs do not log). The launcher refused schedules that do not fit the pool, so the
+    pool's size does not cut a schedule that names its end. Kept here, not imported, so that the
+    report does not load torch; a test holds it equal to ``label_schedule``."""
+    if rounds is None and max_labels is None:
+        return None
+    cap = max_labels if max_labels is not None else math.inf
+    counts = [initial_labels]
+    while counts[-1] < cap and (rounds is None or len(counts) - 1 < rounds):
+        counts.append(int(min(counts[-1] + labels_per_round, cap)))
+    return counts
+
+
+def scheduled_grids(sweeps: pd.DataFrame, trials: pd.DataFrame) -> dict[str, list[int]]:
+    """dataset -> the union of the label counts its sweeps' schedules name (see :class:`SweepData`).
+
+    A trial that stopped early (a sweep stopped before its last round, a round whose metrics never
+    arrived) misses counts of this grid even where no other trial reached them.
+    """
+    if sweeps.empty or not set(SCHEDULE_PARAMS) <= set(sweeps.columns):
+        return {}
+    grids: dict[str, set[int]] = {}
+    for sweep in sweeps.itertuples():
+        if pd.isna(sweep.initial_labels) or pd.isna(sweep.labels_per_round):
+            continue
+        counts = scheduled_label_counts(
+            int(sweep.initial_labels),
+            int(sweep.labels_per_round),
+            None if pd.isna(sweep.rounds) else int(sweep.rounds),
+            None if pd.isna(sweep.max_labels) else int(sweep.max_labels),
+        )
+        if counts is None:
+            continue
+        for dataset in trials.loc[trials["sweep_id"] == sweep.sweep_id, "dataset"].unique():
+            grids.setdefault(dataset, set()).update(counts)
+    return {dataset: sorted(counts) for dataset, counts in grids.items()}
 
 
 def dedupe(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -258,6 +334,7 @@ def _trial_table(children: list) -> pd.DataFrame:
                 "alpha": alpha,
                 "seed": seed,
                 "uses_vae": params.get("uses_vae", str(alpha > 0)).strip().lower() == "true",
+                "alpha_scaling": params.get(SCALING_PARAM, SCALING_BEFORE_PARAM),
                 "initial_labels_sha256": tags.get(HASH_TAG),
                 "status": info.status,
                 "start_time": info.start_time,
@@ -271,8 +348,10 @@ def _trial_table(children: list) -> pd.DataFrame:
 
 def _histories(client, trials: pd.DataFrame, metrics: Sequence[str] | None, max_workers: int) -> dict:
     """(run_id, metric) -> list of mlflow Metric. Threads: cheap for sqlite, a big win for a server."""
-    wanted = list(metrics) if metrics else list(DEFAULT_METRICS)
+    wanted = list(metrics) if metrics is not None else list(DEFAULT_METRICS)
     jobs = [(run_id, name) for run_id in trials["run_id"] for name in wanted]
+    if not jobs:
+        return {}
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         results = pool.map(lambda job: client.get_metric_history(*job), jobs)
         return dict(zip(jobs, results, strict=True))
@@ -313,6 +392,7 @@ def _sweep_table(parents: list, trials: pd.DataFrame) -> pd.DataFrame:
                 "vae_seconds": metrics.get("vae_seconds", float("nan")),
                 "sweep_seconds": metrics.get("sweep_seconds", float("nan")),
                 **{name: _int_or_none(params.get(parent)) for name, (parent, _) in BUDGET_PARAMS.items()},
+                **{name: _int_or_none(params.get(param)) for name, param in SCHEDULE_PARAMS.items()},
             }
         )
     sweeps = pd.DataFrame(
@@ -327,6 +407,7 @@ def _sweep_table(parents: list, trials: pd.DataFrame) -> pd.DataFrame:
             "vae_seconds",
             "sweep_seconds",
             *BUDGET_PARAMS,
+            *SCHEDULE_PARAMS,
         ],
     )
     # A resumed sweep may hold several parent runs for one sweep id; keep the latest.
@@ -358,7 +439,12 @@ def _check_budgets(sweeps: pd.DataFrame, trials: pd.DataFrame, frame: pd.DataFra
             if len(distinct) > 1:
                 per = "; ".join(f"{sid}: {', '.join(str(int(v)) for v in vs)}" for sid, vs in values.items())
                 problems.append(f"{dataset} {name} differs ({per})")
-    # 2. Observed label-count grids: one must be a prefix of the other.
+    # 2. Alpha scaling of the VAE trials: alpha 1 is another weight under raw than under balanced.
+    scalings = trials[trials["uses_vae"]].groupby("sweep_id")["alpha_scaling"].agg(lambda s: sorted(set(s)))
+    if len({v for vs in scalings for v in vs}) > 1:
+        per = "; ".join(f"{sid}: {', '.join(vs)}" for sid, vs in scalings.items())
+        problems.append(f"alpha_scaling differs ({per}): the same alpha is another weight")
+    # 3. Observed label-count grids: one must be a prefix of the other.
     grids = frame.groupby(["dataset", "sweep_id"])["n_labels"].agg(lambda s: sorted(set(s)))
     for dataset, per_sweep in grids.groupby(level=0):
         items = [(sid, grid) for (_, sid), grid in per_sweep.items()]
@@ -375,6 +461,47 @@ def _check_budgets(sweeps: pd.DataFrame, trials: pd.DataFrame, frame: pd.DataFra
             + "; ".join(problems)
             + ". Pick one sweep with --sweep ID."
         )
+
+
+def _vae_table(client, sweeps: pd.DataFrame, trials: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """The parent runs' ``vae_trainings.json`` rows; a note for each VAE-using sweep without one."""
+    rows = []
+    vae_sweeps = set(trials.loc[trials["uses_vae"], "sweep_id"])
+    for sweep in sweeps.dropna(subset=["parent_run_id"]).itertuples():
+        logged = _read_vae_trainings(client, sweep.parent_run_id)
+        if logged is None:
+            if sweep.sweep_id in vae_sweeps:
+                notes.append(
+                    f"sweep {sweep.sweep_id} logged no {VAE_TRAININGS_FILE} (a launcher older than the VAE "
+                    "timing): its VAE training seconds are unknown and left out of the runtime totals"
+                )
+            continue
+        for vae in logged:
+            seconds = vae.get("seconds")
+            rows.append(
+                {
+                    "sweep_id": sweep.sweep_id,
+                    "dataset": vae.get("dataset"),
+                    "cache_key": vae.get("cache_key"),
+                    "trained_this_run": bool(vae.get("trained_this_run")),
+                    "seconds": float(seconds) if seconds is not None else float("nan"),
+                    "trials": list(vae.get("trials", [])),
+                }
+            )
+    return pd.DataFrame(rows, columns=VAE_COLUMNS)
+
+
+def _read_vae_trainings(client, parent_run_id: str) -> list[dict] | None:
+    if VAE_TRAININGS_FILE not in {a.path for a in client.list_artifacts(parent_run_id)}:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        path = client.download_artifacts(parent_run_id, VAE_TRAININGS_FILE, folder)
+        try:
+            return list(json.loads(Path(path).read_text())["vaes"])
+        except (ValueError, KeyError, TypeError) as err:
+            raise AnalysisError(
+                f"parent run {parent_run_id}: unreadable {VAE_TRAININGS_FILE} ({err})"
+            ) from None
 
 
 def _grid_text(grid: list[int]) -> str:

@@ -5,11 +5,22 @@ Every figure is written as PNG (150 dpi) and PDF, next to the CSV of the numbers
 - ``curves_<dataset>_<heuristic>``: figures 1-4. Left: accuracy vs number of labels for the plain
   heuristic and its VAE variants (all of them when there are at most three, else the plain, the
   best alpha by area and the largest alpha), mean over seeds with a 95% CI band, a star above a
-  variant's curve where the Holm-corrected paired t-test gives p < 0.05. Right: the paired
-  difference variant - plain per alpha with its 95% CI, filled markers where significant.
-- ``alpha_sweep_<dataset>``: left, normalised area under the curve vs alpha with 95% CI, one line
-  per heuristic (heuristics without alpha as dashed references); right, the paired gain over alpha 0.
-- ``runtime``: compute (train + selection) and wall seconds per heuristic, one panel per dataset.
+  variant's curve where the paired t-test, Holm-corrected over every alpha and label count of the
+  (dataset, heuristic), gives p < 0.05. Right: the paired difference variant - plain per alpha with
+  its 95% CI, filled markers where significant.
+- ``alpha_sweep_<dataset>``: one line per heuristic against alpha: the normalised area under the
+  curve (heuristics without alpha as dashed references), the paired gain over alpha 0,
+  ``plain_overlap`` (the share of picks the plain heuristic also makes; 0.99 marked) and
+  ``vae_share`` (the VAE block's share of the squared distances), each mean and 95% CI over seeds.
+  Alphas are a grid, not a scale: equally spaced ticks, 0 (plain) first, and the VAE-only end
+  (alpha = inf) at its own tick past a break.
+- ``runtime``: compute (train + selection), each heuristic's share of VAE training and wall seconds
+  per heuristic, one panel per dataset.
+
+Intervals: CI bands and whiskers are clipped to what the quantity can be ([0, 1] for accuracy, AUC,
+their areas, overlaps and shares; [-1, 1] for their differences); the CSVs keep the unclipped
+bounds. Where fewer than :data:`MIN_SEEDS_FOR_CI` seeds back a point, a t-interval spans most of
+the plot and says nothing: it is not drawn, and the panel says so.
 """
 
 from __future__ import annotations
@@ -22,6 +33,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+from analysis.stats import ARM_COLUMNS
 
 DPI = 150
 HEURISTIC_NAMES = {
@@ -41,6 +54,50 @@ HEURISTIC_COLOURS = {
 }
 PLAIN_COLOUR = "0.15"
 MAX_VARIANTS = 3
+FEASIBLE_RANGES = {"accuracy": (0.0, 1.0), "auc": (0.0, 1.0)}
+"""metric -> the values it can take; its curves, areas (in its units) and intervals stay inside."""
+FRACTION = (0.0, 1.0)
+"""vae_share and plain_overlap are fractions."""
+MIN_SEEDS_FOR_CI = 3
+UNINFORMATIVE_NOTE = f"fewer than {MIN_SEEDS_FOR_CI} seeds: 95% intervals not informative, not drawn"
+VAE_ONLY_GAP = 0.7
+"""Extra space before the alpha = inf tick: a break in the axis, since inf is not one more step."""
+
+
+def feasible_range(metric: str) -> tuple[float, float] | None:
+    """What ``metric`` (and its area) can be; None for a metric without known bounds (no clipping)."""
+    return FEASIBLE_RANGES.get(metric)
+
+
+def difference_range(metric: str) -> tuple[float, float] | None:
+    bounds = feasible_range(metric)
+    return None if bounds is None else (bounds[0] - bounds[1], bounds[1] - bounds[0])
+
+
+def drawable_interval(
+    low: np.ndarray, high: np.ndarray, n: np.ndarray, bounds: tuple[float, float] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The interval to draw: clipped to ``bounds``, NaN where fewer than MIN_SEEDS_FOR_CI seeds back it."""
+    low, high = np.asarray(low, dtype=float).copy(), np.asarray(high, dtype=float).copy()
+    if bounds is not None:
+        low, high = np.clip(low, *bounds), np.clip(high, *bounds)
+    few = np.asarray(n, dtype=float) < MIN_SEEDS_FOR_CI
+    low[few], high[few] = np.nan, np.nan
+    return low, high
+
+
+def whiskers(y: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """(2, n) error-bar lengths from a drawable interval (0 where it is not drawn)."""
+    return np.nan_to_num(np.vstack([y - low, high - y]), nan=0.0).clip(min=0.0)
+
+
+def mark_uninformative(ax: plt.Axes) -> None:
+    """Say under the panel's title that its intervals are not drawn (a box in the panel would cover data)."""
+    ax.set_title(f"{ax.get_title()}\n({UNINFORMATIVE_NOTE})", fontsize=9)
+
+
+def alpha_text(alpha: float) -> str:
+    return "VAE only (α = ∞)" if np.isinf(alpha) else f"α = {alpha:g}"
 
 
 def heuristic_name(name: str) -> str:
@@ -91,7 +148,8 @@ def curve_figure(
         shown = sorted({a for a in (best_alpha, alphas[-1]) if a is not None and a > 0} or {alphas[-1]})
     colours = _variant_colours(alphas)
     n_seeds = int(curves["n"].max())
-    bounded = bool(curves["mean"].between(0.0, 1.0).all())  # accuracy, AUC: a fraction
+    bounds = feasible_range(metric)
+    few_seeds = False
 
     has_diff = not diffs.empty
     fig, axes = plt.subplots(1, 2 if has_diff else 1, figsize=(11.5 if has_diff else 6.2, 4.3), squeeze=False)
@@ -101,23 +159,28 @@ def curve_figure(
         if c.empty:
             continue
         colour = PLAIN_COLOUR if alpha == 0 else colours[alpha]
-        label = f"{heuristic_name(heuristic)} (plain)" if alpha == 0 else f"+ VAE, α = {alpha:g}"
+        label = f"{heuristic_name(heuristic)} (plain)" if alpha == 0 else f"+ VAE, {alpha_text(alpha)}"
+        if np.isinf(alpha):
+            label = alpha_text(alpha)
         if alpha > 0 and alpha == best_alpha and len(alphas) > 1:
             label += " (best area)"
         ax.plot(c["n_labels"], c["mean"], marker="o", ms=3.5, lw=1.6, color=colour, label=label)
-        low, high = c["ci_low"], c["ci_high"]
-        if bounded:  # a t-interval of few seeds can leave [0, 1]; the CSV keeps the raw bounds
-            low, high = low.clip(lower=0.0), high.clip(upper=1.0)
+        # a t-interval of few seeds can leave [0, 1] or span the plot; the CSV keeps the raw bounds
+        low, high = drawable_interval(c["ci_low"], c["ci_high"], c["n"], bounds)
+        few_seeds |= bool((c["n"] < MIN_SEEDS_FOR_CI).any())
         ax.fill_between(c["n_labels"], low, high, color=colour, alpha=0.18, lw=0)
         sig = diffs[(diffs["alpha"] == alpha) & diffs["significant"]] if alpha > 0 else diffs.iloc[0:0]
         if not sig.empty:
-            top = c.set_index("n_labels").loc[sig["n_labels"], "ci_high"].to_numpy()
+            top = pd.Series(np.fmax(high, c["mean"].to_numpy()), index=c["n_labels"])
+            top = top.loc[sig["n_labels"]].to_numpy()
             ax.scatter(sig["n_labels"], top + 0.01 * _span(curves), marker="*", s=70, color=colour, zorder=5)
     if diffs["significant"].any() if has_diff else False:
-        ax.scatter([], [], marker="*", s=70, color="0.3", label="p < 0.05 (paired t, Holm)")
+        ax.scatter([], [], marker="*", s=70, color="0.3", label="p < 0.05 (paired t, Holm over α × labels)")
     ax.set_xlabel("number of labels")
     ax.set_ylabel(metric)
     ax.set_title(f"{metric} (mean of {n_seeds} seeds, 95% CI)", fontsize=10)
+    if few_seeds:
+        mark_uninformative(ax)
     ax.grid(alpha=0.3)
     _legend_below(ax)
 
@@ -129,15 +192,20 @@ def curve_figure(
             d = diffs[diffs["alpha"] == alpha].sort_values("n_labels")
             x = d["n_labels"].to_numpy() + offsets[i]
             y = d["mean_diff"].to_numpy()
-            err = np.vstack([y - d["diff_ci_low"].to_numpy(), d["diff_ci_high"].to_numpy() - y])
-            ax.errorbar(x, y, yerr=err, color=colours[alpha], lw=1.3, capsize=2.5, label=f"α = {alpha:g}")
+            low, high = drawable_interval(
+                d["diff_ci_low"], d["diff_ci_high"], d["n_pairs"], difference_range(metric)
+            )
+            err = whiskers(y, low, high)
+            ax.errorbar(x, y, yerr=err, color=colours[alpha], lw=1.3, capsize=2.5, label=alpha_text(alpha))
             sig = d["significant"].to_numpy(dtype=bool)
             ax.scatter(x[~sig], y[~sig], facecolors="white", edgecolors=colours[alpha], s=22, zorder=4)
             ax.scatter(x[sig], y[sig], color=colours[alpha], s=26, zorder=4)
-        ax.scatter([], [], color="0.3", s=26, label="filled: p < 0.05 (Holm)")
+        ax.scatter([], [], color="0.3", s=26, label="filled: p < 0.05 (Holm over α × labels)")
         ax.set_xlabel("number of labels")
         ax.set_ylabel(f"{metric} difference (VAE − plain)")
         ax.set_title("paired difference by seed, 95% CI", fontsize=10)
+        if (diffs["n_pairs"] < MIN_SEEDS_FOR_CI).any():
+            mark_uninformative(ax)
         ax.grid(alpha=0.3)
         _legend_below(ax, ncol=4)
     fig.suptitle(
@@ -156,8 +224,10 @@ def curve_figure(
                 "diff_ci_high",
                 "p_t",
                 "p_t_holm",
+                "p_t_holm_all",
                 "p_wilcoxon",
                 "p_wilcoxon_holm",
+                "p_wilcoxon_holm_all",
                 "significant",
             ]
         ],
@@ -167,44 +237,115 @@ def curve_figure(
     return fig, numbers
 
 
+def alpha_positions(alphas: list[float]) -> dict[float, float]:
+    """x position per alpha: finite alphas equally spaced (a grid, not a scale), inf past a break."""
+    finite = sorted(a for a in alphas if np.isfinite(a))
+    position = {a: float(i) for i, a in enumerate(finite)}
+    if any(np.isinf(a) for a in alphas):
+        position[np.inf] = len(finite) + VAE_ONLY_GAP if finite else 0.0
+    return position
+
+
+def alpha_tick(alpha: float) -> str:
+    if alpha == 0:
+        return "0\n(plain)"
+    return "∞\n(VAE only)" if np.isinf(alpha) else f"{alpha:g}"
+
+
 def alpha_figure(
-    curve: pd.DataFrame, dataset: str, metric: str = "accuracy"
+    curve: pd.DataFrame,
+    dataset: str,
+    metric: str = "accuracy",
+    arms: pd.DataFrame | None = None,
+    scaling: str | None = None,
 ) -> tuple[plt.Figure, pd.DataFrame]:
-    """Normalised area vs alpha (left) and paired gain over alpha 0 (right), one line per heuristic."""
+    """Against alpha, one line per heuristic: area, paired gain, plain_overlap and vae_share.
+
+    ``curve``: :func:`analysis.stats.alpha_curve`; ``arms``: :func:`analysis.stats.arm_diagnostics`
+    (the bottom row stays empty with a note when the runs logged no diagnostics); ``scaling``: the
+    VAE arms' alpha scaling, for the axis label.
+    """
     data = curve[curve["dataset"] == dataset]
-    alphas = sorted(data["alpha"].unique())
-    position = {a: i for i, a in enumerate(alphas)}  # alphas are a grid, not a scale: equal spacing
+    if arms is None:
+        arms = pd.DataFrame(columns=ARM_COLUMNS)
+    diag = arms[arms["dataset"] == dataset]
+    alphas = sorted(set(data["alpha"]) | set(diag["alpha"]))
+    position = alpha_positions(alphas)
     swept = [h for h, g in data.groupby("heuristic") if g["alpha"].nunique() > 1]
     fixed = [h for h, g in data.groupby("heuristic") if g["alpha"].nunique() == 1]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11.5, 4.3))
-    offsets = _dodge_positions(len(swept))
-    for k, heuristic in enumerate(swept):
-        g = data[data["heuristic"] == heuristic].sort_values("alpha")
+    fig, axes = plt.subplots(2, 2, figsize=(11.5, 8.6))
+    (area_ax, gain_ax), (overlap_ax, share_ax) = axes
+    bounds, diff_bounds = feasible_range(metric), difference_range(metric)
+    offsets = _dodge_positions(max(len(swept), 1))
+    few_seeds = {id(ax): False for ax in axes.flat}
+
+    def series(ax, frame, k, heuristic, mean, low, high, n, limits, label=None):
+        g = frame.sort_values("alpha")
+        if g.empty:
+            return
         x = g["alpha"].map(position).to_numpy() + offsets[k]
+        y = g[mean].to_numpy(dtype=float)
+        lo, hi = drawable_interval(g[low], g[high], g[n], limits)
+        few_seeds[id(ax)] |= bool((g[n] < MIN_SEEDS_FOR_CI).any())
         colour = HEURISTIC_COLOURS.get(heuristic)
-        for ax, mean, low, high in (
-            (left, "mean_area", "ci_low", "ci_high"),
-            (right, "mean_gain", "gain_ci_low", "gain_ci_high"),
-        ):
-            y = g[mean].to_numpy()
-            err = np.vstack([y - g[low].to_numpy(), g[high].to_numpy() - y])
-            ax.errorbar(
-                x,
-                y,
-                yerr=np.nan_to_num(err),
-                marker="o",
-                ms=4,
-                capsize=3,
-                color=colour,
-                label=heuristic_name(heuristic),
+        finite = np.isfinite(g["alpha"].to_numpy())
+        ax.errorbar(x, y, yerr=whiskers(y, lo, hi), fmt="o", ms=4, capsize=3, color=colour, label=label)
+        ax.plot(x[finite], y[finite], color=colour, lw=1.4)
+        if (~finite).any() and finite.any():  # across the break: dotted, inf is not the next step
+            ax.plot(
+                [x[finite][-1], x[~finite][0]], [y[finite][-1], y[~finite][0]], color=colour, lw=1.2, ls=":"
             )
+
+    for k, heuristic in enumerate(swept):
+        g = data[data["heuristic"] == heuristic]
+        name = heuristic_name(heuristic)
+        series(area_ax, g, k, heuristic, "mean_area", "ci_low", "ci_high", "n", bounds, name)
+        vae = g[g["alpha"] > 0]
+        series(
+            gain_ax,
+            vae,
+            k,
+            heuristic,
+            "mean_gain",
+            "gain_ci_low",
+            "gain_ci_high",
+            "n_pairs",
+            diff_bounds,
+            name,
+        )
+        d = diag[diag["heuristic"] == heuristic]
+        series(
+            share_ax,
+            d,
+            k,
+            heuristic,
+            "vae_share",
+            "vae_share_ci_low",
+            "vae_share_ci_high",
+            "n",
+            FRACTION,
+            name,
+        )
+        d = d[d["n_overlap"] > 0]
+        series(
+            overlap_ax,
+            d,
+            k,
+            heuristic,
+            "plain_overlap",
+            "plain_overlap_ci_low",
+            "plain_overlap_ci_high",
+            "n_overlap",
+            FRACTION,
+            name,
+        )
         best = g.loc[g["mean_area"].idxmax()]
-        left.scatter(
+        area_ax.scatter(
             position[best["alpha"]] + offsets[k],
             best["mean_area"],
             marker="*",
             s=160,
-            color=colour,
+            color=HEURISTIC_COLOURS.get(heuristic),
             edgecolors="black",
             lw=0.6,
             zorder=5,
@@ -213,35 +354,107 @@ def alpha_figure(
         g = data[data["heuristic"] == heuristic].iloc[0]
         colour = HEURISTIC_COLOURS.get(heuristic, "0.5")
         # mean only: CI bands of several references would cover the panel (the CIs are in the CSV)
-        label = f"{heuristic_name(heuristic)} (no α), mean"
-        left.axhline(g["mean_area"], color=colour, ls="--", lw=1.2, label=label)
+        area_ax.axhline(
+            g["mean_area"], color=colour, ls="--", lw=1.2, label=f"{heuristic_name(heuristic)} (no α), mean"
+        )
     if swept:
-        left.scatter(
+        area_ax.scatter(
             [], [], marker="*", s=120, color="white", edgecolors="black", label="best α (largest mean)"
         )
-    right.axhline(0.0, color=PLAIN_COLOUR, lw=1, ls="--")
-    for ax in (left, right):
-        ax.set_xticks(range(len(alphas)), [f"{a:g}" for a in alphas])
-        ax.set_xlabel("α (weight of the VAE features; 0 = plain heuristic)")
+
+    gain_ax.axhline(0.0, color=PLAIN_COLOUR, lw=1, ls="--")
+    overlap_ax.axhline(0.99, color="tab:red", lw=1, ls="--", label="0.99: same picks as plain")
+    if 0.0 in position:  # alpha 0 is the plain heuristic itself: overlap 1, VAE share 0
+        overlap_ax.scatter(
+            [position[0.0]],
+            [1.0],
+            marker="o",
+            s=30,
+            facecolors="white",
+            edgecolors="0.3",
+            zorder=4,
+            label="α = 0: by definition",
+        )
+        share_ax.scatter(
+            [position[0.0]],
+            [0.0],
+            marker="o",
+            s=30,
+            facecolors="white",
+            edgecolors="0.3",
+            zorder=4,
+            label="α = 0: by definition",
+        )
+    without_overlap = sorted(set(diag["heuristic"]) - set(diag.loc[diag["n_overlap"] > 0, "heuristic"]))
+    if without_overlap:
+        names = ", ".join(heuristic_name(h) for h in without_overlap)
+        overlap_ax.text(
+            0.02,
+            0.04,
+            f"no plain_overlap for {names}: its model depends on α",
+            fontsize=7.5,
+            transform=overlap_ax.transAxes,
+            color="0.3",
+        )
+    if diag.empty:
+        for ax in (overlap_ax, share_ax):
+            ax.text(
+                0.5,
+                0.5,
+                "these runs logged no pick diagnostics",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                color="0.3",
+            )
+
+    xlabels = {
+        "balanced": "α, weight of the VAE block relative to the task block (balanced scaling)",
+        "raw": "α, factor on the raw VAE features (raw scaling: the paper's [T_f ⁀ αV])",
+    }
+    xlabel = xlabels.get(scaling, "α, weight of the VAE features" + (f" ({scaling})" if scaling else ""))
+    ticks = sorted(position.items(), key=lambda item: item[1])
+    for ax in axes.flat:
+        ax.set_xticks([x for _, x in ticks], [alpha_tick(a) for a, _ in ticks])
+        ax.set_xlabel(xlabel, fontsize=9)
         ax.grid(alpha=0.3)
-    left.set_ylabel(f"normalised area under the curve ({metric})")
-    left.set_title("area under the learning curve, mean and 95% CI", fontsize=10)
-    right.set_ylabel(f"gain over α = 0 ({metric})")
-    right.set_title("paired gain over the plain heuristic, 95% CI", fontsize=10)
-    _legend_below(left)
-    if swept:
-        _legend_below(right)
+        if np.inf in position and len(position) > 1:  # the axis break before the VAE-only end
+            ax.axvline(position[np.inf] - (1 + VAE_ONLY_GAP) / 2, color="0.6", lw=0.8, ls=(0, (2, 3)))
+    for ax in (overlap_ax, share_ax):
+        ax.set_ylim(-0.03, 1.05)
+    area_ax.set_ylabel(f"normalised area under the curve ({metric})")
+    area_ax.set_title("area under the learning curve, mean and 95% CI", fontsize=10)
+    gain_ax.set_ylabel(f"gain over α = 0 ({metric})")
+    gain_ax.set_title("paired gain over the plain heuristic, 95% CI", fontsize=10)
+    overlap_ax.set_ylabel("plain_overlap (share of picks plain also makes)")
+    overlap_ax.set_title("did the arm pick anything else? mean and 95% CI", fontsize=10)
+    share_ax.set_ylabel("vae_share (VAE block's share of distances)")
+    share_ax.set_title("weight the VAE block carried, mean and 95% CI", fontsize=10)
+    for ax in axes.flat:
+        if few_seeds[id(ax)]:
+            mark_uninformative(ax)
+    # one legend for the four panels, under them: per-panel legends would cover the tick labels
+    legend: dict[str, object] = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
     n_seeds = int(data["n"].max()) if not data.empty else 0
     fig.suptitle(f"{dataset_name(dataset)}: effect of the VAE weight α ({n_seeds} seeds)", fontsize=12)
-    fig.tight_layout()
-    return fig, data
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend(legend.values(), legend.keys(), loc="lower center", ncol=4, fontsize=8, frameon=False)
+    numbers = data.merge(
+        diag, on=["dataset", "heuristic", "alpha"], how="outer", suffixes=("", "_diagnostics")
+    )
+    return fig, numbers
 
 
 def runtime_figure(by_heuristic: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame]:
-    """Compute (train + selection, stacked) and summed trial wall time per heuristic, per dataset."""
+    """Compute (train + selection + evaluation + share of VAE training, stacked) and summed trial wall
+    time per heuristic, per dataset."""
     datasets = sorted(by_heuristic["dataset"].unique())
+    stacked = by_heuristic["compute_seconds"] + by_heuristic.get("vae_seconds", 0.0).fillna(0.0)
     peak = float(
-        np.nanmax(by_heuristic[["compute_seconds", "wall_seconds"]].to_numpy(dtype=float), initial=0)
+        np.nanmax(np.r_[stacked.to_numpy(dtype=float), by_heuristic["wall_seconds"].to_numpy(dtype=float), 0])
     )
     unit, scale = (
         ("hours", 3600.0) if peak > 4 * 3600 else ("minutes", 60.0) if peak > 300 else ("seconds", 1.0)
@@ -253,9 +466,22 @@ def runtime_figure(by_heuristic: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame
         x = np.arange(len(d))
         train = d["train_seconds"].to_numpy() / scale
         select = d["selection_seconds"].to_numpy() / scale
+        evaluate = d["eval_seconds"].to_numpy() / scale if "eval_seconds" in d else 0 * train
+        vae = (
+            np.nan_to_num(d["vae_seconds"].to_numpy(dtype=float)) / scale if "vae_seconds" in d else 0 * train
+        )
         wall = d["wall_seconds"].to_numpy(dtype=float) / scale
         ax.bar(x - width / 2, train, width, color="tab:blue", label="training")
         ax.bar(x - width / 2, select, width, bottom=train, color="tab:orange", label="selection")
+        ax.bar(x - width / 2, evaluate, width, bottom=train + select, color="tab:purple", label="evaluation")
+        ax.bar(
+            x - width / 2,
+            vae,
+            width,
+            bottom=train + select + evaluate,
+            color="tab:green",
+            label="VAE training (share)",
+        )
         ax.bar(
             x + width / 2,
             wall,
@@ -286,8 +512,11 @@ def runtime_figure(by_heuristic: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame
         ax.grid(axis="y", alpha=0.3)
         ax.margins(y=0.15)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, bbox_to_anchor=(0.5, -0.06))
-    fig.suptitle("runtime per heuristic (all variants and seeds summed)", fontsize=12)
+    fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=8, bbox_to_anchor=(0.5, -0.06))
+    fig.suptitle(
+        "runtime per heuristic (all variants and seeds summed, shared VAEs split over their trials)",
+        fontsize=11,
+    )
     fig.tight_layout()
     return fig, by_heuristic
 
@@ -300,8 +529,14 @@ def write_figures(
     alpha_table: pd.DataFrame,
     runtime_by_heuristic: pd.DataFrame,
     metric: str = "accuracy",
+    arms: pd.DataFrame | None = None,
+    scaling: str | None = None,
 ) -> dict[str, list[Path]]:
-    """Write every figure of a report; returns name -> [png, pdf, csv]."""
+    """Write every figure of a report; returns name -> [png, pdf, csv].
+
+    ``arms``: the per-arm pick diagnostics (:func:`analysis.stats.arm_diagnostics`) for the alpha
+    figure; ``scaling``: the VAE arms' alpha scaling, named on its axis.
+    """
     figures: dict[str, list[Path]] = {}
     best = {(r.dataset, r.heuristic): r.best_alpha for r in alpha_table.itertuples()}
     for (dataset, heuristic), group in summary.groupby(["dataset", "heuristic"]):
@@ -315,7 +550,7 @@ def write_figures(
     for dataset in sorted(curve["dataset"].unique()):
         if curve[curve["dataset"] == dataset].groupby("heuristic")["alpha"].nunique().max() < 2:
             continue
-        fig, numbers = alpha_figure(curve, dataset, metric)
+        fig, numbers = alpha_figure(curve, dataset, metric, arms, scaling)
         stem = f"alpha_sweep_{slug(dataset)}"
         figures[stem] = save(fig, numbers, out_dir, stem)
     if not runtime_by_heuristic.empty:

@@ -5,8 +5,9 @@
 - ``report.md`` / ``report.html``: the significance summary, the alpha summary, the runtime tables
   and the figures, ready to read (the HTML is rendered from the same blocks, no extra dependency);
 - ``curve_summary.csv``, ``paired_tests.csv``, ``significance_summary.csv``, ``trial_areas.csv``,
-  ``alpha_curve.csv``, ``alpha_summary.csv``, ``runtime_per_trial.csv``,
-  ``runtime_by_heuristic.csv``, ``runtime_per_sweep.csv``;
+  ``label_gaps.csv``, ``alpha_curve.csv``, ``alpha_summary.csv``, ``trial_diagnostics.csv``,
+  ``arm_diagnostics.csv``, ``runtime_per_trial.csv``, ``runtime_by_heuristic.csv``,
+  ``runtime_per_sweep.csv``;
 - the figures of :mod:`analysis.plots` (PNG, PDF and CSV each).
 
 :func:`log_to_parent` uploads the folder as artifacts (under ``analysis/``) of the sweep's parent run.
@@ -55,18 +56,24 @@ def build_report(data: SweepData, out_dir: Path, metric: str = "accuracy") -> Re
     summary = stats.curve_summary(frame, metric)
     tests = stats.paired_tests(frame, metric)
     significance = stats.significance_summary(tests)
-    areas = stats.trial_areas(frame, metric)
+    areas = stats.trial_areas(frame, metric, data.grids)
     curve = stats.alpha_curve(areas)
     alpha_table = stats.alpha_summary(areas)
-    runtime = stats.runtime_tables(frame, data.trials, data.sweeps)
+    diagnostics = stats.trial_diagnostics(frame)
+    arms = stats.arm_diagnostics(diagnostics)
+    runtime = stats.runtime_tables(frame, data.trials, data.sweeps, data.vaes)
+    scaling = _scaling(data.trials)
 
     tables = {
         "curve_summary": summary,
         "paired_tests": tests,
         "significance_summary": significance,
         "trial_areas": areas,
+        "label_gaps": stats.label_gaps(areas),
         "alpha_curve": curve,
         "alpha_summary": alpha_table,
+        "trial_diagnostics": diagnostics,
+        "arm_diagnostics": arms,
         "runtime_per_trial": runtime["per_trial"],
         "runtime_by_heuristic": runtime["by_heuristic"],
         "runtime_per_sweep": runtime["per_sweep"],
@@ -76,10 +83,10 @@ def build_report(data: SweepData, out_dir: Path, metric: str = "accuracy") -> Re
         table_paths[name] = out_dir / f"{name}.csv"
         table.to_csv(table_paths[name], index=False)
     figures = plots.write_figures(
-        out_dir, summary, tests, curve, alpha_table, runtime["by_heuristic"], metric
+        out_dir, summary, tests, curve, alpha_table, runtime["by_heuristic"], metric, arms, scaling
     )
 
-    blocks = _blocks(data, metric, significance, alpha_table, areas, runtime, figures)
+    blocks = _blocks(data, metric, significance, alpha_table, areas, arms, runtime, figures, scaling)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
     md_path.write_text(_to_markdown(blocks))
     html_path.write_text(_to_html(blocks, title=f"raysweep analysis: {data.experiment_name}"))
@@ -111,10 +118,20 @@ def log_to_parent(report: Report, tracking_uri: str) -> bool:
 # Content
 
 
-def _blocks(data, metric, significance, alpha_table, areas, runtime, figures) -> list[tuple[str, object]]:
+def _scaling(trials: pd.DataFrame) -> str | None:
+    """The VAE trials' alpha scaling (the loader refused a mix), None without VAE trials."""
+    used = sorted(set(trials.loc[trials["uses_vae"], "alpha_scaling"])) if "alpha_scaling" in trials else []
+    return ", ".join(used) or None
+
+
+def _blocks(
+    data, metric, significance, alpha_table, areas, arms, runtime, figures, scaling
+) -> list[tuple[str, object]]:
     """The report as a list of (kind, content) blocks: h1/h2/p/ul/table/img."""
     trials = data.trials
     n_seeds = trials.groupby(["dataset", "heuristic", "alpha"])["seed"].nunique()
+    flagged = arms[arms["same_picks_as_plain"]]
+    same_picks = {(r.dataset, r.heuristic, r.alpha) for r in flagged.itertuples()}
     b: list[tuple[str, object]] = [("h1", f"raysweep analysis: {data.experiment_name}")]
     b.append(
         (
@@ -129,6 +146,7 @@ def _blocks(data, metric, significance, alpha_table, areas, runtime, figures) ->
                 f"{_range_text(n_seeds)}",
                 f"metric: `{metric}`, step = number of labels; duplicates dropped: {data.duplicates_dropped} "
                 f"metric points, trial keys with more than one run: {data.duplicate_runs}",
+                f"alpha scaling of the VAE arms: {_scaling_text(scaling)}",
                 *data.notes,
                 f"generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
             ],
@@ -141,9 +159,12 @@ def _blocks(data, metric, significance, alpha_table, areas, runtime, figures) ->
             "p",
             "Each VAE variant (alpha > 0) is compared with its plain partner (same dataset and heuristic, "
             "alpha = 0) seed by seed at every label count, after checking that both started from the "
-            "same initial labels. Tests: paired t-test and Wilcoxon signed-rank, Holm-corrected across "
-            "the label counts of each comparison. 'significant' means Holm-corrected paired t-test "
-            "p < 0.05. With n seeds the exact two-sided Wilcoxon p-value cannot fall below 2/2^n "
+            "same initial labels. Tests: paired t-test and Wilcoxon signed-rank. Two Holm families: "
+            "'Holm, labels' corrects over the label counts of one comparison (one alpha against 0); "
+            "'Holm, alphas x labels' corrects over every alpha and label count of a dataset and "
+            "heuristic, the tests one figure shows at once. 'significant' and the figures' markers "
+            "use the second, the stricter: Holm-corrected paired t-test p < 0.05 over alphas x labels. "
+            "With n seeds the exact two-sided Wilcoxon p-value cannot fall below 2/2^n "
             "(0.0625 for 5 seeds), so Wilcoxon is reported as a robustness check only. Full table: "
             "`paired_tests.csv`.",
         )
@@ -155,7 +176,7 @@ def _blocks(data, metric, significance, alpha_table, areas, runtime, figures) ->
             (
                 "table",
                 _format(
-                    significance,
+                    _with_same_picks(significance, same_picks),
                     {
                         "dataset": "dataset",
                         "heuristic": "heuristic",
@@ -165,16 +186,18 @@ def _blocks(data, metric, significance, alpha_table, areas, runtime, figures) ->
                         "mean_diff_avg": f"mean diff ({metric})",
                         "n_significant": "significant",
                         "significant_at": "significant at (labels)",
-                        "min_p_t_holm": "min p (t, Holm)",
+                        "min_p_t_holm": "min p (t, Holm, labels)",
+                        "min_p_t_holm_all": "min p (t, Holm, alphas x labels)",
                         "min_p_at": "at labels",
-                        "min_p_wilcoxon_holm": "min p (Wilcoxon, Holm)",
+                        "min_p_wilcoxon_holm": "min p (Wilcoxon, Holm, labels)",
+                        "same_picks": "same picks as plain",
                     },
                 ),
             )
         )
 
     b.append(("h2", "Which alpha? Area under the learning curve"))
-    incomplete = int((~areas["complete"]).sum())
+    gaps = stats.label_gaps(areas)
     b.append(
         (
             "p",
@@ -182,11 +205,15 @@ def _blocks(data, metric, significance, alpha_table, areas, runtime, figures) ->
             f"divided by the label range, so it is in {metric} units). Per dataset and heuristic: the "
             "alpha with the largest mean area and its paired gain over alpha = 0 (t-test and Wilcoxon "
             "over seeds). Choosing the best of k alphas and then testing it favours chance winners, so "
-            "'p (t, Holm)' corrects over all k alphas; claim a gain only from that column."
+            "'p (t, Holm, alphas)' corrects over the k alpha > 0 areas of that dataset and heuristic; "
+            "claim a gain only from that column. A trial counts as complete only with every label "
+            "count of its dataset's grid (the counts its sweeps' schedules name, and any count a trial "
+            "logged); "
             + (
-                f" {incomplete} incomplete trials (shorter curves) are left out of the areas."
-                if incomplete
-                else ""
+                f"{len(gaps)} incomplete trials are left out of the areas and listed below (a gap is "
+                "not interpolated over)."
+                if len(gaps)
+                else "every trial is complete."
             ),
         )
     )
@@ -194,7 +221,9 @@ def _blocks(data, metric, significance, alpha_table, areas, runtime, figures) ->
         (
             "table",
             _format(
-                alpha_table,
+                _with_same_picks(alpha_table.rename(columns={"best_alpha": "alpha"}), same_picks).rename(
+                    columns={"alpha": "best_alpha"}
+                ),
                 {
                     "dataset": "dataset",
                     "heuristic": "heuristic",
@@ -206,29 +235,67 @@ def _blocks(data, metric, significance, alpha_table, areas, runtime, figures) ->
                     "gain_ci_low": "gain CI low",
                     "gain_ci_high": "gain CI high",
                     "p_t": "p (t)",
-                    "p_t_holm": "p (t, Holm)",
+                    "p_t_holm": "p (t, Holm, alphas)",
                     "p_wilcoxon": "p (Wilcoxon)",
+                    "same_picks": "best alpha has the plain picks",
                     "note": "note",
                 },
             ),
         )
     )
+    if len(gaps):
+        b.append(("p", "Incomplete trials (label counts of the grid they lack; `label_gaps.csv`):"))
+        b.append(
+            (
+                "table",
+                _format(
+                    gaps,
+                    {
+                        "trial_key": "trial",
+                        "n_points": "label counts logged",
+                        "missing_n_labels": "missing label counts",
+                    },
+                ),
+            )
+        )
+
+    b.extend(_pick_blocks(arms, flagged, scaling))
 
     b.append(("h2", "Runtime"))
     by_h = runtime["by_heuristic"]
     sentences = [
         f"{plots.dataset_name(r.dataset)} {plots.heuristic_name(r.heuristic)}: {r.wall_seconds:,.0f} s wall "
-        f"({r.compute_seconds:,.0f} s train + selection) over {r.trials} trials"
+        f"({r.compute_seconds:,.0f} s train + selection + evaluation"
+        + (f" + {r.vae_seconds:,.0f} s VAE training" if r.vae_trials else "")
+        + f") over {r.trials} trials"
         for r in by_h.itertuples()
         if r.variants > 1
     ]
+    unknown = by_h[by_h["vae_seconds_unknown"] > 0]
     b.append(
         (
             "p",
             "Summed over all variants and seeds of a heuristic, as the paper reports it (paper, 4 x RTX "
             "2080: MNIST core-set 5,113 s, loss prediction 4,955 s; ChestMNIST core-set 7,085 s, loss "
-            "prediction 7,209 s). Wall time is each trial run's end - start; compute is the logged "
-            "train_seconds + selection_seconds. " + ("; ".join(sentences) + "." if sentences else ""),
+            "prediction 7,209 s; each total includes the VAE its augmented variant used). Wall time is "
+            "each trial run's end - start; compute is the logged train_seconds + selection_seconds + "
+            "eval_seconds (the test-set evaluation after each round; 0 for runs logged before it was). "
+            "A VAE is trained once per dataset and VAE config and shared: its training seconds (logged "
+            "by the sweep, kept by the VAE cache when a later sweep reuses it) are split evenly over "
+            "the trials that used it, and 'VAE s' is the heuristic's share; 'total s' = compute + "
+            "VAE, the paper's total. 'diagnostics s' is the extra alpha = 0 selection behind "
+            "plain_overlap, which the method itself does not spend. "
+            + ("; ".join(sentences) + "." if sentences else "")
+            + (
+                " VAE seconds unknown (sweep logged none) for "
+                + ", ".join(
+                    f"{r.vae_seconds_unknown} {r.heuristic} trials on {r.dataset}"
+                    for r in unknown.itertuples()
+                )
+                + ": no total for those."
+                if len(unknown)
+                else ""
+            ),
         )
     )
     b.append(
@@ -244,7 +311,12 @@ def _blocks(data, metric, significance, alpha_table, areas, runtime, figures) ->
                     "seeds": "seeds",
                     "train_seconds": "train s",
                     "selection_seconds": "selection s",
+                    "eval_seconds": "eval s",
                     "compute_seconds": "compute s",
+                    "vae_trials": "VAE trials",
+                    "vae_seconds": "VAE s",
+                    "total_seconds": "total s",
+                    "diagnostics_seconds": "diagnostics s",
                     "wall_seconds": "wall s (sum)",
                     "mean_trial_wall_seconds": "wall s per trial",
                 },
@@ -274,13 +346,115 @@ def _blocks(data, metric, significance, alpha_table, areas, runtime, figures) ->
 
     b.append(("h2", "Figures"))
     captions = {
-        "curves": "mean over seeds with 95% CI; stars: Holm-corrected paired t-test p < 0.05. Right: paired difference.",
-        "alpha_sweep": "normalised area vs alpha (left) and paired gain over alpha = 0 (right), 95% CIs.",
-        "runtime": "train + selection seconds and summed wall time per heuristic.",
+        "curves": "mean over seeds with 95% CI; stars: paired t-test p < 0.05, Holm over alphas x label "
+        "counts. Right: paired difference.",
+        "alpha_sweep": "against alpha: normalised area and paired gain over alpha = 0 (top), plain_overlap "
+        "and vae_share (bottom), mean and 95% CI over seeds; alpha = inf (VAE only) past the axis break.",
+        "runtime": "train + selection seconds, the share of VAE training, and summed wall time per "
+        "heuristic.",
     }
+    b.append(
+        (
+            "p",
+            "Intervals in the figures are clipped to what the quantity can be (accuracy, AUC, areas, "
+            "overlaps and shares in [0, 1], their differences in [-1, 1]; the CSVs keep the raw "
+            f"bounds). Where fewer than {plots.MIN_SEEDS_FOR_CI} seeds back a point its interval is not "
+            "drawn and the panel says so: a t-interval of 2 seeds spans most of the plot.",
+        )
+    )
     for stem, paths in figures.items():
         kind = next((k for k in captions if stem.startswith(k)), "")
         b.append(("img", (paths[0].name, f"{stem}: {captions.get(kind, '')}")))
+    return b
+
+
+def _scaling_text(scaling: str | None) -> str:
+    if scaling is None:
+        return "none (no VAE trials)"
+    meaning = {
+        "balanced": "each block divided by its pool spread before alpha: alpha is the VAE block's weight "
+        "relative to the task block, alpha = 1 gives both equal spread",
+        "raw": "the paper's [T_f ⁀ alpha V]: alpha multiplies the raw VAE features",
+    }
+    return f"`{scaling}` ({meaning[scaling]})" if scaling in meaning else f"`{scaling}`"
+
+
+def _with_same_picks(table: pd.DataFrame, same_picks: set[tuple]) -> pd.DataFrame:
+    """Add a 'same_picks' column: yes for an arm flagged by :func:`analysis.stats.arm_diagnostics`."""
+    out = table.copy()
+    if not same_picks or out.empty:
+        return out
+    out["same_picks"] = [
+        "yes" if (r.dataset, r.heuristic, r.alpha) in same_picks else "" for r in out.itertuples()
+    ]
+    return out
+
+
+def _pick_blocks(arms: pd.DataFrame, flagged: pd.DataFrame, scaling: str | None) -> list[tuple[str, object]]:
+    """Did each alpha arm pick anything else than the plain heuristic? The table and the flags."""
+    b: list[tuple[str, object]] = [("h2", "Did each alpha arm change the picks?")]
+    if arms.empty:
+        b.append(
+            (
+                "p",
+                "These runs logged no pick diagnostics (vae_share, plain_overlap: logged by trials with VAE "
+                "features since the diagnostics were added), so nothing shows whether an alpha arm picked "
+                "other points than the plain heuristic.",
+            )
+        )
+        return b
+    b.append(
+        (
+            "p",
+            "Per arm, mean and 95% CI over seeds: `vae_share`, the VAE block's share of the squared "
+            "distances the heuristic uses (averaged over rounds), and `plain_overlap`, the share of the "
+            "arm's picks that the same heuristic at alpha = 0 also picks on the same trained model "
+            "(weighted by the labels each round bought; not logged for loss prediction, whose model "
+            f"depends on alpha). Alpha scaling: {_scaling_text(scaling)}. An arm whose mean plain_overlap "
+            f"is {stats.SAME_PICKS_OVERLAP} or more bought (nearly) the plain heuristic's labels: "
+            "whatever its curve does, it does not test the VAE features. Intervals are clipped to [0, 1] "
+            f"and not shown where fewer than {plots.MIN_SEEDS_FOR_CI} seeds back them (not informative); "
+            "`arm_diagnostics.csv` keeps the t-intervals as computed.",
+        )
+    )
+    shown = arms.assign(flag=[stats.SAME_PICKS_TEXT if f else "" for f in arms["same_picks_as_plain"]])
+    for quantity in ("vae_share", "plain_overlap"):
+        low, high = f"{quantity}_ci_low", f"{quantity}_ci_high"
+        shown[low], shown[high] = plots.drawable_interval(shown[low], shown[high], shown["n"], (0.0, 1.0))
+    b.append(
+        (
+            "table",
+            _format(
+                shown,
+                {
+                    "dataset": "dataset",
+                    "heuristic": "heuristic",
+                    "alpha": "alpha",
+                    "n": "seeds",
+                    "vae_share": "vae_share",
+                    "vae_share_ci_low": "vae_share CI low",
+                    "vae_share_ci_high": "vae_share CI high",
+                    "plain_overlap": "plain_overlap",
+                    "plain_overlap_ci_low": "overlap CI low",
+                    "plain_overlap_ci_high": "overlap CI high",
+                    "flag": "flag",
+                },
+            ),
+        )
+    )
+    if flagged.empty:
+        b.append(("p", f"No arm has a mean plain_overlap of {stats.SAME_PICKS_OVERLAP} or more."))
+    else:
+        b.append(
+            (
+                "ul",
+                [
+                    f"{r.dataset} {r.heuristic} alpha = {r.alpha:g}: mean plain_overlap "
+                    f"{r.plain_overlap:.4f}: {stats.SAME_PICKS_TEXT}"
+                    for r in flagged.itertuples()
+                ],
+            )
+        )
     return b
 
 
@@ -304,8 +478,20 @@ def _cell(value, column: str) -> str:
         if column.endswith((" s", "s (sum)", "s (logged)", "per trial")):
             return f"{value:,.1f}"
         if column in ("alpha", "best alpha"):
+            if math.isinf(value):
+                return "inf (VAE only)"
             return f"{value:g}"
-        if value.is_integer() and abs(value) < 1e9 and column in ("VAE trainings", "at labels", "seeds"):
+        if (
+            value.is_integer()
+            and abs(value) < 1e9
+            and column
+            in (
+                "VAE trainings",
+                "at labels",
+                "seeds",
+                "VAE trials",
+            )
+        ):
             return str(int(value))
         return f"{value:.4f}"
     return str(value)

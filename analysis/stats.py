@@ -2,14 +2,22 @@
 
 - :func:`curve_summary`: per (dataset, heuristic, alpha, n_labels) mean, std, n and a t-based 95%
   confidence interval across seeds.
-- :func:`paired_tests`: every VAE variant (alpha > 0) against its plain partner (same dataset and
-  heuristic, alpha 0), paired by seed at every label count: paired t-test and Wilcoxon signed-rank,
-  Holm-corrected across the label counts of that comparison. Pairs whose initial-label hashes differ
-  are refused (:class:`UnpairedError`): shared seeds are the design.
+- :func:`paired_tests`: every VAE variant (alpha > 0, inf included) against its plain partner (same
+  dataset and heuristic, alpha 0), paired by seed at every label count: paired t-test and Wilcoxon
+  signed-rank, Holm-corrected in two families: ``*_holm`` across the label counts of one comparison,
+  ``*_holm_all`` across every (alpha, label count) test of the (dataset, heuristic); ``significant``
+  (the figures' markers) uses the latter. Pairs whose initial-label hashes differ are refused
+  (:class:`UnpairedError`): shared seeds are the design.
 - :func:`trial_areas` / :func:`alpha_summary`: normalised area under each learning curve (trapezoid
   over n_labels divided by the label range, so it is in accuracy units), and per (dataset,
-  heuristic) the best alpha with its gain over alpha 0 and paired tests on the areas.
-- :func:`runtime_tables`: compute and wall time per trial, per (dataset, heuristic) and per sweep.
+  heuristic) the best alpha with its gain over alpha 0 and paired tests on the areas, Holm across
+  the alphas. A trial is complete only with every label count of its dataset's grid; a gap leaves
+  it out of the areas and is listed (:func:`label_gaps`), never interpolated over.
+- :func:`trial_diagnostics` / :func:`arm_diagnostics`: did an alpha arm pick anything else than the
+  plain heuristic? ``plain_overlap`` and ``vae_share`` per trial, then per arm with 95% CIs; an arm
+  with mean overlap >= :data:`SAME_PICKS_OVERLAP` is flagged.
+- :func:`runtime_tables`: compute and wall time per trial, per (dataset, heuristic) and per sweep,
+  with each shared VAE's training seconds split over the trials that used it.
 
 Degenerate cases never crash: n < 2 pairs gives p = NaN, all-zero differences give p = 1, a constant
 non-zero difference (zero variance) gives a t-test p of NaN (all with a note). With 5 seeds the exact two-sided Wilcoxon p-value cannot go below 2/2^5 = 0.0625, so
@@ -20,6 +28,7 @@ check.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,6 +38,22 @@ from analysis.load import AnalysisError
 
 ALPHA_LEVEL = 0.05
 GROUP = ["dataset", "heuristic", "alpha"]
+SAME_PICKS_OVERLAP = 0.99
+"""An arm whose picks overlap the plain heuristic's this much is not a different experiment."""
+SAME_PICKS_TEXT = "picks equal to the plain heuristic's; this arm is not a different experiment"
+ARM_COLUMNS = [
+    *GROUP,
+    "n",
+    "vae_share",
+    "vae_share_ci_low",
+    "vae_share_ci_high",
+    "plain_overlap",
+    "plain_overlap_ci_low",
+    "plain_overlap_ci_high",
+    "n_overlap",
+    "same_picks_as_plain",
+]
+"""Columns of :func:`arm_diagnostics`."""
 
 
 class UnpairedError(AnalysisError):
@@ -152,8 +177,12 @@ def paired_tests(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     """Each VAE variant vs its alpha-0 partner, paired by seed, at every label count, Holm-corrected.
 
     Columns: dataset, heuristic, alpha, n_labels, n_pairs, mean_plain, mean_variant, mean_diff,
-    diff_ci_low, diff_ci_high, t_stat, p_t, p_t_holm, w_stat, p_wilcoxon, p_wilcoxon_holm,
-    significant (Holm-corrected t-test p < 0.05), note.
+    diff_ci_low, diff_ci_high, t_stat, p_t, p_t_holm, p_t_holm_all, w_stat, p_wilcoxon,
+    p_wilcoxon_holm, p_wilcoxon_holm_all, significant, note.
+
+    Two Holm families: ``p_t_holm`` / ``p_wilcoxon_holm`` over the label counts of one (alpha vs 0)
+    comparison; ``p_t_holm_all`` / ``p_wilcoxon_holm_all`` over every alpha and label count of the
+    (dataset, heuristic), the family a figure shows at once. ``significant``: p_t_holm_all < 0.05.
     """
     data = _metric(frame, metric)
     check_pairing(data)
@@ -165,6 +194,7 @@ def paired_tests(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
         alphas = [a for a in block.columns if a > 0 and block[a].notna().any()]
         if 0.0 not in block.columns or not alphas:
             continue
+        family = []
         for alpha in alphas:
             comparison = []
             for n_labels, at_n in block.groupby(level="n_labels"):
@@ -184,7 +214,11 @@ def paired_tests(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
             table = pd.DataFrame(comparison)
             table["p_t_holm"] = holm(table["p_t"].to_numpy())
             table["p_wilcoxon_holm"] = holm(table["p_wilcoxon"].to_numpy())
-            rows.append(table)
+            family.append(table)
+        family_table = pd.concat(family, ignore_index=True)
+        family_table["p_t_holm_all"] = holm(family_table["p_t"].to_numpy())
+        family_table["p_wilcoxon_holm_all"] = holm(family_table["p_wilcoxon"].to_numpy())
+        rows.append(family_table)
     columns = [
         *GROUP,
         "n_labels",
@@ -197,24 +231,30 @@ def paired_tests(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
         "t_stat",
         "p_t",
         "p_t_holm",
+        "p_t_holm_all",
         "w_stat",
         "p_wilcoxon",
         "p_wilcoxon_holm",
+        "p_wilcoxon_holm_all",
         "significant",
         "note",
     ]
     if not rows:
         return pd.DataFrame(columns=columns)
     out = pd.concat(rows, ignore_index=True)
-    out["significant"] = out["p_t_holm"] < ALPHA_LEVEL
+    out["significant"] = out["p_t_holm_all"] < ALPHA_LEVEL
     return out[columns]
 
 
 def significance_summary(tests: pd.DataFrame) -> pd.DataFrame:
-    """One row per comparison: label counts tested, how many significant, the smallest Holm p."""
+    """One row per comparison: label counts tested, how many significant, the smallest Holm p.
+
+    ``min_p_t_holm`` is corrected over the comparison's label counts, ``min_p_t_holm_all`` over every
+    alpha and label count of its (dataset, heuristic); significance follows the latter.
+    """
     rows = []
     for key, group in tests.groupby(GROUP, sort=True):
-        best = group.loc[group["p_t_holm"].idxmin()] if group["p_t_holm"].notna().any() else None
+        best = group.loc[group["p_t_holm_all"].idxmin()] if group["p_t_holm_all"].notna().any() else None
         significant = group[group["significant"]]
         rows.append(
             {
@@ -224,7 +264,8 @@ def significance_summary(tests: pd.DataFrame) -> pd.DataFrame:
                 "mean_diff_avg": float(group["mean_diff"].mean()),
                 "n_significant": len(significant),
                 "significant_at": ", ".join(str(n) for n in significant["n_labels"]),
-                "min_p_t_holm": float(best["p_t_holm"]) if best is not None else np.nan,
+                "min_p_t_holm": float(group["p_t_holm"].min()),
+                "min_p_t_holm_all": float(best["p_t_holm_all"]) if best is not None else np.nan,
                 "min_p_at": int(best["n_labels"]) if best is not None else None,
                 "min_p_wilcoxon_holm": float(group["p_wilcoxon_holm"].min()),
             }
@@ -245,29 +286,66 @@ def normalised_area(n_labels: np.ndarray, values: np.ndarray) -> float:
     return float(np.trapezoid(y, x) / (x[-1] - x[0]))
 
 
-def trial_areas(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+def trial_areas(
+    frame: pd.DataFrame, metric: str = "accuracy", grids: Mapping[str, Sequence[int]] | None = None
+) -> pd.DataFrame:
     """Normalised area under each trial's curve.
 
     Columns: dataset, heuristic, alpha, seed, trial_key, initial_labels_sha256, area, n_points,
-    first_n, last_n, complete.
-    A trial is ``complete`` when it covers its dataset's whole label grid; only complete trials
-    enter area comparisons (a shorter curve has a different range and is not comparable).
+    first_n, last_n, missing_n_labels, complete.
+    The grid of a dataset is every label count any of its trials logged, and every count its
+    sweeps' schedules name (``grids``, :attr:`analysis.load.SweepData.grids`): a sweep stopped before
+    its last round leaves every trial short of it. A trial is ``complete``
+    only when it has every one of them (``missing_n_labels`` lists the gaps, e.g. a round whose
+    metrics never arrived); only complete trials enter area comparisons: a curve with a gap or a
+    shorter range is not comparable, and a gap is not interpolated over.
     """
     data = _metric(frame, metric)
+    scheduled = grids or {}
+    grids = {
+        d: np.union1d(g.to_numpy(), np.asarray(scheduled.get(d, []), dtype=g.dtype))
+        for d, g in data.groupby("dataset")["n_labels"]
+    }
     rows = []
     for (dataset, heuristic, alpha, seed, key), group in data.groupby([*GROUP, "seed", "trial_key"]):
         n, v = group["n_labels"].to_numpy(), group["value"].to_numpy()
         sha = group["initial_labels_sha256"].iloc[-1]
+        missing = np.setdiff1d(grids[dataset], n)
         rows.append(
-            (dataset, heuristic, alpha, seed, key, sha, normalised_area(n, v), len(n), n.min(), n.max())
+            (
+                dataset,
+                heuristic,
+                alpha,
+                seed,
+                key,
+                sha,
+                normalised_area(n, v),
+                len(n),
+                n.min(),
+                n.max(),
+                ", ".join(str(int(m)) for m in missing),
+            )
         )
-    columns = [*GROUP, "seed", "trial_key", "initial_labels_sha256", "area", "n_points", "first_n", "last_n"]
+    columns = [
+        *GROUP,
+        "seed",
+        "trial_key",
+        "initial_labels_sha256",
+        "area",
+        "n_points",
+        "first_n",
+        "last_n",
+        "missing_n_labels",
+    ]
     areas = pd.DataFrame(rows, columns=columns)
-    grid = data.groupby("dataset")["n_labels"].agg(["min", "max"])
-    areas["complete"] = (areas["first_n"] == areas["dataset"].map(grid["min"])) & (
-        areas["last_n"] == areas["dataset"].map(grid["max"])
-    )
+    areas["complete"] = areas["missing_n_labels"] == ""
     return areas
+
+
+def label_gaps(areas: pd.DataFrame) -> pd.DataFrame:
+    """The incomplete trials of :func:`trial_areas` and the label counts each lacks."""
+    gaps = areas.loc[~areas["complete"], ["trial_key", *GROUP, "seed", "n_points", "missing_n_labels"]]
+    return gaps.sort_values(["dataset", "heuristic", "alpha", "seed"]).reset_index(drop=True)
 
 
 def alpha_curve(areas: pd.DataFrame) -> pd.DataFrame:
@@ -376,48 +454,166 @@ def alpha_summary(areas: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def trial_diagnostics(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per trial that logged pick diagnostics: how much the VAE block weighed and what it changed.
+
+    ``vae_share``: mean over the trial's selection rounds of the VAE block's share of the squared
+    distances. ``plain_overlap``: the fraction of all the trial's picks that the same heuristic at
+    alpha 0 also picked on the same trained model (each round's overlap weighted by the labels the
+    round bought: the step to the trial's next label count); NaN where the heuristic's model depends
+    on alpha (loss prediction logs no overlap).
+    """
+    columns = [*GROUP, "seed", "trial_key", "rounds", "vae_share", "plain_overlap"]
+    diag = frame[frame["metric"].isin(["vae_share", "plain_overlap"])]
+    if diag.empty:
+        return pd.DataFrame(columns=columns)
+    steps = {k: np.unique(g.to_numpy()) for k, g in frame.groupby("trial_key")["n_labels"]}
+    rows = []
+    for (dataset, heuristic, alpha, seed, key), group in diag.groupby([*GROUP, "seed", "trial_key"]):
+        share = group.loc[group["metric"] == "vae_share", "value"]
+        overlap = group[group["metric"] == "plain_overlap"].sort_values("n_labels")
+        rows.append(
+            (
+                dataset,
+                heuristic,
+                alpha,
+                seed,
+                key,
+                int(group["n_labels"].nunique()),
+                float(share.mean()) if len(share) else np.nan,
+                _pick_weighted(overlap["n_labels"].to_numpy(), overlap["value"].to_numpy(), steps[key]),
+            )
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _pick_weighted(n_labels: np.ndarray, values: np.ndarray, trial_steps: np.ndarray) -> float:
+    """Mean of per-round ``values`` weighted by the labels each round bought (its next step - its step)."""
+    if len(values) == 0:
+        return np.nan
+    following = np.searchsorted(trial_steps, n_labels, side="right")
+    if (following >= len(trial_steps)).any():  # a round without a next step: weigh the rounds equally
+        return float(np.mean(values))
+    return float(np.average(values, weights=trial_steps[following] - n_labels))
+
+
+def arm_diagnostics(diagnostics: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, heuristic, alpha): mean and 95% CI over seeds of ``vae_share`` and ``plain_overlap``.
+
+    ``same_picks_as_plain``: mean plain_overlap >= :data:`SAME_PICKS_OVERLAP`: the arm bought (nearly)
+    the plain heuristic's labels, so its curve cannot differ from the plain one by construction.
+    """
+    rows = []
+    for key, group in diagnostics.groupby(GROUP, sort=True):
+        share = t_interval(group["vae_share"].to_numpy())
+        overlap = t_interval(group["plain_overlap"].to_numpy())
+        rows.append(
+            (
+                *key,
+                int(group["seed"].nunique()),
+                share[0],
+                share[2],
+                share[3],
+                overlap[0],
+                overlap[2],
+                overlap[3],
+                int(np.isfinite(group["plain_overlap"]).sum()),
+            )
+        )
+    arms = pd.DataFrame(rows, columns=ARM_COLUMNS[:-1])
+    # 990 of 1,000 picks is 0.99 even when averaging lands a rounding error below it
+    arms["same_picks_as_plain"] = arms["plain_overlap"] >= SAME_PICKS_OVERLAP - 1e-9
+    return arms
+
+
+def vae_seconds_per_trial(vaes: pd.DataFrame) -> pd.Series:
+    """trial key -> its share of the training seconds of the VAE it used (NaN where unknown).
+
+    A VAE is one cache key (or one dataset of one sweep for rows without a key); its seconds are
+    split evenly over every trial that used it in any of the loaded sweeps, so a VAE trained once
+    and read from the cache by a later sweep is counted once.
+    """
+    if vaes is None or vaes.empty:
+        return pd.Series(dtype=float)
+    identity = vaes["cache_key"].where(vaes["cache_key"].notna(), vaes["sweep_id"] + "|" + vaes["dataset"])
+    shares: dict[str, float] = {}
+    for _, group in vaes.groupby(identity):
+        seconds = group["seconds"].dropna()
+        users = sorted({key for keys in group["trials"] for key in keys})
+        share = float(seconds.iloc[0]) / len(users) if len(seconds) and users else np.nan
+        for key in users:
+            shares[key] = shares.get(key, 0.0) + share
+    return pd.Series(shares, dtype=float)
+
+
 def runtime_tables(
-    frame: pd.DataFrame, trials: pd.DataFrame, sweeps: pd.DataFrame
+    frame: pd.DataFrame, trials: pd.DataFrame, sweeps: pd.DataFrame, vaes: pd.DataFrame | None = None
 ) -> dict[str, pd.DataFrame]:
     """Runtime per trial, per (dataset, heuristic) and per sweep, like the paper's runtime paragraph.
 
-    ``compute_seconds`` = train + selection seconds summed over the trial's rounds; ``wall_seconds``
-    = run end - start of the run(s) that hold the trial's points. The paper reports per dataset and
+    ``compute_seconds`` = train + selection + eval seconds summed over the trial's rounds (eval: the
+    test-set evaluation after each round, 0 for runs logged before it was); ``vae_seconds``
+    = the trial's share of its VAE's training (:func:`vae_seconds_per_trial`; 0 for trials without
+    VAE features, NaN where the sweep did not log it); ``total_seconds`` = compute + VAE, what the
+    paper's totals cover. ``diagnostics_seconds`` (the extra alpha-0 selection behind
+    ``plain_overlap``) is listed apart: the paper's method does not spend it. ``wall_seconds`` = run
+    end - start of the run(s) that hold the trial's points. The paper reports per dataset and
     heuristic the total over both variants and all runs: ``by_heuristic`` sums the same way.
     """
-    seconds = frame[frame["metric"].isin(["train_seconds", "selection_seconds"])]
+    parts = ["train_seconds", "selection_seconds", "eval_seconds", "diagnostics_seconds"]
+    seconds = frame[frame["metric"].isin(parts)]
     per_trial = seconds.pivot_table(
-        index=["trial_key", *GROUP, "seed"], columns="metric", values="value", aggfunc="sum", fill_value=0.0
+        index=["trial_key", *GROUP, "seed", "uses_vae"],
+        columns="metric",
+        values="value",
+        aggfunc="sum",
+        fill_value=0.0,
     ).reset_index()
-    for column in ["train_seconds", "selection_seconds"]:
+    for column in parts:
         if column not in per_trial:
             per_trial[column] = 0.0
-    per_trial["compute_seconds"] = per_trial["train_seconds"] + per_trial["selection_seconds"]
+    per_trial["compute_seconds"] = (
+        per_trial["train_seconds"] + per_trial["selection_seconds"] + per_trial["eval_seconds"]
+    )
+    shares = vae_seconds_per_trial(vaes)
+    per_trial["vae_seconds"] = np.where(
+        per_trial["uses_vae"], per_trial["trial_key"].map(shares).astype(float), 0.0
+    )
+    per_trial["total_seconds"] = per_trial["compute_seconds"] + per_trial["vae_seconds"]
     wall = trials.groupby("trial_key")["wall_seconds"].sum(min_count=1)
     per_trial["wall_seconds"] = per_trial["trial_key"].map(wall)
     per_trial.columns.name = None
 
     by_heuristic = (
-        per_trial.groupby(["dataset", "heuristic"])
+        per_trial.assign(vae_unknown=per_trial["uses_vae"] & per_trial["vae_seconds"].isna())
+        .groupby(["dataset", "heuristic"])
         .agg(
             trials=("trial_key", "count"),
             variants=("alpha", "nunique"),
             seeds=("seed", "nunique"),
             train_seconds=("train_seconds", "sum"),
             selection_seconds=("selection_seconds", "sum"),
+            eval_seconds=("eval_seconds", "sum"),
             compute_seconds=("compute_seconds", "sum"),
+            vae_trials=("uses_vae", "sum"),
+            vae_seconds=("vae_seconds", "sum"),
+            vae_seconds_unknown=("vae_unknown", "sum"),
+            total_seconds=("total_seconds", "sum"),
+            diagnostics_seconds=("diagnostics_seconds", "sum"),
             wall_seconds=("wall_seconds", "sum"),
             mean_trial_wall_seconds=("wall_seconds", "mean"),
         )
         .reset_index()
     )
+    # a total that misses a VAE's seconds is not the paper's total: no number rather than a low one
+    by_heuristic.loc[by_heuristic["vae_seconds_unknown"] > 0, "total_seconds"] = np.nan
 
     sweep_trials = trials.groupby("sweep_id").agg(trials=("trial_key", "nunique")).reset_index()
     compute = per_trial.merge(
         trials.drop_duplicates("trial_key", keep="last")[["trial_key", "sweep_id"]], on="trial_key"
     )
     compute = (
-        compute.groupby("sweep_id")[["train_seconds", "selection_seconds", "compute_seconds"]]
+        compute.groupby("sweep_id")[["train_seconds", "selection_seconds", "eval_seconds", "compute_seconds"]]
         .sum()
         .reset_index()
     )

@@ -3,18 +3,36 @@
 Paper: train the ResNet-18 on 1,000 random initial labels of ChestMNIST, draw a random 5% of the
 unlabeled pool as candidates, let core-set pick 100 of them (the labeled points are the initial
 centers), once on the task features T_f(x) and once on [T_f(x) ⁀ alpha V(x)]; show t-SNE maps of the
-labeled points, the candidates and the picks, one panel per feature space.
+labeled points, the candidates and the picks, one panel per feature space. Those sizes are the
+defaults.
+
+Weighting: by default the VAE panel uses ``balanced`` scaling at alpha = 1
+(``raysweep.heuristics.weighting.weigh_features``), the weighting of ``configs/paper.yaml``'s VAE
+arm: each block divided by its pool spread, so both carry half of the squared distances, the
+midpoint between the task-only and the VAE-only ends; on real MNIST it keeps 0.765 of core-set's
+plain picks (benchmarks/alpha_effect.py, pool 4,000). Under the paper's literal ``raw`` scaling at
+alpha = 1 the VAE block carries ~4% of the distances on real MNIST (a trained ResNet-18's features
+spread ~20x more) and ~96% of core-set's picks equal the plain ones, so the two panels would show
+the same selection, unlike the paper's figures 5 and 6 (issue 10). ``--alpha`` and
+``--alpha-scaling`` choose another weighting; the study prints the overlap of the two selections and
+the VAE block's share.
+
+A selection that is most of the candidate set cannot differ between the panels: two selections of
+``select`` from ``candidates`` points share at least 2 x select - candidates picks, and two unrelated
+ones share select / candidates of them by chance. The study refuses (exit 2) more than
+:data:`MAX_SELECT_SHARE` of the candidates.
 
 Everything comes from the core library, so the study sees what a sweep's trial sees:
 ``raysweep.data.load_dataset``, the trial's initial labels (``raysweep.labels``), the task model at
 its seeded initial weights (``raysweep.loop.build_models``) trained by ``raysweep.train.train_round``
 for ``initial_epochs``, features by ``raysweep.train.infer``, the VAE by
 ``raysweep.models.vae.train_vae`` and the picks by ``raysweep.heuristics.coreset.greedy_k_center``
-with the heuristic's own ``augment_features``.
+on the features ``raysweep.heuristics.weighting.weigh_features`` gives the heuristic.
 
 Outputs in the folder: ``tsne.png``/``tsne.pdf`` (two panels), ``tsne.csv`` (panel, pool_index,
-role, x, y) and ``tsne_summary.csv`` (per panel: counts, overlap of the two pick sets, how far the
-picks lie from the centre of the feature space compared with the candidates).
+role, x, y) and ``tsne_summary.csv`` (per panel: counts, overlap of the two pick sets, the VAE
+block's share of the distances, how far the picks lie from the centre of the feature space compared
+with the candidates).
 """
 
 from __future__ import annotations
@@ -31,6 +49,12 @@ from analysis.load import AnalysisError
 
 log = logging.getLogger(__name__)
 
+MAX_SELECT_SHARE = 0.25
+"""Largest share of the candidates the study may select: at 0.25 two unrelated selections already
+share a quarter of their picks by chance (the paper: 100 of 1,556, 6%)."""
+DEFAULT_ALPHA = 1.0
+DEFAULT_SCALING = "balanced"
+
 ROLE_STYLE = {
     # role: (label, colour, marker size, marker, zorder)
     "labeled": ("labeled (initial set)", "tab:blue", 6, "o", 1),
@@ -41,7 +65,8 @@ ROLE_STYLE = {
 
 @dataclass(frozen=True)
 class TsneStudy:
-    """Sizes and settings of the study; defaults are the paper's (ChestMNIST sizes aside)."""
+    """Sizes and settings of the study; the sizes default to the paper's (1,000 labels, 5% of the
+    unlabeled pool as candidates, 100 picks), the weighting to one whose picks differ (module doc)."""
 
     dataset: str
     root: Path = Path("data")
@@ -49,7 +74,8 @@ class TsneStudy:
     initial_labels: int = 1000
     candidate_fraction: float = 0.05
     select: int = 100
-    alpha: float = 1.0
+    alpha: float = DEFAULT_ALPHA
+    alpha_scaling: str = DEFAULT_SCALING
     seed: int = 0
     epochs: int | None = None
     """Task-model epochs; None: the paper's 10 (TrainingConfig.initial_epochs)."""
@@ -74,30 +100,52 @@ class TsneResult:
     summary: pd.DataFrame
 
 
+@dataclass(frozen=True)
+class Selections:
+    """Core-set's picks on the two feature spaces, and the VAE panel's space."""
+
+    plain: np.ndarray
+    """(budget,) int64 row positions in pick order, on T_f(x)."""
+    vae: np.ndarray
+    """(budget,) int64 row positions in pick order, on the weighted [T_f(x) ⁀ V(x)]."""
+    vae_space: np.ndarray
+    """(n, d) float32: the features the VAE panel's picks were made on (and its t-SNE map shows)."""
+    vae_share: float
+    """The VAE block's share of the squared distances in ``vae_space`` (0 at alpha = 0)."""
+
+    @property
+    def overlap(self) -> float:
+        """Share of the VAE panel's picks that the plain panel also picked."""
+        return float(np.isin(self.vae, self.plain).mean()) if len(self.vae) else 1.0
+
+
 def select_both(
     task_features: np.ndarray,
     vae_features: np.ndarray,
     labeled_mask: np.ndarray,
     budget: int,
     alpha: float,
-) -> dict[str, np.ndarray]:
-    """Core-set picks (positions into the given rows) on T_f(x) and on [T_f(x) ⁀ alpha V(x)].
+    scaling: str = DEFAULT_SCALING,
+) -> Selections:
+    """Core-set picks (positions into the given rows) on T_f(x) and on the weighted [T_f(x) ⁀ V(x)].
 
     task_features: (n, d_task); vae_features: (n, d_vae); labeled_mask: (n,) bool, the initial
-    centers. Returns {'plain': (budget,), 'vae': (budget,)} int64 row positions in pick order.
+    centers. The weighting is the heuristic's own (``weigh_features``, spreads over these rows).
     """
     import torch
 
-    from raysweep.heuristics.base import augment_features
     from raysweep.heuristics.coreset import greedy_k_center
+    from raysweep.heuristics.weighting import weigh_features
 
     task = torch.as_tensor(task_features, dtype=torch.float32)
     mask = torch.as_tensor(labeled_mask, dtype=torch.bool)
-    augmented = augment_features(task, torch.as_tensor(vae_features, dtype=torch.float32), alpha)
-    return {
-        "plain": greedy_k_center(task, mask, budget).cpu().numpy(),
-        "vae": greedy_k_center(augmented, mask, budget).cpu().numpy(),
-    }
+    weighted = weigh_features(task, torch.as_tensor(vae_features, dtype=torch.float32), alpha, scaling)
+    return Selections(
+        plain=greedy_k_center(task, mask, budget).cpu().numpy(),
+        vae=greedy_k_center(weighted.features, mask, budget).cpu().numpy(),
+        vae_space=weighted.features.cpu().numpy(),
+        vae_share=weighted.weights.vae_share if weighted.weights is not None else 0.0,
+    )
 
 
 def embed_2d(features: np.ndarray, seed: int, perplexity: float = 30.0) -> np.ndarray:
@@ -169,6 +217,7 @@ def compute_tsne_study(study: TsneStudy) -> TsneResult:
             heuristic=CoresetHeuristicConfig(),
             vae=VAEConfig(**({"epochs": study.vae_epochs} if study.vae_epochs else {})),
             alpha=study.alpha,
+            alpha_scaling=study.alpha_scaling,
             seed=study.seed,
             device=study.device,
         )
@@ -193,12 +242,22 @@ def compute_tsne_study(study: TsneStudy) -> TsneResult:
             f"{study.candidate_fraction:g} of the {len(unlabeled):,} unlabeled points gives {n_candidates} "
             f"candidates, fewer than --select {study.select}; raise --candidate-fraction or lower --select"
         )
+    if study.select > MAX_SELECT_SHARE * n_candidates:
+        raise AnalysisError(
+            f"--select {study.select} of {n_candidates} candidates ({study.candidate_fraction:g} of the "
+            f"{len(unlabeled):,} unlabeled points) is {study.select / n_candidates:.0%} of them: the two "
+            f"panels must share at least {max(0, 2 * study.select - n_candidates)} picks and share "
+            f"{study.select / n_candidates:.0%} by chance, so their difference would say nothing. Select at "
+            f"most {MAX_SELECT_SHARE:.0%} of the candidates (the paper: 100 of 1,556): raise "
+            "--candidate-fraction or --pool-size, or lower --select"
+        )
     rng = np.random.default_rng(derive_seed("tsne-candidates", study.seed))
     candidates = np.sort(rng.choice(unlabeled, size=n_candidates, replace=False))
     points = np.concatenate([labeled, candidates])
     log.info(
-        "t-SNE study on %s: pool %d, %d labeled, %d candidates, select %d, alpha %g, device %s",
-        dataset.name, n_pool, len(labeled), n_candidates, study.select, study.alpha, device,
+        "t-SNE study on %s: pool %d, %d labeled, %d candidates, select %d, alpha %g (%s), device %s",
+        dataset.name, n_pool, len(labeled), n_candidates, study.select, study.alpha, study.alpha_scaling,
+        device,
     )  # fmt: skip
 
     started = time.perf_counter()
@@ -238,8 +297,11 @@ def compute_tsne_study(study: TsneStudy) -> TsneResult:
 
     labeled_mask = np.zeros(len(points), dtype=bool)
     labeled_mask[: len(labeled)] = True
-    picks = select_both(task_features, vae_features, labeled_mask, study.select, study.alpha)
-    spaces = {"plain": task_features, "vae": np.hstack([task_features, study.alpha * vae_features])}
+    selections = select_both(
+        task_features, vae_features, labeled_mask, study.select, study.alpha, study.alpha_scaling
+    )
+    picks = {"plain": selections.plain, "vae": selections.vae}
+    spaces = {"plain": task_features, "vae": selections.vae_space}
 
     roles, coords = {}, {}
     for panel, rows in picks.items():
@@ -247,7 +309,7 @@ def compute_tsne_study(study: TsneStudy) -> TsneResult:
         role[rows] = "selected"
         roles[panel] = role
         coords[panel] = embed_2d(spaces[panel], study.seed, study.perplexity)
-    summary = _summary(spaces, coords, roles, picks, points)
+    summary = _summary(spaces, coords, roles, picks, selections.vae_share)
     return TsneResult(
         pool_indices=points,
         roles=roles,
@@ -265,9 +327,12 @@ def tsne_figure(result: TsneResult, study: TsneStudy, out_dir: Path) -> tuple[Pa
 
     from analysis.plots import DPI, dataset_name
 
+    share = float(result.summary.set_index("panel").loc["vae", "vae_share"])
+    alpha = "∞ (VAE features only)" if np.isinf(study.alpha) else f"{study.alpha:g}"
     titles = {
         "plain": "core-set on ResNet features T_f(x)",
-        "vae": f"core-set on [T_f(x), α·V(x)], α = {study.alpha:g}",
+        "vae": f"core-set on [T_f(x), α·V(x)], α = {alpha} ({study.alpha_scaling}): "
+        f"VAE share of distances {share:.0%}",
     }
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 5.4))
     for ax, panel in zip(axes, ("plain", "vae"), strict=True):
@@ -311,8 +376,9 @@ def tsne_figure(result: TsneResult, study: TsneStudy, out_dir: Path) -> tuple[Pa
     return png, pdf
 
 
-def _summary(spaces, coords, roles, picks, points) -> pd.DataFrame:
-    """Per panel: counts, shared picks, and the picks' distance from the centre relative to candidates.
+def _summary(spaces, coords, roles, picks, vae_share: float) -> pd.DataFrame:
+    """Per panel: counts, shared picks, the VAE block's share of the distances (0 for the plain
+    panel), and the picks' distance from the centre relative to candidates.
 
     ``pick_centre_distance_ratio``: median distance of the picks to the mean of all embedded points
     in that feature space, divided by the candidates' median distance (> 1: picks lie further out,
@@ -333,6 +399,8 @@ def _summary(spaces, coords, roles, picks, points) -> pd.DataFrame:
                 "candidates": int(candidates.sum()),
                 "selected": int((role == "selected").sum()),
                 "picks_shared": shared,
+                "pick_overlap": shared / max(len(picks["vae"]), 1),
+                "vae_share": vae_share if panel == "vae" else 0.0,
                 "pick_centre_distance_ratio": float(
                     np.median(centre[role == "selected"]) / np.median(centre[candidates])
                 ),
@@ -356,5 +424,7 @@ def _check_sizes(study: TsneStudy) -> None:
         raise AnalysisError("--initial-labels and --select must be positive")
     if not 0 < study.candidate_fraction <= 1:
         raise AnalysisError(f"--candidate-fraction must be in (0, 1], got {study.candidate_fraction}")
-    if study.alpha < 0:
-        raise AnalysisError(f"--alpha must be >= 0, got {study.alpha}")
+    if not study.alpha >= 0:
+        raise AnalysisError(f"--alpha must be >= 0 (inf: the VAE features alone), got {study.alpha}")
+    if study.alpha_scaling not in ("balanced", "raw"):
+        raise AnalysisError(f"--alpha-scaling must be balanced or raw, got {study.alpha_scaling!r}")

@@ -8,6 +8,10 @@ metrics ``vae_trainings``/``vae_seconds``), one child run per trial (tags ``mlfl
 initial_labels, labels_per_round; metrics accuracy, auc, train_seconds, selection_seconds with
 step = number of labels; artifacts picks.npz and curve.csv).
 
+VAE trials also log the launcher's pick diagnostics (``vae_share``, ``plain_overlap``,
+``diagnostics_seconds`` per selection round) and param ``config.alpha_scaling``; the parent run logs
+``vae_trainings.json`` (one VAE per dataset, its seconds and the trials that used it).
+
 Curves are synthetic with a known answer: ``base_curve(n, seed) + gain[(heuristic, alpha)] + noise``.
 The seed offset is shared by every heuristic/alpha of a seed (the paired design), so a fixed gain
 stands out in paired tests even when seeds differ a lot. Metrics go in with ``log_batch`` because
@@ -45,8 +49,26 @@ def initial_hash(dataset: str, seed: int) -> str:
 
 
 def trial_key(dataset: str, heuristic: str, alpha: float, seed: int) -> str:
-    """As raysweep.sweep.trial_key writes it: alpha formatted with ``:g`` ("0", "0.5", "1")."""
+    """As raysweep.sweep.trial_key writes it: alpha formatted with ``:g`` ("0", "0.5", "1", "inf")."""
     return f"{dataset}/{heuristic}/{alpha:g}/{seed}"
+
+
+VAE_HEURISTICS = ("coreset", "medal", "lloss")
+OVERLAP_HEURISTICS = ("coreset", "medal")
+"""The launcher logs plain_overlap only where the trained model does not depend on alpha."""
+
+
+def uses_vae(heuristic: str, alpha: float) -> bool:
+    return alpha > 0 and heuristic in VAE_HEURISTICS
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Per-round pick diagnostics a VAE trial logs: the same values in every selection round."""
+
+    vae_share: float
+    plain_overlap: float
+    seconds: float = 0.25
 
 
 @dataclass
@@ -92,8 +114,14 @@ def write_sweep(
     trial_wall_s: float = 60.0,
     train_s_per_round: float = 2.0,
     selection_s_per_round: float = 0.5,
+    eval_s_per_round: float | None = None,
     artifacts: bool = False,
     parent: bool = True,
+    alpha_scaling: str | None = "balanced",
+    diagnostics: Mapping[tuple[str, float], Diagnostics] | None = None,
+    vae_seconds: float | None = 12.5,
+    cache_key: Callable[[str], str] = lambda dataset: f"vae-{dataset}",
+    missing_steps: Mapping[str, Iterable[int]] | None = None,
 ) -> WrittenSweep:
     """Write one sweep: a parent run and one finished child run per (dataset, heuristic, alpha, seed).
 
@@ -101,7 +129,15 @@ def write_sweep(
     (heuristic, alpha) (or a function of (heuristic, alpha, n_labels)). ``hash_fn(dataset,
     heuristic, alpha, seed)`` overrides the initial-label hash (to write unpaired data). Every trial
     starts at ``start_ms`` plus its index in seconds and lasts ``trial_wall_s``; per-round
-    train/selection seconds are constants, so runtime sums are known answers.
+    train/selection seconds are constants, so runtime sums are known answers; ``eval_s_per_round``
+    adds ``eval_seconds`` at every label count (None: not logged, as before the launcher logged it).
+
+    ``alpha_scaling``: the ``config.alpha_scaling`` param of the trials (None: not logged, as before
+    the param existed). ``diagnostics[(heuristic, alpha)]``: what its VAE trials log each selection
+    round (plain_overlap only for core-set and MedAL); VAE trials without an entry log none.
+    ``vae_seconds``: one VAE per dataset (key ``cache_key(dataset)``) took this long; None: the
+    parent logs no ``vae_trainings.json`` (an older launcher). ``missing_steps[trial key]``: label
+    counts that trial never logged (a gap).
     """
     client = MlflowClient(tracking_uri)
     experiment_id = get_or_create_experiment(client, experiment, Path(artifact_root))
@@ -125,15 +161,36 @@ def write_sweep(
             params=[
                 Param("schedule.initial_labels", str(initial_labels)),
                 Param("schedule.labels_per_round", str(labels_per_round)),
+                Param("schedule.rounds", str(rounds)),
+                Param("schedule.max_labels", "None"),
                 Param("dataset.pool_size", str(pool_size)),
             ],
             metrics=[
                 Metric("vae_trainings", float(len(datasets)), start_ms, 0),
-                Metric("vae_seconds", 12.5 * len(datasets), start_ms, 0),
+                *([Metric("vae_seconds", vae_seconds * len(datasets), start_ms, 0)] if vae_seconds else []),
             ],
         )
         config = {"sweep_id": sweep_id, "datasets": datasets, "heuristics": heuristics, "seeds": seeds}
         client.log_text(run.info.run_id, json.dumps(config, indent=2), "resolved_config.json")
+        if vae_seconds is not None:
+            vaes = [
+                {
+                    "dataset": dataset,
+                    "vae": {"latent_dim": 32},
+                    "cache_key": cache_key(dataset),
+                    "trained_this_run": True,
+                    "seconds": vae_seconds,
+                    "trials": sorted(
+                        trial_key(dataset, h, a, s)
+                        for h, alphas in heuristics.items()
+                        for a in alphas
+                        for s in seeds
+                        if uses_vae(h, a)
+                    ),
+                }
+                for dataset in datasets
+            ]
+            client.log_dict(run.info.run_id, {"vaes": vaes}, "vae_trainings.json")
 
     index = 0
     for dataset in datasets:
@@ -148,6 +205,7 @@ def write_sweep(
                     key = trial_key(dataset, heuristic, alpha, seed)
                     sha = hash_fn(dataset, heuristic, alpha, seed) if hash_fn else initial_hash(dataset, seed)
                     start = start_ms + 1000 * index
+                    kept = [i for i, n in enumerate(grid) if n not in set((missing_steps or {}).get(key, ()))]
                     run_id = write_trial(
                         client,
                         experiment_id,
@@ -157,8 +215,8 @@ def write_sweep(
                         heuristic=heuristic,
                         alpha=alpha,
                         seed=seed,
-                        steps=grid,
-                        accuracy=values,
+                        steps=[grid[i] for i in kept],
+                        accuracy=values[kept],
                         initial_labels=initial_labels,
                         labels_per_round=labels_per_round,
                         initial_labels_sha256=sha,
@@ -166,7 +224,10 @@ def write_sweep(
                         end_ms=start + int(1000 * trial_wall_s),
                         train_s=train_s_per_round,
                         selection_s=selection_s_per_round,
+                        eval_s=eval_s_per_round,
                         artifacts=artifacts,
+                        alpha_scaling=alpha_scaling if uses_vae(heuristic, alpha) else None,
+                        diagnostics=(diagnostics or {}).get((heuristic, alpha)),
                     )
                     written.child_run_ids[key] = run_id
                     index += 1
@@ -194,10 +255,17 @@ def write_trial(
     end_ms: int | None,
     train_s: float = 2.0,
     selection_s: float = 0.5,
+    eval_s: float | None = None,
     metric_timestamp_ms: int | None = None,
     artifacts: bool = False,
+    alpha_scaling: str | None = None,
+    diagnostics: Diagnostics | None = None,
 ) -> str:
-    """Write one child run as the launcher does and return its run id."""
+    """Write one child run as the launcher does and return its run id.
+
+    Selection metrics (selection_seconds and the diagnostics) go to every step but the last: the
+    loop selects after each round but the final one.
+    """
     tags = {
         "raysweep.sweep_id": sweep_id,
         "raysweep.role": "trial",
@@ -215,9 +283,10 @@ def write_trial(
         "heuristic": heuristic,
         "alpha": str(float(alpha)),
         "seed": str(int(seed)),
-        "uses_vae": str(alpha > 0 and heuristic in ("coreset", "medal", "lloss")),
+        "uses_vae": str(uses_vae(heuristic, alpha)),
         "initial_labels": str(initial_labels),
         "labels_per_round": str(labels_per_round),
+        **({"config.alpha_scaling": alpha_scaling} if alpha_scaling else {}),
     }
     stamp = metric_timestamp_ms if metric_timestamp_ms is not None else start_ms
     metrics = []
@@ -227,9 +296,20 @@ def write_trial(
             Metric("accuracy", float(acc), ts, int(step)),
             Metric("auc", float(min(1.0, acc + 0.05)), ts, int(step)),
             Metric("train_seconds", float(train_s), ts, int(step)),
+            *([Metric("eval_seconds", float(eval_s), ts, int(step))] if eval_s is not None else []),
             # no selection after the last round, as in the loop
             *([Metric("selection_seconds", float(selection_s), ts, int(step))] if i < len(steps) - 1 else []),
         ]
+        if diagnostics is not None and i < len(steps) - 1:
+            metrics += [
+                Metric("vae_share", diagnostics.vae_share, ts, int(step)),
+                Metric("diagnostics_seconds", diagnostics.seconds, ts, int(step)),
+                *(
+                    [Metric("plain_overlap", diagnostics.plain_overlap, ts, int(step))]
+                    if heuristic in OVERLAP_HEURISTICS
+                    else []
+                ),
+            ]
     client.log_batch(run_id, metrics=metrics, params=[Param(k, v) for k, v in params.items()])
     if artifacts:
         with tempfile.TemporaryDirectory() as tmp:

@@ -106,3 +106,103 @@ def test_incomplete_trials_are_left_out_of_area_comparisons():
     assert areas["complete"].sum() == 5
     summary = stats.alpha_summary(areas)
     assert summary.loc[0, "n_pairs"] == 2
+
+
+def test_figure_markers_are_holm_corrected_over_alphas_and_label_counts():
+    # alpha 1: the same five differences (0.01..0.05, p_t = 0.0132) at each of 3 label counts;
+    # alpha 2: no effect. Over one comparison's 3 label counts Holm gives 3 x 0.0132 = 0.040 < 0.05;
+    # over the figure's 6 tests (2 alphas x 3 label counts) 6 x 0.0132 = 0.079: not significant.
+    rows = []
+    for seed in range(5):
+        for n in (10, 20, 30):
+            base = 0.5 + 0.1 * seed
+            rows.append(("coreset", 0.0, seed, n, base))
+            rows.append(("coreset", 1.0, seed, n, base + 0.01 * (seed + 1)))
+            rows.append(("coreset", 2.0, seed, n, base + 0.01 * (-1) ** seed * (n / 10)))
+    tests = stats.paired_tests(tidy(rows))
+    one = tests[tests["alpha"] == 1.0]
+    p = sps.ttest_rel(np.arange(1, 6) * 0.01 + 0.5, np.full(5, 0.5)).pvalue
+    assert one["p_t"].to_numpy() == pytest.approx([p] * 3)
+    assert one["p_t_holm"].to_numpy() == pytest.approx([3 * p] * 3)
+    assert (one["p_t_holm"] < 0.05).all()
+    np.testing.assert_allclose(tests["p_t_holm_all"], stats.holm(tests["p_t"].to_numpy()))
+    assert one["p_t_holm_all"].to_numpy() == pytest.approx([6 * p] * 3)
+    assert not tests["significant"].any()  # the figures' stars follow the family over alphas x labels
+    summary = stats.significance_summary(tests).set_index("alpha")
+    assert summary.loc[1.0, "min_p_t_holm"] == pytest.approx(3 * p)
+    assert summary.loc[1.0, "min_p_t_holm_all"] == pytest.approx(6 * p)
+    assert summary.loc[1.0, "n_significant"] == 0
+
+
+def test_a_gap_in_the_middle_makes_a_trial_incomplete_and_is_listed():
+    rows = [
+        ("coreset", a, s, n, 0.5 + a * 0.01) for a in (0.0, 1.0) for s in range(3) for n in (10, 20, 30, 40)
+    ]
+    rows = [r for r in rows if not (r[1] == 1.0 and r[2] == 1 and r[3] == 20)]  # round 20 never logged
+    areas = stats.trial_areas(tidy(rows)).set_index("trial_key")
+    assert not areas.loc["d/coreset/1.0/1", "complete"]  # first and last are there: still incomplete
+    assert areas.loc["d/coreset/1.0/1", "missing_n_labels"] == "20"
+    assert areas["complete"].sum() == 5
+    gaps = stats.label_gaps(areas.reset_index())
+    assert gaps[["trial_key", "n_points", "missing_n_labels"]].values.tolist() == [
+        ["d/coreset/1.0/1", 3, "20"]
+    ]
+    assert stats.alpha_summary(areas.reset_index()).loc[0, "n_pairs"] == 2  # left out, not interpolated
+
+
+def diagnostics_frame(heuristic: str, alpha: float, per_seed: dict[int, list[tuple[int, float, float]]]):
+    """(seed -> [(n_labels, vae_share, plain_overlap)]) plus an accuracy point at every step and one past."""
+    rows = []
+    for seed, points in per_seed.items():
+        steps = [n for n, _, _ in points]
+        for n, share, overlap in points:
+            rows += [
+                (heuristic, alpha, seed, n, "vae_share", share),
+                (heuristic, alpha, seed, n, "plain_overlap", overlap),
+            ]
+        rows += [(heuristic, alpha, seed, n, "accuracy", 0.5) for n in [*steps, steps[-1] + 300]]
+    frame = pd.DataFrame(rows, columns=["heuristic", "alpha", "seed", "n_labels", "metric", "value"])
+    frame["dataset"] = "d"
+    frame["trial_key"] = [f"d/{heuristic}/{alpha:g}/{s}" for s in frame.seed]
+    return frame
+
+
+def test_plain_overlap_is_weighted_by_the_labels_each_round_bought():
+    # rounds at 100, 200, 400 labels, then 700: they bought 100, 200 and 300 labels
+    frame = diagnostics_frame("coreset", 1.0, {0: [(100, 0.2, 1.0), (200, 0.4, 0.5), (400, 0.6, 0.0)]})
+    trial = stats.trial_diagnostics(frame).iloc[0]
+    assert trial["plain_overlap"] == pytest.approx((100 * 1.0 + 200 * 0.5 + 300 * 0.0) / 600)
+    assert trial["vae_share"] == pytest.approx(0.4) and trial["rounds"] == 3
+
+
+def test_arms_at_or_above_0_99_overlap_are_flagged():
+    frames = [
+        diagnostics_frame("coreset", 0.1, {s: [(100, 0.01, 0.99), (200, 0.01, 0.99)] for s in range(3)}),
+        diagnostics_frame("coreset", 1.0, {s: [(100, 0.5, 0.989), (200, 0.5, 0.989)] for s in range(3)}),
+        diagnostics_frame(
+            "medal", 1.0, {s: [(100, 0.5, o), (200, 0.5, o)] for s, o in enumerate((0.6, 0.7, 0.8))}
+        ),
+    ]
+    arms = stats.arm_diagnostics(stats.trial_diagnostics(pd.concat(frames))).set_index(["heuristic", "alpha"])
+    assert arms.loc[("coreset", 0.1), "same_picks_as_plain"]
+    assert not arms.loc[("coreset", 1.0), "same_picks_as_plain"]
+    medal = arms.loc[("medal", 1.0)]
+    expected = sps.t.interval(0.95, 2, loc=0.7, scale=sps.sem([0.6, 0.7, 0.8]))
+    assert medal["plain_overlap"] == pytest.approx(0.7) and medal["n"] == 3
+    assert (medal["plain_overlap_ci_low"], medal["plain_overlap_ci_high"]) == pytest.approx(expected)
+
+
+def test_a_shared_vae_is_split_over_the_trials_that_used_it_and_counted_once():
+    vaes = pd.DataFrame(
+        [
+            # sweep 1 trained the VAE (60 s) for 3 trials; sweep 2 read it from the cache for 1 more
+            ("s1", "d", "k1", True, 60.0, ["d/coreset/1/0", "d/coreset/1/1", "d/lloss/1/0"]),
+            ("s2", "d", "k1", False, 60.0, ["d/coreset/1/2"]),
+            # an old cache file: its seconds are unknown
+            ("s2", "e", "k2", False, np.nan, ["e/coreset/1/0"]),
+        ],
+        columns=["sweep_id", "dataset", "cache_key", "trained_this_run", "seconds", "trials"],
+    )
+    shares = stats.vae_seconds_per_trial(vaes)
+    assert shares[[f"d/coreset/1/{s}" for s in range(3)]].tolist() == [15.0] * 3
+    assert shares["d/lloss/1/0"] == 15.0 and np.isnan(shares["e/coreset/1/0"])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -43,6 +45,12 @@ def trial_runs(cwd: Path, experiment: str = "raysweep-quickstart") -> tuple[Mlfl
     parents = [r for r in runs if r.data.tags.get("raysweep.role") == "sweep"]
     trials = [r for r in runs if r.data.tags.get("raysweep.role") == "trial"]
     return client, parents, trials
+
+
+def vae_rows(client: MlflowClient, parent_run_id: str) -> list[dict]:
+    with tempfile.TemporaryDirectory() as folder:
+        path = client.download_artifacts(parent_run_id, "vae_trainings.json", folder)
+        return json.loads(Path(path).read_text())["vaes"]
 
 
 def steps_per_trial(client: MlflowClient, trials: list, metric: str = "accuracy") -> dict[str, Counter]:
@@ -162,6 +170,11 @@ def test_sweep_logs_the_schema(swept) -> None:
     assert parent.data.metrics["vae_trainings"] == 1  # four coreset trials, one dataset: one VAE
     assert parent.data.metrics["trials_finished"] == len(SLICE_TRIALS)
     assert "sweep_config.yaml" in [a.path for a in client.list_artifacts(parent.info.run_id)]
+    # the VAE's training seconds and the trials that shared it, for the analysis' runtime totals
+    [vae] = vae_rows(client, parent.info.run_id)
+    assert vae["dataset"] == "digits" and vae["trained_this_run"] is True
+    assert vae["trials"] == ["digits/coreset/1/0", "digits/coreset/1/1"]
+    assert vae["seconds"] > 0 and parent.data.metrics["vae_seconds"] == pytest.approx(vae["seconds"])
     assert {
         t.data.tags["raysweep.trial_key"] for t in trials
     } == SLICE_TRIALS  # one run per trial, retries included
@@ -202,6 +215,11 @@ def test_rerun_reproduces_curves_and_reuses_the_vae(swept) -> None:
     client, parents, trials = trial_runs(cwd)
     newest = max(parents, key=lambda r: r.info.start_time)
     assert newest.data.metrics["vae_trainings"] == 0 and newest.data.metrics["vae_cache_hits"] == 1
+    # a cached VAE still reports what its training cost: the cache file keeps the seconds
+    first_parent = min(parents, key=lambda r: r.info.start_time)
+    [cached], [trained] = vae_rows(client, newest.info.run_id), vae_rows(client, first_parent.info.run_id)
+    assert cached["trained_this_run"] is False and cached["cache_key"] == trained["cache_key"]
+    assert cached["seconds"] == pytest.approx(trained["seconds"])
     second = curves(
         client,
         [t for t in trials if t.data.tags["raysweep.sweep_id"] == newest.data.tags["raysweep.sweep_id"]],

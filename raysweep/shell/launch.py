@@ -329,7 +329,12 @@ def run_sweep(sweep: SweepConfig, trials: list[Trial], args: argparse.Namespace)
 
     from raysweep.shell.stop_signals import StopSignals
     from raysweep.shell.sweep_lock import SweepBusy, SweepLock
-    from raysweep.shell.tracking import TrackingPatience, TrackingUnavailable, short_mlflow_http_attempts
+    from raysweep.shell.tracking import (
+        TrackingPatience,
+        TrackingUnavailable,
+        log_vae_trainings,
+        short_mlflow_http_attempts,
+    )
 
     started = time.perf_counter()
     experiment_dir = sweep.storage / sweep.experiment
@@ -377,11 +382,16 @@ def run_sweep(sweep: SweepConfig, trials: list[Trial], args: argparse.Namespace)
         print(
             f"sweep {record.sweep_id}: {len(trials)} trials, storage {sweep_dir}, MLflow {record.tracking_uri}"
         )
-        results, counters = fit(sweep, trials, args, record, sweep_dir, stop, outage_limit)
+        results, counters, vae_trainings = fit(sweep, trials, args, record, sweep_dir, stop, outage_limit)
         ray.shutdown()
         if stop.received is not None:
             stop.ignore_further()
             patience = TrackingPatience(record.tracking_uri, INTERRUPTED_OUTAGE_LIMIT_S)
+        if vae_trainings:
+            try:
+                log_vae_trainings(client, record.parent_run_id, trials, vae_trainings, patience)
+            except TrackingUnavailable as exc:
+                print(f"warning: the VAE training seconds were not logged: {exc}", file=sys.stderr)
         return summarise(
             results,
             trials,
@@ -421,7 +431,8 @@ def fit(
     stop: Any,
     outage_limit: float,
 ) -> tuple[Any, dict[str, int]]:
-    """The shared stores, the VAEs, then Tune over the trials; Tune's results and the stores' counters."""
+    """The shared stores, the VAEs, then Tune over the trials; Tune's results, the stores' counters and
+    the embedding store's rows of the VAEs the trials used (:meth:`EmbeddingStore.trainings`)."""
     import ray
     from ray import tune
     from ray.tune import CLIReporter
@@ -539,9 +550,11 @@ def fit(
             results = results_from_mlflow(record, trials, outage_limit)
     try:
         counters = ray.get(embedding_store.counters.remote(), timeout=30)
+        vae_trainings = ray.get(embedding_store.trainings.remote(), timeout=30)
     except (ray.exceptions.RayError, TimeoutError):
         counters = {"vae_trainings": -1, "vae_cache_hits": -1}  # the store went down with the stop
-    return results, counters
+        vae_trainings = []
+    return results, counters, vae_trainings
 
 
 TUNE_STATE_GLOB = "experiment_state-*.json"

@@ -7,14 +7,18 @@ arrays zero-copy, so N concurrent trials on a node share one copy instead of hol
 ``EmbeddingStore`` hands out the pool's VAE embeddings per (dataset, VAE config). The first request
 starts the training as a Ray task; concurrent and later requests get the same ObjectRef. Finished
 embeddings are also written under the sweep's storage path, so a resumed sweep, or a later one with
-the same dataset and VAE config, trains nothing. The store counts the trainings it started.
+the same dataset and VAE config, trains nothing. The store counts the trainings it started, and
+each cache file keeps how many seconds its training took, so a sweep that reads the cache can still
+say what its VAE cost (the analysis adds it to the runtime of the heuristics that used it).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,23 +83,24 @@ class DatasetStore:
 
 @ray.remote
 def train_vae_task(handle: DatasetHandle, vae: VAEConfig, cache_file: str, device: str) -> np.ndarray:
-    """Train the VAE on the pool and write the embeddings to ``cache_file`` atomically."""
+    """Train the VAE on the pool and write the embeddings (and the training's seconds) to ``cache_file``."""
     import torch
 
     dataset = handle.materialise()
     resolved = "cuda" if device != "cpu" and torch.cuda.is_available() else "cpu"
+    started = time.perf_counter()
     embeddings = train_vae(dataset, vae, device=resolved)
-    write_embeddings(Path(cache_file), embeddings)
+    write_embeddings(Path(cache_file), embeddings, time.perf_counter() - started)
     return embeddings
 
 
-def write_embeddings(path: Path, embeddings: np.ndarray) -> None:
+def write_embeddings(path: Path, embeddings: np.ndarray, train_seconds: float = math.nan) -> None:
     """Write to a temp file in the same folder and rename: a crash never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
     os.close(fd)
     try:
-        np.savez(tmp, embeddings=embeddings)
+        np.savez(tmp, embeddings=embeddings, train_seconds=np.float64(train_seconds))
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -110,6 +115,15 @@ def read_embeddings(path: Path) -> np.ndarray | None:
             return np.asarray(archive["embeddings"], dtype=np.float32)
     except (OSError, KeyError, ValueError):
         return None  # a damaged cache is retrained, not trusted
+
+
+def read_training_seconds(path: Path) -> float:
+    """Seconds the VAE of a cache file took to train; NaN for files written before they were kept."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return float(archive["train_seconds"]) if "train_seconds" in archive.files else math.nan
+    except (OSError, KeyError, ValueError):
+        return math.nan
 
 
 @ray.remote(num_cpus=0)
@@ -130,6 +144,8 @@ class EmbeddingStore:
         self.gpu = gpu
         self.reserved = reserved
         self._refs: dict[str, ray.ObjectRef] = {}
+        self._used: dict[str, dict[str, Any]] = {}
+        """cache key -> which VAE it is and whether this run trained it (see :meth:`trainings`)."""
         self._lock = threading.Lock()  # the actor is threaded: the release call waits beside get()
         self.trainings_started = 0
         self.cache_hits = 0
@@ -147,7 +163,10 @@ class EmbeddingStore:
         return {"num_cpus": 0, "num_gpus": self.gpu}
 
     def cache_file(self, handle: DatasetHandle, vae: VAEConfig) -> Path:
-        return self.cache_dir / f"vae-{vae_cache_key(handle.fingerprint, vae)}.npz"
+        return self._cache_path(vae_cache_key(handle.fingerprint, vae))
+
+    def _cache_path(self, key: str) -> Path:
+        return self.cache_dir / f"vae-{key}.npz"
 
     def get(self, handle: DatasetHandle, vae: VAEConfig) -> list[ray.ObjectRef]:
         """The embeddings' ObjectRef, wrapped in a list so Ray passes the ref, not the array."""
@@ -160,7 +179,14 @@ class EmbeddingStore:
             del self._refs[key]  # a crashed training is retried by the next request, not handed out
         if key not in self._refs:
             cached = read_embeddings(self.cache_file(handle, vae))
-            if cached is not None and cached.shape[0] == handle.n_pool:
+            trained_here = cached is None or cached.shape[0] != handle.n_pool
+            self._used[key] = {
+                "dataset": handle.metadata["name"],
+                "vae": vae.model_dump(mode="json"),
+                "cache_key": key,
+                "trained_this_run": trained_here,
+            }
+            if not trained_here:
                 self.cache_hits += 1
                 self._refs[key] = ray.put(cached)
             else:
@@ -192,6 +218,16 @@ class EmbeddingStore:
         with self._lock:
             ray.util.remove_placement_group(self.reserved)
             self.reserved = None
+
+    def trainings(self) -> list[dict[str, Any]]:
+        """One row per VAE this run handed out: dataset name, VAE config, cache key, whether this run
+        trained it, and ``seconds``, the training's seconds (also for a cached VAE: the cache file
+        keeps them; NaN while training or for an old cache file)."""
+        with self._lock:
+            used = [dict(row) for row in self._used.values()]
+        for row in used:
+            row["seconds"] = read_training_seconds(self._cache_path(row["cache_key"]))
+        return used
 
     def counters(self) -> dict[str, int]:
         return {"vae_trainings": self.trainings_started, "vae_cache_hits": self.cache_hits}

@@ -3,7 +3,11 @@
 Schema (fixed; ``analysis`` depends on it):
 - one parent run per sweep: tags ``raysweep.sweep_id``, ``raysweep.role=sweep``; params of the
   budgets; the resolved config as ``sweep_config.yaml``; metrics ``vae_trainings``, ``vae_cache_hits``,
-  ``trials_finished``, ``trials_failed``, ``sweep_seconds`` at the end.
+  ``trials_finished``, ``trials_failed``, ``sweep_seconds`` at the end; ``vae_seconds`` (training
+  seconds of every VAE the sweep's trials used, trained in this run or read from the cache, whose
+  file keeps them) and ``vae_trainings.json`` (one row per VAE: dataset, vae config, cache_key,
+  trained_this_run, seconds, and the keys of the trials that used it), so the analysis can split a
+  shared VAE's seconds over the trials that used it.
 - one child run per trial: tag ``mlflow.parentRunId``, ``raysweep.sweep_id``, ``raysweep.role=trial``,
   ``raysweep.trial_key`` (dataset/heuristic/alpha/seed), ``raysweep.initial_labels_sha256``,
   ``raysweep.node_id``, ``raysweep.error`` (why a FAILED run failed); params
@@ -43,7 +47,7 @@ from mlflow.tracking import MlflowClient
 
 from raysweep.config import TrialConfig
 from raysweep.loop import RoundResult
-from raysweep.sweep import format_alpha
+from raysweep.sweep import Trial, format_alpha
 
 ROUND_METRICS = (
     "accuracy",
@@ -350,6 +354,38 @@ def curve_csv(curve: list[RoundResult]) -> str:
     for point in curve:
         writer.writerow({"round": point.round_index, "n_labels": point.n_labels, **point.metrics})
     return buffer.getvalue()
+
+
+VAE_TRAININGS_FILE = "vae_trainings.json"
+
+
+def log_vae_trainings(
+    client: MlflowClient,
+    parent_run_id: str,
+    trials: list[Trial],
+    trainings: list[dict[str, Any]],
+    patience: TrackingPatience,
+) -> None:
+    """Log which VAE each VAE trial used and what it cost (``vae_seconds``, ``vae_trainings.json``).
+
+    ``trainings``: the embedding store's rows (:meth:`EmbeddingStore.trainings`). A trial used a row's
+    VAE when it uses VAE features and its dataset and VAE config are the row's.
+    """
+    rows = []
+    for row in trainings:
+        users = sorted(
+            t.key
+            for t in trials
+            if t.config.uses_vae
+            and t.config.dataset.name == row["dataset"]
+            and t.config.vae.model_dump(mode="json") == row["vae"]
+        )
+        seconds = float(row["seconds"])
+        rows.append({**row, "seconds": seconds if np.isfinite(seconds) else None, "trials": users})
+    known = [r["seconds"] for r in rows if r["seconds"] is not None]
+    patience.call(lambda: client.log_dict(parent_run_id, {"vaes": rows}, VAE_TRAININGS_FILE))
+    if known:
+        patience.call(lambda: client.log_metric(parent_run_id, "vae_seconds", float(sum(known))))
 
 
 def ui_command(tracking_uri: str, experiment_id: str, port: int = 5000) -> str:
