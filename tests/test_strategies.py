@@ -24,7 +24,7 @@ from raysweep.config import (
 from raysweep.heuristics import ClassifierHead, build_heuristic
 from raysweep.heuristics.badge import gradient_embedding_spread, gradient_factor
 from raysweep.heuristics.bald import mc_dropout_logits, mutual_information
-from raysweep.heuristics.kmeans import BlockEmbedding, EmbeddingBlock, kmeans, kmeans_pp_seeding
+from raysweep.heuristics.kmeans import BlockEmbedding, EmbeddingBlock, cluster_sums, kmeans, kmeans_pp_seeding
 from raysweep.heuristics.typiclust import mean_neighbour_sq_distances, typical_picks, visiting_order
 from raysweep.heuristics.weighting import rms_spread
 from raysweep.models.resnet import ResNet18Task
@@ -367,6 +367,13 @@ def test_kmeans_finds_separated_blobs_and_is_seeded():
     assert all(len(set(clusters[membership == b].tolist())) == 1 for b in range(3))
     assert len(set(clusters.tolist())) == 3
     assert torch.equal(clusters, kmeans(points, 3, torch.Generator().manual_seed(0), max_iterations=50))
+
+
+def test_cluster_sums_known_answer_with_an_empty_cluster():
+    x = torch.tensor([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0]])
+    assignment = torch.tensor([2, 0, 2])
+    sums = cluster_sums(x, assignment, torch.bincount(assignment, minlength=3))
+    assert sums.tolist() == [[2.0, 20.0], [0.0, 0.0], [4.0, 40.0]]
 
 
 def test_typiclust_on_vae_features_alone_picks_the_typical_point_of_each_unlabeled_blob():

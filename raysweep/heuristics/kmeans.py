@@ -244,6 +244,18 @@ def nearest_centre(features: torch.Tensor, centres: torch.Tensor) -> torch.Tenso
     )
 
 
+def cluster_sums(x: torch.Tensor, assignment: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """(k, d) float64 sum of the rows of each cluster, in a fixed order on every device.
+
+    Rows sorted by cluster, one float64 running sum, differences at the cluster boundaries: unlike a
+    scatter-add (atomic on a GPU) the result does not depend on thread timing.
+    """
+    order = torch.argsort(assignment, stable=True)
+    prefix = torch.cat([x.new_zeros(1, x.shape[1], dtype=torch.float64), x[order].double().cumsum(0)])
+    ends = torch.cumsum(counts, 0)
+    return prefix[ends] - prefix[ends - counts]
+
+
 @torch.no_grad()
 def kmeans(features: torch.Tensor, k: int, generator: torch.Generator, max_iterations: int) -> torch.Tensor:
     """Lloyd's k-means with k-means++ seeding: (n,) int64 cluster of each row of (n, d) ``features``.
@@ -258,9 +270,9 @@ def kmeans(features: torch.Tensor, k: int, generator: torch.Generator, max_itera
     assignment = nearest_centre(x, centres)
     for _ in range(max_iterations):
         counts = torch.bincount(assignment, minlength=k)
-        sums = torch.zeros_like(centres).index_add_(0, assignment, x)
+        sums = cluster_sums(x, assignment, counts)
         filled = counts > 0
-        centres[filled] = sums[filled] / counts[filled].unsqueeze(1).to(x.dtype)
+        centres[filled] = (sums[filled] / counts[filled].unsqueeze(1)).to(x.dtype)
         updated = nearest_centre(x, centres)
         if torch.equal(updated, assignment):
             break
