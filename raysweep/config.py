@@ -137,12 +137,53 @@ class LLossHeuristicConfig(Frozen):
     """Units per stage in the loss module (reference: 128)."""
 
 
+class MarginHeuristicConfig(Frozen):
+    name: Literal["margin"] = "margin"
+
+
+class LeastConfidenceHeuristicConfig(Frozen):
+    name: Literal["least_confidence"] = "least_confidence"
+
+
+class BaldHeuristicConfig(Frozen):
+    name: Literal["bald"] = "bald"
+    dropout: float = Field(default=0.5, gt=0, lt=1)
+    """Dropout rate before the classifier, in training and in the MC passes (ResNet-18 has none of its
+    own). 0.5: the usual rate for a hidden layer (Srivastava et al. 2014). Only BALD trials get the
+    dropout layer, so every other heuristic trains the model it always did."""
+    mc_passes: int = Field(default=20, ge=2)
+    """Stochastic passes T over the classifier (more: a less noisy estimate of the mutual information)."""
+
+
+class BadgeHeuristicConfig(Frozen):
+    name: Literal["badge"] = "badge"
+
+
+class TypiclustHeuristicConfig(Frozen):
+    name: Literal["typiclust"] = "typiclust"
+    max_clusters: int = Field(default=500, gt=0)
+    """k-means clusters: |labeled| + budget, capped here (reference code: 500)."""
+    min_cluster_size: int = Field(default=5, ge=0)
+    """Clusters of at most this many points come last (reference code: 5, where they are dropped)."""
+    neighbours: int = Field(default=20, gt=0)
+    """Typicality: inverse mean squared distance to this many nearest neighbours in the cluster, fewer
+    (half the cluster's remaining points) in small clusters (reference code: 20)."""
+    kmeans_iterations: int = Field(default=100, gt=0)
+    """Cap on Lloyd iterations after k-means++ seeding; they stop earlier once no point changes
+    cluster (scikit-learn's MiniBatchKMeans, which the reference calls, caps at 100)."""
+
+
 HeuristicConfig = Annotated[
     RandomHeuristicConfig
     | EntropyHeuristicConfig
     | CoresetHeuristicConfig
     | MedalHeuristicConfig
-    | LLossHeuristicConfig,
+    | LLossHeuristicConfig
+    | MarginHeuristicConfig
+    | LeastConfidenceHeuristicConfig
+    | BaldHeuristicConfig
+    | BadgeHeuristicConfig
+    | TypiclustHeuristicConfig,
     Field(discriminator="name"),
 ]
 
@@ -236,9 +277,10 @@ class TrialConfig(Frozen):
         return self.alpha > 0 and self.heuristic.name in VAE_HEURISTICS
 
 
-VAE_HEURISTICS = frozenset({"coreset", "medal", "lloss"})
-"""Heuristics that accept alpha-scaled VAE features (paper, REFERENCE.md)."""
-VAE_ONLY_HEURISTICS = frozenset({"coreset", "medal"})
+VAE_HEURISTICS = frozenset({"coreset", "medal", "lloss", "badge", "typiclust"})
+"""Heuristics that accept alpha-scaled VAE features (paper, REFERENCE.md): the ones that select on a
+feature space. Equal to the registry's ``supports_vae`` flags (a test keeps them so)."""
+VAE_ONLY_HEURISTICS = frozenset({"coreset", "medal", "badge", "typiclust"})
 """Heuristics that also run on the VAE features alone (alpha = inf): they need only a feature space.
 Loss prediction cannot: its loss module always reads the task model's stages."""
 

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from raysweep.config import LLossHeuristicConfig, ScheduleConfig, TrialConfig
+from raysweep.config import BaldHeuristicConfig, LLossHeuristicConfig, ScheduleConfig, TrialConfig
 from raysweep.data.base import ALDataset
 from raysweep.heuristics import build_heuristic
 from raysweep.heuristics.base import PoolInference, SelectionContext
@@ -30,7 +30,16 @@ from raysweep.heuristics.weighting import loss_module_vae_block, pick_overlap
 from raysweep.labels import LabelState, derive_seed, indices_sha256, initial_label_indices
 from raysweep.models.loss_module import LossPredictionModule
 from raysweep.models.resnet import ResNet18Task, load_imagenet_state_dict
-from raysweep.train import DeviceData, copy_state, evaluate, infer, resolve_device, tensor_view, train_round
+from raysweep.train import (
+    DeviceData,
+    classifier_head,
+    copy_state,
+    evaluate,
+    infer,
+    resolve_device,
+    tensor_view,
+    train_round,
+)
 
 # cuBLAS needs this before CUDA starts to run deterministically; harmless on CPU.
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -138,6 +147,19 @@ def seeded_generator(*parts: int | str) -> torch.Generator:
     return torch.Generator().manual_seed(derive_seed(*parts))
 
 
+@contextlib.contextmanager
+def seeded_global_rng(seed: int, device: torch.device) -> Iterator[None]:
+    """torch's global generators (CPU and ``device``) seeded for a block, restored afterwards.
+
+    Dropout layers draw from them, not from a generator we pass: seeding them per round makes a
+    model with dropout (BALD's) train the same on a rerun or a resume, whatever ran in the process
+    before. Models without a random layer draw nothing, so for them this changes no bit.
+    """
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else [], device_type="cuda"):
+        torch.manual_seed(seed)
+        yield
+
+
 def build_models(
     config: TrialConfig, dataset: ALDataset, device: torch.device, vae_dim: int
 ) -> tuple[ResNet18Task, LossPredictionModule | None]:
@@ -146,7 +168,9 @@ def build_models(
     imagenet = load_imagenet_state_dict(config.model.weights_path) if config.model.pretrained else None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed("model-init", config.seed))
-        model = ResNet18Task(dataset.in_channels, dataset.num_outputs, config.model.stem, imagenet)
+        # Only BALD's model gets a dropout layer (MC dropout); every other model stays as it was.
+        dropout = config.heuristic.dropout if isinstance(config.heuristic, BaldHeuristicConfig) else 0.0
+        model = ResNet18Task(dataset.in_channels, dataset.num_outputs, config.model.stem, imagenet, dropout)
         loss_module = None
         if isinstance(config.heuristic, LLossHeuristicConfig):
             torch.manual_seed(derive_seed("loss-module-init", config.seed))
@@ -225,17 +249,18 @@ def run_trajectory(
             if loss_module is not None:
                 loss_module.load_state_dict(initial_weights[1])
             labeled = torch.as_tensor(state.labels.labeled_indices, device=device)
-            trained = train_round(
-                model,
-                data,
-                labeled,
-                training,
-                epochs=training.initial_epochs + round_index * training.epochs_per_round,
-                generator=seeded_generator("train", config.seed, round_index),
-                loss_module=loss_module,
-                lloss=config.heuristic if isinstance(config.heuristic, LLossHeuristicConfig) else None,
-                loss_module_extra=loss_module_extra,
-            )
+            with seeded_global_rng(derive_seed("dropout", config.seed, round_index), device):
+                trained = train_round(
+                    model,
+                    data,
+                    labeled,
+                    training,
+                    epochs=training.initial_epochs + round_index * training.epochs_per_round,
+                    generator=seeded_generator("train", config.seed, round_index),
+                    loss_module=loss_module,
+                    lloss=config.heuristic if isinstance(config.heuristic, LLossHeuristicConfig) else None,
+                    loss_module_extra=loss_module_extra,
+                )
             metrics = evaluate(model, data, training.eval_batch_size, training.amp_bf16)
             metrics["train_seconds"] = trained.seconds
 
@@ -261,6 +286,7 @@ def run_trajectory(
                     embeddings=vae,
                     alpha=config.alpha if vae is not None else 0.0,
                     alpha_scaling=config.alpha_scaling,
+                    head=classifier_head(model),
                 )
                 budget = counts[round_index + 1] - counts[round_index]
                 started = time.perf_counter()

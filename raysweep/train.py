@@ -23,7 +23,7 @@ from torch import nn
 
 from raysweep.config import LLossHeuristicConfig, TrainingConfig
 from raysweep.data.base import ALDataset, normalise_batch
-from raysweep.heuristics.base import PoolInference
+from raysweep.heuristics.base import ClassifierHead, PoolInference
 from raysweep.models.loss_module import LossPredictionModule, pair_margin_loss
 from raysweep.models.resnet import ResNet18Task
 
@@ -291,6 +291,16 @@ def infer(
         features=torch.cat(features),
         predicted_loss=torch.cat(predicted) if loss_module is not None else None,
         loss_head_input=torch.cat(head_inputs) if keep_head_input else None,
+    )
+
+
+def classifier_head(model: ResNet18Task) -> ClassifierHead:
+    """The trained model's last layer and the dropout rate in front of it, detached copies (MC passes)."""
+    fc = model.backbone.fc
+    return ClassifierHead(
+        weight=fc.weight.detach().float().clone(),
+        bias=fc.bias.detach().float().clone(),
+        dropout=model.dropout_rate,
     )
 
 

@@ -83,7 +83,7 @@ def test_empty_axis_and_overrides(tmp_path: Path) -> None:
         load_sweep_config(CONFIGS / "quickstart.yaml", ["training.bogus=1"])
 
 
-@pytest.mark.parametrize("name", ["quickstart.yaml", "alpha_sweep.yaml", "paper.yaml"])
+@pytest.mark.parametrize("name", ["quickstart.yaml", "alpha_sweep.yaml", "paper.yaml", "strategies.yaml"])
 def test_shipped_configs_load_and_smoke_keeps_axes(name: str) -> None:
     sweep = load_sweep_config(CONFIGS / name)
     shrunk = smoke(sweep)

@@ -9,14 +9,22 @@ import pytest
 import torch
 
 from raysweep.config import (
+    VAE_HEURISTICS,
+    VAE_ONLY_HEURISTICS,
+    BadgeHeuristicConfig,
+    BaldHeuristicConfig,
     CoresetHeuristicConfig,
     EntropyHeuristicConfig,
+    LeastConfidenceHeuristicConfig,
     LLossHeuristicConfig,
+    MarginHeuristicConfig,
     MedalHeuristicConfig,
     RandomHeuristicConfig,
+    TypiclustHeuristicConfig,
 )
 from raysweep.heuristics import (
     HEURISTICS,
+    ClassifierHead,
     PoolInference,
     SelectionContext,
     build_heuristic,
@@ -42,6 +50,11 @@ CONFIGS = {
     "coreset": CoresetHeuristicConfig(),
     "medal": MedalHeuristicConfig(),
     "lloss": LLossHeuristicConfig(subset_size=20),
+    "margin": MarginHeuristicConfig(),
+    "least_confidence": LeastConfidenceHeuristicConfig(),
+    "bald": BaldHeuristicConfig(),
+    "badge": BadgeHeuristicConfig(),
+    "typiclust": TypiclustHeuristicConfig(),
 }
 
 
@@ -56,10 +69,16 @@ def make_context(
     alpha_scaling: str = "balanced",
     multi_label: bool = False,
     seed: int = 0,
+    head: ClassifierHead | None = None,
 ) -> SelectionContext:
-    """A CPU context whose ``infer`` looks rows up in precomputed tensors."""
+    """A CPU context whose ``infer`` looks rows up in precomputed tensors. Without a ``head``, the
+    classifier is a fixed random layer from the features to the logits' width with dropout 0.5."""
     n = features.shape[0]
     logits = torch.zeros(n, 3) if logits is None else logits
+    if head is None:
+        gen = torch.Generator().manual_seed(123)
+        weight = torch.randn(logits.shape[1], features.shape[1], generator=gen)
+        head = ClassifierHead(weight=weight, bias=torch.zeros(logits.shape[1]), dropout=0.5)
 
     def infer(indices: torch.Tensor) -> PoolInference:
         loss = None if predicted_loss is None else predicted_loss[indices]
@@ -74,6 +93,7 @@ def make_context(
         embeddings=embeddings,
         alpha=alpha,
         alpha_scaling=alpha_scaling,
+        head=head,
     )
 
 
@@ -146,8 +166,28 @@ def test_unknown_name_lists_the_known_ones():
 
 
 def test_flags():
-    assert {n for n in HEURISTICS.names() if HEURISTICS.get(n).supports_vae} == {"coreset", "medal", "lloss"}
+    assert {n for n in HEURISTICS.names() if HEURISTICS.get(n).supports_vae} == {
+        "coreset",
+        "medal",
+        "lloss",
+        "badge",
+        "typiclust",
+    }
     assert [n for n in HEURISTICS.names() if HEURISTICS.get(n).trains_loss_module] == ["lloss"]
+
+
+def test_config_sets_follow_the_registry_flags():
+    """The config validates alpha with these sets before any heuristic is built: they must not drift."""
+    assert {n for n in HEURISTICS.names() if HEURISTICS.get(n).supports_vae} == VAE_HEURISTICS
+    assert {n for n in HEURISTICS.names() if HEURISTICS.get(n).supports_vae_only} == VAE_ONLY_HEURISTICS
+    assert all(HEURISTICS.get(n).supports_vae for n in VAE_ONLY_HEURISTICS)
+    # Every feature-space heuristic with VAE features gets the plain_overlap reference selection.
+    assert {n for n in HEURISTICS.names() if HEURISTICS.get(n).model_independent_of_alpha} == {
+        "coreset",
+        "medal",
+        "badge",
+        "typiclust",
+    }
 
 
 # ------------------------------------------------------------------------------------------------

@@ -7,9 +7,21 @@ config (``config.name`` is the registry name).
 from __future__ import annotations
 
 from raysweep.config import HeuristicConfig
-from raysweep.heuristics import coreset, entropy, lloss, medal, random  # noqa: F401  (registers)
+from raysweep.heuristics import (  # noqa: F401  (importing a module registers its heuristic)
+    badge,
+    bald,
+    coreset,
+    entropy,
+    least_confidence,
+    lloss,
+    margin,
+    medal,
+    random,
+    typiclust,
+)
 from raysweep.heuristics.base import (
     HEURISTICS,
+    ClassifierHead,
     Heuristic,
     PoolInference,
     Selection,
@@ -29,6 +41,7 @@ def build_heuristic(config: HeuristicConfig) -> Heuristic:
 
 __all__ = [
     "HEURISTICS",
+    "ClassifierHead",
     "Heuristic",
     "PoolInference",
     "Selection",

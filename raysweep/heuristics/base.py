@@ -39,6 +39,23 @@ class PoolInference:
     loss module takes VAE features (for the block diagnostics)."""
 
 
+@dataclass(frozen=True)
+class ClassifierHead:
+    """The trained task model's last layer: logits = dropout(T_f(x)) @ weight.T + bias.
+
+    Heuristics that sample the model (MC-dropout BALD) run it on the pool's features themselves:
+    dropout sits only in front of this layer, so the network below it is deterministic and the T
+    stochastic passes need one pass through the backbone, not T.
+    """
+
+    weight: torch.Tensor
+    """(num_outputs, 512) float32 on the trial's device."""
+    bias: torch.Tensor
+    """(num_outputs,) float32."""
+    dropout: float
+    """Rate of the dropout the model was trained with in front of this layer (0: none)."""
+
+
 @dataclass
 class SelectionContext:
     labeled_mask: torch.Tensor
@@ -55,6 +72,8 @@ class SelectionContext:
     """Weight of the VAE block; inf: the VAE block alone (distance-based heuristics only)."""
     alpha_scaling: AlphaScaling = "balanced"
     """``raw``: the paper's literal [T_f ⁀ alpha V]; ``balanced``: each block over its pool spread first."""
+    head: ClassifierHead | None = None
+    """The trained model's classifier, for heuristics that sample it (BALD)."""
 
     @property
     def n_pool(self) -> int:

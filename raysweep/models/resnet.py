@@ -66,13 +66,21 @@ class ResNet18Task(nn.Module):
         num_outputs: int,
         stem: Literal["repeat", "conv1x1"] = "repeat",
         imagenet_state: dict[str, torch.Tensor] | None = None,
+        dropout: float = 0.0,
     ) -> None:
+        """``dropout``: rate of a dropout layer before the classifier (MC-dropout BALD). 0 leaves the
+        layer out altogether (an identity: no random draw, the same state dict), so models without it
+        train bit for bit as they did before it existed."""
         super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         backbone = resnet18(weights=None)
         if imagenet_state is not None:
             backbone.load_state_dict(imagenet_state)
         backbone.fc = nn.Linear(FEATURE_DIM, num_outputs)
         self.backbone = backbone
+        self.dropout_rate = dropout
+        self.dropout: nn.Module = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.repeat_channels = in_channels == 1 and stem == "repeat"
         if in_channels == 3 or self.repeat_channels:
             self.input_map: nn.Module = nn.Identity()
@@ -92,4 +100,5 @@ class ResNet18Task(nn.Module):
         stage3 = net.layer3(stage2)
         stage4 = net.layer4(stage3)
         features = torch.flatten(net.avgpool(stage4), 1)
-        return TaskOutput(net.fc(features), features, (stage1, stage2, stage3, stage4))
+        # T_f(x) is the features before the dropout: what distance-based heuristics and MC passes read.
+        return TaskOutput(net.fc(self.dropout(features)), features, (stage1, stage2, stage3, stage4))
