@@ -7,6 +7,7 @@ import pytest
 
 from raysweep.config import TrialConfig
 from raysweep.data import load_dataset
+from raysweep.encoders import FixedEmbeddings
 from raysweep.labels import initial_label_indices
 from raysweep.loop import ScheduleError, TrajectoryState, label_schedule, run_trajectory
 from raysweep.models.vae import train_vae
@@ -52,8 +53,8 @@ class ListSink:
 def test_every_heuristic_runs_two_rounds(digits, embeddings, heuristic, alpha) -> None:
     calls = []
 
-    def provider():
-        calls.append(1)
+    def provider(round_index, labeled_indices):
+        calls.append((round_index, len(labeled_indices)))
         return embeddings
 
     sink = ListSink()
@@ -64,17 +65,23 @@ def test_every_heuristic_runs_two_rounds(digits, embeddings, heuristic, alpha) -
     assert len(np.unique(labeled)) == 70 and labeled.max() < digits.n_pool
     assert all(0 <= row[2]["accuracy"] <= 1 and 0 <= row[2]["auc"] <= 1 for row in sink.rows)
     assert "selection_seconds" in sink.rows[0][2] and "selection_seconds" not in sink.rows[-1][2]
-    assert len(calls) == (1 if alpha > 0 else 0)  # the VAE is asked for only when a trial uses it
+    # Asked once per round that uses V(x), with that round's labels: loss prediction trains with them
+    # in every round, core-set and MedAL read them only when they select; never at alpha 0.
+    expected = {0: [], 1: [(0, 30), (1, 50)]}[int(alpha > 0)]
+    assert calls == ([*expected, (2, 70)] if heuristic == "lloss" else expected)
+    assert ("encoder_seconds" in sink.rows[0][2]) == (alpha > 0)
 
 
 def test_same_seed_is_bit_identical_and_seed_matters(digits, embeddings) -> None:
-    first = run_trajectory(tiny_config("lloss", 0.5), digits, embeddings=lambda: embeddings)
-    second = run_trajectory(tiny_config("lloss", 0.5), digits, embeddings=lambda: embeddings)
+    first = run_trajectory(tiny_config("lloss", 0.5), digits, embeddings=FixedEmbeddings(lambda: embeddings))
+    second = run_trajectory(tiny_config("lloss", 0.5), digits, embeddings=FixedEmbeddings(lambda: embeddings))
     for a, b in zip(first.picks, second.picks, strict=True):
         np.testing.assert_array_equal(a, b)
     strip = lambda curve: [{k: v for k, v in p.metrics.items() if not k.endswith("seconds")} for p in curve]  # noqa: E731
     assert strip(first.curve) == strip(second.curve)
-    other = run_trajectory(tiny_config("lloss", 0.5, seed=1), digits, embeddings=lambda: embeddings)
+    other = run_trajectory(
+        tiny_config("lloss", 0.5, seed=1), digits, embeddings=FixedEmbeddings(lambda: embeddings)
+    )
     assert not np.array_equal(first.picks[0], other.picks[0])
 
 
@@ -151,7 +158,9 @@ def test_raw_mode_is_the_paper_s_literal_concatenation(digits, embeddings) -> No
 
 
 def test_initial_labels_depend_on_seed_not_heuristic(digits, embeddings) -> None:
-    coreset = run_trajectory(tiny_config("coreset", 2.0), digits, embeddings=lambda: embeddings)
+    coreset = run_trajectory(
+        tiny_config("coreset", 2.0), digits, embeddings=FixedEmbeddings(lambda: embeddings)
+    )
     entropy = run_trajectory(tiny_config("entropy"), digits)
     np.testing.assert_array_equal(coreset.picks[0], entropy.picks[0])
     assert coreset.initial_labels_sha256 == entropy.initial_labels_sha256
@@ -234,7 +243,9 @@ def test_medmnist_multilabel_and_rgb_trajectories(tmp_path, flag, heuristic, alp
         3 if flag == "pathmnist" else 1
     )
     sink = ListSink()
-    result = run_trajectory(config, dataset, embeddings=lambda: train_vae(dataset, config.vae), sink=sink)
+    provider = FixedEmbeddings(lambda: train_vae(dataset, config.vae))
+    result = run_trajectory(config, dataset, embeddings=provider, sink=sink)
+    assert provider.fetches == (1 if alpha > 0 else 0)
     assert [len(p) for p in result.picks] == [30, 20, 20]
     for _, _, metrics in sink.rows:
         assert 0 <= metrics["accuracy"] <= 1 and 0 <= metrics["auc"] <= 1
