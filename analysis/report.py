@@ -7,7 +7,10 @@
 - ``curve_summary.csv``, ``paired_tests.csv``, ``significance_summary.csv``, ``trial_areas.csv``,
   ``alpha_curve.csv``, ``alpha_summary.csv``, ``runtime_per_trial.csv``,
   ``runtime_by_heuristic.csv``, ``runtime_per_sweep.csv``;
-- the figures of :mod:`analysis.plots` (PNG, PDF and CSV each).
+- the figures of :mod:`analysis.plots` (PNG, PDF and CSV each);
+- for sweeps with encoders other than ``vae``, the encoders section of :mod:`analysis.encoders`
+  (``encoder_*.csv``, ``encoders_<dataset>_<heuristic>`` figures); the alpha sections then read the
+  ``vae`` arms only.
 
 :func:`log_to_parent` uploads the folder as artifacts (under ``analysis/``) of the sweep's parent run.
 """
@@ -23,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import plots, stats
+from analysis import encoders, plots, stats
 from analysis.load import AnalysisError, SweepData
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,12 @@ def build_report(data: SweepData, out_dir: Path, metric: str = "accuracy") -> Re
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     frame = data.frame
+    encoder_section = None
+    if encoders.has_encoders(frame):
+        # One arm per alpha again for the alpha sections; the encoder section compares all arms.
+        encoder_section = encoders.analyse(data, out_dir, metric)
+        frame = encoders.reference_rows(frame)
+        data = encoders.with_note(data, encoder_section.note)
 
     summary = stats.curve_summary(frame, metric)
     tests = stats.paired_tests(frame, metric)
@@ -58,7 +67,7 @@ def build_report(data: SweepData, out_dir: Path, metric: str = "accuracy") -> Re
     areas = stats.trial_areas(frame, metric)
     curve = stats.alpha_curve(areas)
     alpha_table = stats.alpha_summary(areas)
-    runtime = stats.runtime_tables(frame, data.trials, data.sweeps)
+    runtime = stats.runtime_tables(data.frame, data.trials, data.sweeps)
 
     tables = {
         "curve_summary": summary,
@@ -80,6 +89,10 @@ def build_report(data: SweepData, out_dir: Path, metric: str = "accuracy") -> Re
     )
 
     blocks = _blocks(data, metric, significance, alpha_table, areas, runtime, figures)
+    if encoder_section is not None:
+        blocks += encoder_section.blocks
+        table_paths.update(encoder_section.tables)
+        figures = {**figures, **encoder_section.figures}
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
     md_path.write_text(_to_markdown(blocks))
     html_path.write_text(_to_html(blocks, title=f"raysweep analysis: {data.experiment_name}"))
