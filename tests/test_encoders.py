@@ -217,20 +217,22 @@ def test_cvae_without_labels_is_the_gmvae_with_one_component_per_class() -> None
 def test_cvae_is_seeded_and_its_labels_pull_classes_apart() -> None:
     images, cluster = two_clusters(32)
     dataset = make_dataset(images, labels=cluster)
-    cvae = build_encoder(CVAEEncoderConfig(), VAEConfig(latent_dim=4, epochs=6, batch_size=16))
     labeled = np.arange(0, 64, 4)  # a quarter of the pool
-    first = cvae.train(dataset, labeled, seed=7)
-    np.testing.assert_array_equal(cvae.train(dataset, labeled, seed=7), first)
-    assert not np.allclose(cvae.train(dataset, labeled, seed=8), first)
-    assert not np.allclose(cvae.train(dataset, labeled[:8], seed=7), first)
+    quick = build_encoder(CVAEEncoderConfig(), TINY)
+    first = quick.train(dataset, labeled, seed=7)
+    np.testing.assert_array_equal(quick.train(dataset, labeled, seed=7), first)
+    assert not np.allclose(quick.train(dataset, labeled, seed=8), first)
+    assert not np.allclose(quick.train(dataset, labeled[:8], seed=7), first)
 
     # Every point, labeled or not, is embedded; the classes' components pull the clusters apart.
-    distances = np.linalg.norm(first[:, None, :] - first[None, :, :], axis=-1)
-    same = cluster[:, None] == cluster[None, :]
+    trained = build_encoder(CVAEEncoderConfig(), VAEConfig(latent_dim=4, epochs=6, batch_size=16))
+    embeddings = trained.train(dataset, labeled, seed=7)
     unlabeled = np.setdiff1d(np.arange(64), labeled)
-    within = distances[np.ix_(unlabeled, unlabeled)][same[np.ix_(unlabeled, unlabeled)]].mean()
-    between = distances[np.ix_(unlabeled, unlabeled)][~same[np.ix_(unlabeled, unlabeled)]].mean()
-    assert between > 2 * within
+    points, classes = embeddings[unlabeled], cluster[unlabeled]
+    distances = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=-1)
+    same = classes[:, None] == classes[None, :]
+    off_diagonal = ~np.eye(len(points), dtype=bool)
+    assert distances[~same].mean() > 2 * distances[same & off_diagonal].mean()
 
 
 # --------------------------------------------------------------------------------------------
@@ -302,8 +304,14 @@ def provider_for(config: TrialConfig, dataset: ALDataset):
     return embedding_provider(config, dataset, fetch)
 
 
+@pytest.fixture(scope="module")
+def plain_run(digits):
+    """The alpha-0 partner of every encoder's arm (the encoder is unused at alpha 0)."""
+    return run_trajectory(trial("vae", alpha=0.0), digits)
+
+
 @pytest.mark.parametrize("encoder", ["vae", "gmvae", "cvae"])
-def test_digits_coreset_trajectory_per_encoder(digits, encoder) -> None:
+def test_digits_coreset_trajectory_per_encoder(digits, plain_run, encoder) -> None:
     # A large alpha: after one epoch the VAE features are small next to the ResNet's, and the test
     # checks that they change the picks.
     config = trial(encoder, alpha=50.0)
@@ -317,26 +325,30 @@ def test_digits_coreset_trajectory_per_encoder(digits, encoder) -> None:
     assert seconds[2] is None and all(s is not None and s >= 0 for s in seconds[:2])
     if encoder == "cvae":  # trained in the trial: every round costs a training
         assert min(seconds[:2]) > 0.01
-    plain = run_trajectory(config.model_copy(update={"alpha": 0.0}), digits)
-    np.testing.assert_array_equal(plain.picks[0], result.picks[0])  # shared initial labels
-    assert any(not np.array_equal(a, b) for a, b in zip(plain.picks[1:], result.picks[1:], strict=True))
+    np.testing.assert_array_equal(plain_run.picks[0], result.picks[0])  # shared initial labels
+    assert any(not np.array_equal(a, b) for a, b in zip(plain_run.picks[1:], result.picks[1:], strict=True))
+
+
+class Stop(Exception):
+    """Raised from ``on_state`` to end a trajectory after a round, as a killed worker would."""
 
 
 def test_cvae_loss_prediction_asks_every_round_and_resumes_bit_for_bit(digits) -> None:
-    config = trial("cvae", heuristic="lloss", alpha=0.5)
+    config = trial("cvae", heuristic="lloss", alpha=0.5, rounds=1)
     full_provider = Recorder(provider_for(config, digits))
     full_sink = ListSink()
     full = run_trajectory(config, digits, embeddings=full_provider, sink=full_sink)
-    assert full_provider.calls == [(0, 30), (1, 50), (2, 70)]  # its training takes V(x) every round
+    # its training takes V(x) in every round, the last one (no selection) included
+    assert full_provider.calls == [(0, 30), (1, 50)]
 
     saved: list[dict] = []
-    stopped = trial("cvae", heuristic="lloss", alpha=0.5, rounds=1)
-    run_trajectory(
-        stopped,
-        digits,
-        embeddings=provider_for(stopped, digits),
-        on_state=lambda s: saved.append(s.state_dict()),
-    )
+
+    def stop_after_round(state: TrajectoryState) -> None:
+        saved.append(state.state_dict())
+        raise Stop
+
+    with pytest.raises(Stop):
+        run_trajectory(config, digits, embeddings=provider_for(config, digits), on_state=stop_after_round)
     resumed_provider = Recorder(provider_for(config, digits))
     resumed_sink = ListSink()
     resumed = run_trajectory(
@@ -346,7 +358,7 @@ def test_cvae_loss_prediction_asks_every_round_and_resumes_bit_for_bit(digits) -
         sink=resumed_sink,
         resume_from=TrajectoryState.from_state_dict(saved[0]),
     )
-    assert resumed_provider.calls == [(1, 50), (2, 70)]  # retrains only the rounds still to run
+    assert resumed_provider.calls == [(1, 50)]  # retrains only the round still to run
     for a, b in zip(full.picks, resumed.picks, strict=True):
         np.testing.assert_array_equal(a, b)
     strip = lambda rows: [{k: v for k, v in m.items() if not k.endswith("seconds")} for _, _, m in rows]  # noqa: E731
