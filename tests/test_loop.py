@@ -94,7 +94,7 @@ def test_vae_arms_log_block_diagnostics_and_plain_overlap(
 ) -> None:
     sink = ListSink()
     config = tiny_config(heuristic, alpha).model_copy(update={"alpha_scaling": scaling})
-    result = run_trajectory(config, digits, embeddings=lambda: embeddings, sink=sink)
+    result = run_trajectory(config, digits, embeddings=FixedEmbeddings(lambda: embeddings), sink=sink)
     selecting = [row[2] for row in sink.rows[:-1]]
     assert "plain_overlap" not in sink.rows[-1][2]  # the last round selects nothing
     for round_index, metrics in enumerate(selecting):
@@ -117,7 +117,9 @@ def test_vae_arms_log_block_diagnostics_and_plain_overlap(
 def test_plain_and_lloss_arms_log_no_plain_overlap(digits, embeddings) -> None:
     plain, lloss = ListSink(), ListSink()
     run_trajectory(tiny_config("coreset", 0.0), digits, sink=plain)
-    run_trajectory(tiny_config("lloss", 1.0), digits, embeddings=lambda: embeddings, sink=lloss)
+    run_trajectory(
+        tiny_config("lloss", 1.0), digits, embeddings=FixedEmbeddings(lambda: embeddings), sink=lloss
+    )
     assert not any("vae_share" in row[2] or "plain_overlap" in row[2] for row in plain.rows)
     # Loss prediction's model depends on alpha (the loss module reads the VAE block): no same-model
     # plain reference, but the blocks of its head input are reported. (Not exactly 1:1 here: the
@@ -141,7 +143,7 @@ def test_raw_mode_is_the_paper_s_literal_concatenation(digits, embeddings) -> No
     from raysweep.train import DeviceData, infer, train_round
 
     config = tiny_config("coreset", 0.5, rounds=1).model_copy(update={"alpha_scaling": "raw"})
-    result = run_trajectory(config, digits, embeddings=lambda: embeddings)
+    result = run_trajectory(config, digits, embeddings=FixedEmbeddings(lambda: embeddings))
     with deterministic_torch():
         device = torch.device("cpu")
         data = DeviceData(digits, device)
