@@ -73,7 +73,10 @@ def train_timed(
         wall.append(now_wall - clock["wall"])
         cpu.append((now_cpu - clock["cpu"]) / threads)
         clock.update(wall=now_wall, cpu=now_cpu)
-        print(f"  {encoder.name} epoch {epoch}: loss {loss:.2f}, {wall[-1]:.1f} s", flush=True)
+        print(
+            f"  {encoder.name} epoch {epoch}: loss {loss:.2f}, {wall[-1]:.1f} s wall, {cpu[-1]:.1f} s CPU",
+            flush=True,
+        )
 
     started = time.perf_counter()
     if isinstance(encoder, LabelledEncoder):
@@ -123,26 +126,38 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.latent_dim}, {args.epochs} epochs, torch threads {args.threads}"
     )
 
+    def save(rows: dict[str, dict[str, float]]) -> None:
+        # Written after every encoder, so a run cut short on a loaded machine keeps what it finished.
+        if args.out:
+            args.out.write_text(
+                json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows}, indent=2)
+            )
+
     rows = {
         "raw pixels": probe(dataset.pool_images.reshape(dataset.n_pool, -1) / 255.0, labels, labeled, test)
     }
+    print(f"  {row_text('raw pixels', rows['raw pixels'])}", flush=True)
+    save(rows)
     for name in args.encoders.split(","):
         embeddings, seconds = train_timed(configs[name], vae, dataset, labeled, args.threads)
         rows[name] = {**seconds, **probe(embeddings, labels, labeled, test)}
+        print(f"  {row_text(name, rows[name])}", flush=True)
+        save(rows)
 
     print(f"\n{'features':<11} {'s/epoch wall':>12} {'s/epoch CPU':>12} {'kNN acc':>8} {'linear acc':>10}")
     for name, row in rows.items():
-        wall = f"{row['seconds_per_epoch_wall']:.1f}" if "seconds_per_epoch_wall" in row else "-"
-        cpu = f"{row['seconds_per_epoch_cpu']:.1f}" if "seconds_per_epoch_cpu" in row else "-"
-        print(f"{name:<11} {wall:>12} {cpu:>12} {row['knn_accuracy']:>8.4f} {row['linear_accuracy']:>10.4f}")
+        print(row_text(name, row))
     if "vae" in rows and "gmvae" in rows:
         gap = rows["gmvae"]["knn_accuracy"] - rows["vae"]["knn_accuracy"]
         print(f"\ngmvae - vae kNN accuracy: {gap:+.4f} ({'gmvae better' if gap > 0 else 'gmvae NOT better'})")
-    if args.out:
-        args.out.write_text(
-            json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows}, indent=2)
-        )
     return 0
+
+
+def row_text(name: str, row: dict[str, float]) -> str:
+    """One table row: seconds per epoch (``-`` for raw pixels, which train nothing) and both accuracies."""
+    wall = f"{row['seconds_per_epoch_wall']:.1f}" if "seconds_per_epoch_wall" in row else "-"
+    cpu = f"{row['seconds_per_epoch_cpu']:.1f}" if "seconds_per_epoch_cpu" in row else "-"
+    return f"{name:<11} {wall:>12} {cpu:>12} {row['knn_accuracy']:>8.4f} {row['linear_accuracy']:>10.4f}"
 
 
 if __name__ == "__main__":
