@@ -11,6 +11,8 @@ import pytest
 from datafiles import write_mnist
 from test_launch import QUICKSTART, curves, launch, steps_per_trial, trial_runs
 
+from raysweep.shell.launch import summary_table
+
 REPO = Path(__file__).resolve().parents[1]
 ENCODERS_CONFIG = REPO / "configs" / "encoders.yaml"
 SLICE = [
@@ -29,6 +31,32 @@ TRIALS = {"digits/coreset/0/0", "digits/coreset/1/0/gmvae", "digits/coreset/1/0/
 SWEEP_TIMEOUT_S = 840
 """Under pytest-timeout's 900 s per test (fixture included), so a stuck sweep fails with its output."""
 SMOKE_STEPS = [40, 80, 120]
+
+
+def test_summary_table_gets_an_encoder_column_only_when_keys_carry_one() -> None:
+    plain = summary_table({("digits", "coreset", "1"): [(0.8, 0.7)]})
+    assert "encoder" not in plain[0] and plain[1].split() == [
+        "digits",
+        "coreset",
+        "1",
+        "1",
+        "0.8000",
+        "0.7000",
+    ]
+    rows = {
+        ("digits", "coreset", "0", "-"): [(0.8, 0.7), (0.9, 0.8)],
+        ("digits", "coreset", "1", "gmvae"): [(0.85, 0.75)],
+        ("digits", "coreset", "1", "cvae"): [(0.87, 0.77)],
+    }
+    lines = summary_table(rows)
+    assert lines[0].split()[:5] == ["dataset", "heuristic", "alpha", "encoder", "seeds"]
+    assert [line.split()[:5] for line in lines[1:]] == [
+        ["digits", "coreset", "0", "-", "2"],
+        ["digits", "coreset", "1", "cvae", "1"],
+        ["digits", "coreset", "1", "gmvae", "1"],
+    ]
+    assert lines[1].split()[5:] == ["0.8500", "0.7500"]  # means over the alpha-0 arm's two seeds
+    assert len({len(line) for line in lines}) == 1  # aligned columns
 
 
 def test_encoders_config_dry_run_keeps_every_encoder(tmp_path: Path) -> None:
@@ -91,6 +119,13 @@ def test_encoder_sweep_trains_once_per_pool_encoder_and_logs_the_encoder(swept) 
         by_key["digits/coreset/1/0/cvae"].info.run_id, "curve.csv", str(cwd)
     )
     assert "encoder_seconds" in Path(curve_csv).read_text().splitlines()[0]
+    summary = result.stdout[result.stdout.index("Summary (mean over seeds):") :].splitlines()
+    assert "encoder" in summary[1].split()
+    assert {tuple(line.split()[1:4]) for line in summary[2:5]} == {
+        ("coreset", "0", "-"),
+        ("coreset", "1", "gmvae"),
+        ("coreset", "1", "cvae"),
+    }
 
 
 def test_killed_cvae_trial_resumes_and_a_rerun_reproduces_every_curve(swept) -> None:
