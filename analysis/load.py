@@ -2,8 +2,10 @@
 
 Reads the launcher's schema (issue 4): parent runs tagged ``raysweep.role=sweep`` and
 ``raysweep.sweep_id``; child runs tagged ``raysweep.role=trial``, ``raysweep.trial_key`` and
-``raysweep.initial_labels_sha256`` with params dataset, heuristic, alpha, seed, uses_vae and metrics
-logged with step = number of labels.
+``raysweep.initial_labels_sha256`` with params dataset, heuristic, alpha, seed, uses_vae (and
+encoder, since issue 15) and metrics logged with step = number of labels. The ``encoder`` column is
+where a trial's VAE features came from (``vae``, ``gmvae``, ``cvae``; ``vae`` for runs older than the
+param) and ``none`` for trials that take none (alpha 0, random, entropy).
 
 Which sweeps: ``sweep_id`` given -> only that sweep. Otherwise every sweep of the experiment, as long
 as they share one budget (same initial labels, labels per round and pool size per dataset, and
@@ -57,14 +59,16 @@ TIDY_COLUMNS = [
     "alpha",
     "seed",
     "uses_vae",
+    "encoder",
     "initial_labels_sha256",
     "n_labels",
     "metric",
     "value",
 ]
-DEFAULT_METRICS = ("accuracy", "auc", "train_seconds", "selection_seconds", "eval_seconds")
+DEFAULT_METRICS = ("accuracy", "auc", "train_seconds", "selection_seconds", "eval_seconds", "encoder_seconds")
 """``eval_seconds`` (the test-set evaluation after each round) exists since the firstrun launcher;
-older runs have none, and the runtime tables count it as 0 there."""
+older runs have none, and the runtime tables count it as 0 there. ``encoder_seconds``: a trial's
+time getting its embeddings each round (a ``cvae`` retraining; a pool encoder's fetch)."""
 DIAGNOSTIC_METRICS = ("vae_share", "plain_overlap", "diagnostics_seconds")
 """Per-round pick diagnostics, logged only by trials that use VAE features (so read only for them)."""
 SCALING_PARAM = "config.alpha_scaling"
@@ -322,7 +326,11 @@ def _trial_table(children: list) -> pd.DataFrame:
             alpha, seed = float(params["alpha"]), int(params["seed"])
         except ValueError as err:
             raise AnalysisError(f"trial run {info.run_id}: bad alpha/seed param ({err})") from None
-        key = tags.get(TRIAL_KEY_TAG) or f"{params['dataset']}/{params['heuristic']}/{alpha:g}/{seed}"
+        uses_vae = params.get("uses_vae", str(alpha > 0)).strip().lower() == "true"
+        encoder = params.get("encoder", "vae") if uses_vae else "none"
+        key = tags.get(TRIAL_KEY_TAG) or f"{params['dataset']}/{params['heuristic']}/{alpha:g}/{seed}" + (
+            f"/{encoder}" if encoder not in ("vae", "none") else ""
+        )
         end = info.end_time
         rows.append(
             {
@@ -333,7 +341,8 @@ def _trial_table(children: list) -> pd.DataFrame:
                 "heuristic": params["heuristic"],
                 "alpha": alpha,
                 "seed": seed,
-                "uses_vae": params.get("uses_vae", str(alpha > 0)).strip().lower() == "true",
+                "uses_vae": uses_vae,
+                "encoder": encoder,
                 "alpha_scaling": params.get(SCALING_PARAM, SCALING_BEFORE_PARAM),
                 "initial_labels_sha256": tags.get(HASH_TAG),
                 "status": info.status,
@@ -370,6 +379,7 @@ def _tidy(trials: pd.DataFrame, histories: dict) -> pd.DataFrame:
         "trial_key",
         *TRIAL_COLUMNS,
         "uses_vae",
+        "encoder",
         "initial_labels_sha256",
         "start_time",
     ]

@@ -8,7 +8,10 @@
   ``label_gaps.csv``, ``alpha_curve.csv``, ``alpha_summary.csv``, ``trial_diagnostics.csv``,
   ``arm_diagnostics.csv``, ``runtime_per_trial.csv``, ``runtime_by_heuristic.csv``,
   ``runtime_per_sweep.csv``;
-- the figures of :mod:`analysis.plots` (PNG, PDF and CSV each).
+- the figures of :mod:`analysis.plots` (PNG, PDF and CSV each);
+- for sweeps with encoders other than ``vae``, the encoders section of :mod:`analysis.encoders`
+  (``encoder_*.csv``, ``encoders_<dataset>_<heuristic>`` figures); the alpha sections then read the
+  ``vae`` arms only.
 
 :func:`log_to_parent` uploads the folder as artifacts (under ``analysis/``) of the sweep's parent run.
 """
@@ -24,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import plots, stats
+from analysis import encoders, plots, stats
 from analysis.load import AnalysisError, SweepData
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,12 @@ def build_report(data: SweepData, out_dir: Path, metric: str = "accuracy") -> Re
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     frame = data.frame
+    encoder_section = None
+    if encoders.has_encoders(frame):
+        # One arm per alpha again for the alpha sections; the encoder section compares all arms.
+        encoder_section = encoders.analyse(data, out_dir, metric)
+        frame = encoders.reference_rows(frame)
+        data = encoders.with_note(data, encoder_section.note)
 
     summary = stats.curve_summary(frame, metric)
     tests = stats.paired_tests(frame, metric)
@@ -61,7 +70,8 @@ def build_report(data: SweepData, out_dir: Path, metric: str = "accuracy") -> Re
     alpha_table = stats.alpha_summary(areas)
     diagnostics = stats.trial_diagnostics(frame)
     arms = stats.arm_diagnostics(diagnostics)
-    runtime = stats.runtime_tables(frame, data.trials, data.sweeps, data.vaes)
+    # Runtime counts every trial the sweep ran, the arms of every encoder included.
+    runtime = stats.runtime_tables(data.frame, data.trials, data.sweeps, data.vaes)
     scaling = _scaling(data.trials)
 
     tables = {
@@ -87,6 +97,10 @@ def build_report(data: SweepData, out_dir: Path, metric: str = "accuracy") -> Re
     )
 
     blocks = _blocks(data, metric, significance, alpha_table, areas, arms, runtime, figures, scaling)
+    if encoder_section is not None:
+        blocks += encoder_section.blocks
+        table_paths.update(encoder_section.tables)
+        figures = {**figures, **encoder_section.figures}
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
     md_path.write_text(_to_markdown(blocks))
     html_path.write_text(_to_html(blocks, title=f"raysweep analysis: {data.experiment_name}"))

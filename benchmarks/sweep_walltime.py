@@ -246,7 +246,7 @@ def replay_cpu(config: Path, extra: list[str]) -> dict:
     import raysweep.loop as loop
     import raysweep.train as train
     from raysweep.data import load_dataset
-    from raysweep.models.vae import train_vae
+    from raysweep.encoders import build_encoder, embedding_provider, trains_per_round
     from raysweep.sweep import expand_trials, load_sweep_config, smoke
 
     torch.set_num_threads(1)
@@ -289,14 +289,23 @@ def replay_cpu(config: Path, extra: list[str]) -> dict:
     try:
         for trial in trials:
             dataset = datasets[trial.config.dataset.model_dump_json()]
-            vae_key = (trial.config.dataset.model_dump_json(), trial.config.vae.model_dump_json())
-            if trial.config.uses_vae and vae_key not in embeddings:
+            vae_key = (
+                trial.config.dataset.model_dump_json(),
+                trial.config.vae.model_dump_json(),
+                trial.config.encoder.model_dump_json(),
+            )
+            pool_encoder = trial.config.uses_vae and not trains_per_round(trial.config.encoder)
+            if pool_encoder and vae_key not in embeddings:
                 started = time.process_time()
-                embeddings[vae_key] = train_vae(dataset, trial.config.vae)
+                embeddings[vae_key] = build_encoder(trial.config.encoder, trial.config.vae).train(dataset)
                 cpu["vae"] += time.process_time() - started
+            provider = embedding_provider(trial.config, dataset, lambda k=vae_key: embeddings[k])
+            before = cpu["vae"]
+            if provider is not None and not pool_encoder:
+                provider = timing("vae", provider)  # cvae: retrained inside the trajectory each round
             started = time.process_time()
-            result = loop.run_trajectory(trial.config, dataset, embeddings=lambda k=vae_key: embeddings[k])
-            total += time.process_time() - started
+            result = loop.run_trajectory(trial.config, dataset, embeddings=provider)
+            total += time.process_time() - started - (cpu["vae"] - before)
             accuracy = " ".join(f"{p.metrics['accuracy']:.3f}" for p in result.curve)
             print(f"  replayed {trial.key:<32} accuracy {accuracy}", flush=True)
     finally:

@@ -203,6 +203,36 @@ class VAEConfig(Frozen):
     """Seed of the VAE's init and batch order; one VAE per (dataset, VAE config) in a sweep."""
 
 
+class VAEEncoderConfig(Frozen):
+    """The paper's VAE: a standard-normal prior, trained once per (dataset, ``vae`` block)."""
+
+    name: Literal["vae"] = "vae"
+
+
+class GMVAEEncoderConfig(Frozen):
+    """The VAE with a mixture-of-Gaussians prior (the paper's proposed multimodal prior), trained
+    once per (dataset, ``vae`` block, these fields); ``raysweep/encoders/gmvae.py``."""
+
+    name: Literal["gmvae"] = "gmvae"
+    components: int = Field(default=10, ge=1)
+    """Mixture components K of the prior; not in the paper (10: MNIST's number of classes)."""
+
+
+class CVAEEncoderConfig(Frozen):
+    """The class-conditional VAE (the paper's other proposal), retrained inside the trial every
+    round on the labels bought so far; ``raysweep/encoders/cvae.py``."""
+
+    name: Literal["cvae"] = "cvae"
+
+
+EncoderConfig = Annotated[
+    VAEEncoderConfig | GMVAEEncoderConfig | CVAEEncoderConfig,
+    Field(discriminator="name"),
+]
+"""Where V(x) comes from. Every encoder shares the ``vae`` block (latent size, epochs, optimiser,
+batch size) and the paper's encoder/decoder, so encoders differ only in their prior and training data."""
+
+
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 
 AlphaScaling = Literal["raw", "balanced"]
@@ -232,6 +262,8 @@ class TrialConfig(Frozen):
     schedule: ScheduleConfig = ScheduleConfig()
     heuristic: HeuristicConfig = Field(default_factory=RandomHeuristicConfig)
     vae: VAEConfig = VAEConfig()
+    encoder: EncoderConfig = Field(default_factory=VAEEncoderConfig)
+    """Which encoder's posterior means are V(x) (``vae``, ``gmvae``, ``cvae``); unused at alpha 0."""
     alpha: float = Field(default=0.0, ge=0)
     """Weight of the VAE features concatenated to the task features. 0: the plain heuristic;
     ``vae_only`` (inf): the VAE features alone, the task-agnostic end (core-set and MedAL only)."""

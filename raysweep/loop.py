@@ -5,9 +5,11 @@
             select the next batch with the heuristic; label it
     until the schedule's last label count has been trained and evaluated
 
-The loop is pure: no Ray, no MLflow. The caller hands in where VAE embeddings come from (called only
-when the trial needs them), where per-round metrics go, a saved state to resume from, and a hook
-that receives the state after every round so it can checkpoint.
+The loop is pure: no Ray, no MLflow. The caller hands in where VAE embeddings come from (an
+embedding provider, asked once per round that needs them: every round for loss prediction, whose
+training takes them, every round with a selection for core-set and MedAL), where per-round metrics
+go, a saved state to resume from, and a hook that receives the state after every round so it can
+checkpoint.
 """
 
 from __future__ import annotations
@@ -44,8 +46,14 @@ from raysweep.train import (
 # cuBLAS needs this before CUDA starts to run deterministically; harmless on CPU.
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
-EmbeddingProvider = Callable[[], np.ndarray]
-"""Returns the pool's VAE embeddings, (n_pool, latent) float32, in pool order."""
+
+class EmbeddingProvider(Protocol):
+    """Where a round's VAE features come from (``raysweep.encoders``: a fixed array for ``vae`` and
+    ``gmvae``, a per-round retraining for ``cvae``)."""
+
+    def __call__(self, round_index: int, labeled_indices: np.ndarray) -> np.ndarray:
+        """The pool's embeddings for ``round_index``, (n_pool, latent) float32 in pool order, given the
+        pool indices labeled when the round starts."""
 
 
 class MetricsSink(Protocol):
@@ -207,12 +215,22 @@ class MemoisedInference:
         return result
 
 
-def load_embeddings(provider: EmbeddingProvider | None, n_pool: int, device: torch.device) -> torch.Tensor:
+def load_embeddings(
+    provider: EmbeddingProvider | None,
+    round_index: int,
+    labels: LabelState,
+    latent_dim: int,
+    device: torch.device,
+) -> torch.Tensor:
+    """The provider's embeddings for this round as a (n_pool, latent_dim) float32 tensor on ``device``."""
     if provider is None:
         raise ValueError("this trial uses VAE features (alpha > 0) but no embedding provider was given")
-    embeddings = np.asarray(provider())
-    if embeddings.ndim != 2 or embeddings.shape[0] != n_pool or not np.isfinite(embeddings).all():
-        raise ValueError(f"VAE embeddings must be finite (n_pool={n_pool}, latent), got {embeddings.shape}")
+    embeddings = np.asarray(provider(round_index, labels.labeled_indices))
+    if embeddings.shape != (labels.n_pool, latent_dim) or not np.isfinite(embeddings).all():
+        raise ValueError(
+            f"VAE embeddings must be finite (n_pool={labels.n_pool}, vae.latent_dim={latent_dim}), "
+            f"got {embeddings.shape}"
+        )
     return tensor_view(embeddings).to(device=device, dtype=torch.float32)
 
 
@@ -233,13 +251,10 @@ def run_trajectory(
 
     with deterministic_torch():
         data = DeviceData(dataset, device, channels_last=training.channels_last)
-        vae = load_embeddings(embeddings, dataset.n_pool, device) if config.uses_vae else None
         # Loss prediction takes [c ⁀ alpha V(x)]; core-set and MedAL concatenate inside the heuristic.
-        loss_module_extra = None
-        if vae is not None and heuristic.trains_loss_module:
-            loss_module_extra = loss_module_vae_block(vae, config.alpha, config.alpha_scaling)
+        feeds_loss_module = config.uses_vae and heuristic.trains_loss_module
         model, loss_module = build_models(
-            config, dataset, device, vae_dim=0 if loss_module_extra is None else loss_module_extra.shape[1]
+            config, dataset, device, vae_dim=config.vae.latent_dim if feeds_loss_module else 0
         )
         initial_weights = copy_state(model), copy_state(loss_module) if loss_module is not None else None
 
@@ -249,6 +264,15 @@ def run_trajectory(
             if loss_module is not None:
                 loss_module.load_state_dict(initial_weights[1])
             labeled = torch.as_tensor(state.labels.labeled_indices, device=device)
+            selects = round_index + 1 < len(counts)
+            vae, loss_module_extra, encoder_seconds = None, None, None
+            if config.uses_vae and (selects or feeds_loss_module):
+                # Asked every round: a fixed provider returns its one array, cvae retrains on these labels.
+                started = time.perf_counter()
+                vae = load_embeddings(embeddings, round_index, state.labels, config.vae.latent_dim, device)
+                encoder_seconds = time.perf_counter() - started
+                if feeds_loss_module:
+                    loss_module_extra = loss_module_vae_block(vae, config.alpha, config.alpha_scaling)
             with seeded_global_rng(derive_seed("dropout", config.seed, round_index), device):
                 trained = train_round(
                     model,
@@ -263,10 +287,13 @@ def run_trajectory(
                 )
             metrics = evaluate(model, data, training.eval_batch_size, training.amp_bf16)
             metrics["train_seconds"] = trained.seconds
+            if encoder_seconds is not None:
+                metrics["encoder_seconds"] = encoder_seconds
 
-            if round_index + 1 < len(counts):
+            if selects:
                 pool_inference = MemoisedInference(
-                    lambda indices: infer(
+                    # Bound as a default: the closure reads this round's features (ruff B023).
+                    lambda indices, extra=loss_module_extra: infer(
                         model,
                         data,
                         data.pool_images,
@@ -274,7 +301,7 @@ def run_trajectory(
                         training.eval_batch_size,
                         training.amp_bf16,
                         loss_module,
-                        loss_module_extra,
+                        extra,
                     )
                 )
                 context = SelectionContext(

@@ -3,7 +3,8 @@
 Pure (no Ray, no MLflow): the launcher validates a file with :func:`load_sweep_config`, shrinks it
 with :func:`smoke` when asked, and expands it into the list of valid trials with :func:`expand_trials`.
 The trial list is not the blind product of the axes: heuristics that take no VAE features (random,
-entropy) appear once per dataset and seed, at alpha 0.
+entropy) appear once per dataset and seed, at alpha 0; and alpha-0 trials, which read no embeddings,
+appear once, not once per encoder.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from raysweep.config import (
     AlphaScaling,
     ConfigError,
     DatasetConfig,
+    EncoderConfig,
     Frozen,
     HeuristicConfig,
     ModelConfig,
@@ -31,6 +33,7 @@ from raysweep.config import (
     TrainingConfig,
     TrialConfig,
     VAEConfig,
+    VAEEncoderConfig,
     check_alpha,
     parse_alpha,
     read_yaml,
@@ -39,9 +42,12 @@ from raysweep.config import (
 
 HEURISTIC_ADAPTER: TypeAdapter[HeuristicConfig] = TypeAdapter(HeuristicConfig)
 
+DEFAULT_ENCODER = VAEEncoderConfig()
+"""The paper's VAE. Trials with it keep the keys they had before encoders existed."""
+
 
 def _heuristic_entry(value: Any) -> Any:
-    """Axis entries may be a bare name (``coreset``) or a mapping with the heuristic's fields."""
+    """Axis entries may be a bare name (``coreset``) or a mapping with the component's fields."""
     return {"name": value} if isinstance(value, str) else value
 
 
@@ -55,11 +61,22 @@ class SweepAxes(Frozen):
     """Applied to VAE-capable heuristics (coreset, medal, lloss); 0 is the plain heuristic, ``vae_only``
     (or ``.inf``) the VAE features alone (core-set and MedAL; loss prediction skips it)."""
     seeds: list[int] = Field(min_length=1)
+    encoders: list[Annotated[EncoderConfig, Field()]] = Field(default=[DEFAULT_ENCODER], min_length=1)
+    """Where V(x) comes from for alpha > 0: ``vae`` (default), ``gmvae``, ``cvae``; bare names or
+    mappings with the encoder's fields (``{name: gmvae, components: 20}``), each name once."""
 
-    @field_validator("heuristics", mode="before")
+    @field_validator("heuristics", "encoders", mode="before")
     @classmethod
     def _names_to_mappings(cls, value: Any) -> Any:
         return [_heuristic_entry(v) for v in value] if isinstance(value, list) else value
+
+    @field_validator("encoders")
+    @classmethod
+    def _one_entry_per_encoder(cls, value: list) -> list:
+        names = [encoder.name for encoder in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"axis lists an encoder twice: {names}; give each encoder once per sweep")
+        return value
 
     @field_validator("datasets", "seeds", "alphas")
     @classmethod
@@ -108,7 +125,8 @@ class SweepConfig(Frozen):
 @dataclass(frozen=True)
 class Trial:
     key: str
-    """``dataset/heuristic/alpha/seed``: the trial's identity in MLflow and in Tune."""
+    """``dataset/heuristic/alpha/seed``, plus ``/encoder`` when the encoder is not the default ``vae``:
+    the trial's identity in MLflow and in Tune."""
     config: TrialConfig
 
     @property
@@ -119,17 +137,32 @@ class Trial:
     def heuristic(self) -> str:
         return self.config.heuristic.name
 
+    @property
+    def encoder(self) -> str | None:
+        """The encoder's name where the trial reads embeddings (alpha > 0), else None."""
+        return self.config.encoder.name if self.config.uses_vae else None
+
 
 def format_alpha(alpha: float) -> str:
     return f"{alpha:g}"
 
 
-def trial_key(dataset: str, heuristic: str, alpha: float, seed: int) -> str:
-    return f"{dataset}/{heuristic}/{format_alpha(alpha)}/{seed}"
+def trial_key(
+    dataset: str, heuristic: str, alpha: float, seed: int, encoder: str = DEFAULT_ENCODER.name
+) -> str:
+    """``dataset/heuristic/alpha/seed``; a non-default encoder is appended (``.../seed/gmvae``), so the
+    keys of ``vae`` trials stay what they were before encoders existed and old sweeps still resume."""
+    key = f"{dataset}/{heuristic}/{format_alpha(alpha)}/{seed}"
+    return key if encoder == DEFAULT_ENCODER.name else f"{key}/{encoder}"
 
 
 def trial_config(
-    sweep: SweepConfig, dataset: str, heuristic: HeuristicConfig, alpha: float, seed: int
+    sweep: SweepConfig,
+    dataset: str,
+    heuristic: HeuristicConfig,
+    alpha: float,
+    seed: int,
+    encoder: EncoderConfig = DEFAULT_ENCODER,
 ) -> TrialConfig:
     return TrialConfig(
         dataset=sweep.dataset.model_copy(update={"name": dataset}),
@@ -138,6 +171,7 @@ def trial_config(
         schedule=sweep.schedule,
         heuristic=heuristic,
         vae=sweep.vae,
+        encoder=encoder,
         alpha=alpha,
         alpha_scaling=sweep.alpha_scaling,
         seed=seed,
@@ -146,7 +180,11 @@ def trial_config(
 
 
 def expand_trials(sweep: SweepConfig) -> list[Trial]:
-    """Every valid (dataset, heuristic, alpha, seed) combination, in a stable order."""
+    """Every valid (dataset, heuristic, alpha, encoder, seed) combination, in a stable order.
+
+    At alpha 0 the trial reads no embeddings, so it runs once with the default encoder whatever
+    the encoders axis holds: it is every encoder's plain partner.
+    """
     trials = []
     for dataset in sweep.sweep.datasets:
         for heuristic in sweep.sweep.heuristics:
@@ -154,9 +192,12 @@ def expand_trials(sweep: SweepConfig) -> list[Trial]:
             if heuristic.name not in VAE_ONLY_HEURISTICS:
                 alphas = [alpha for alpha in alphas if not math.isinf(alpha)]
             for alpha in sorted(set(alphas)):
-                for seed in sweep.sweep.seeds:
-                    config = trial_config(sweep, dataset, heuristic, alpha, seed)
-                    trials.append(Trial(trial_key(dataset, heuristic.name, alpha, seed), config))
+                encoders = sweep.sweep.encoders if alpha > 0 else [DEFAULT_ENCODER]
+                for encoder in encoders:
+                    for seed in sweep.sweep.seeds:
+                        config = trial_config(sweep, dataset, heuristic, alpha, seed, encoder)
+                        key = trial_key(dataset, heuristic.name, alpha, seed, encoder.name)
+                        trials.append(Trial(key, config))
     keys = [t.key for t in trials]
     if len(set(keys)) != len(keys):
         raise ConfigError("the sweep lists the same heuristic twice; give each heuristic once per sweep")
@@ -247,6 +288,13 @@ def load_sweep_config(path: Path | str, overrides: list[str] | None = None) -> S
 
 
 def config_digest(sweep: SweepConfig) -> str:
-    """Short hash of the resolved sweep, to tell sweeps apart and detect a changed config on resume."""
-    payload = json.dumps(sweep.model_dump(mode="json"), sort_keys=True)
+    """Short hash of the resolved sweep, to tell sweeps apart and detect a changed config on resume.
+
+    The encoders axis is left out while it holds only the default, so the digest of a sweep that
+    started before the axis existed is unchanged and ``--resume`` still finds it the same sweep.
+    """
+    data = sweep.model_dump(mode="json")
+    if sweep.sweep.encoders == [DEFAULT_ENCODER]:
+        del data["sweep"]["encoders"]
+    payload = json.dumps(data, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]

@@ -7,6 +7,7 @@ import pytest
 
 from raysweep.config import TrialConfig
 from raysweep.data import load_dataset
+from raysweep.encoders import FixedEmbeddings
 from raysweep.labels import initial_label_indices
 from raysweep.loop import ScheduleError, TrajectoryState, label_schedule, run_trajectory
 from raysweep.models.vae import train_vae
@@ -52,8 +53,8 @@ class ListSink:
 def test_every_heuristic_runs_two_rounds(digits, embeddings, heuristic, alpha) -> None:
     calls = []
 
-    def provider():
-        calls.append(1)
+    def provider(round_index, labeled_indices):
+        calls.append((round_index, len(labeled_indices)))
         return embeddings
 
     sink = ListSink()
@@ -64,17 +65,23 @@ def test_every_heuristic_runs_two_rounds(digits, embeddings, heuristic, alpha) -
     assert len(np.unique(labeled)) == 70 and labeled.max() < digits.n_pool
     assert all(0 <= row[2]["accuracy"] <= 1 and 0 <= row[2]["auc"] <= 1 for row in sink.rows)
     assert "selection_seconds" in sink.rows[0][2] and "selection_seconds" not in sink.rows[-1][2]
-    assert len(calls) == (1 if alpha > 0 else 0)  # the VAE is asked for only when a trial uses it
+    # Asked once per round that uses V(x), with that round's labels: loss prediction trains with them
+    # in every round, core-set and MedAL read them only when they select; never at alpha 0.
+    expected = {0: [], 1: [(0, 30), (1, 50)]}[int(alpha > 0)]
+    assert calls == ([*expected, (2, 70)] if heuristic == "lloss" else expected)
+    assert ("encoder_seconds" in sink.rows[0][2]) == (alpha > 0)
 
 
 def test_same_seed_is_bit_identical_and_seed_matters(digits, embeddings) -> None:
-    first = run_trajectory(tiny_config("lloss", 0.5), digits, embeddings=lambda: embeddings)
-    second = run_trajectory(tiny_config("lloss", 0.5), digits, embeddings=lambda: embeddings)
+    first = run_trajectory(tiny_config("lloss", 0.5), digits, embeddings=FixedEmbeddings(lambda: embeddings))
+    second = run_trajectory(tiny_config("lloss", 0.5), digits, embeddings=FixedEmbeddings(lambda: embeddings))
     for a, b in zip(first.picks, second.picks, strict=True):
         np.testing.assert_array_equal(a, b)
     strip = lambda curve: [{k: v for k, v in p.metrics.items() if not k.endswith("seconds")} for p in curve]  # noqa: E731
     assert strip(first.curve) == strip(second.curve)
-    other = run_trajectory(tiny_config("lloss", 0.5, seed=1), digits, embeddings=lambda: embeddings)
+    other = run_trajectory(
+        tiny_config("lloss", 0.5, seed=1), digits, embeddings=FixedEmbeddings(lambda: embeddings)
+    )
     assert not np.array_equal(first.picks[0], other.picks[0])
 
 
@@ -87,7 +94,7 @@ def test_vae_arms_log_block_diagnostics_and_plain_overlap(
 ) -> None:
     sink = ListSink()
     config = tiny_config(heuristic, alpha).model_copy(update={"alpha_scaling": scaling})
-    result = run_trajectory(config, digits, embeddings=lambda: embeddings, sink=sink)
+    result = run_trajectory(config, digits, embeddings=FixedEmbeddings(lambda: embeddings), sink=sink)
     selecting = [row[2] for row in sink.rows[:-1]]
     assert "plain_overlap" not in sink.rows[-1][2]  # the last round selects nothing
     for round_index, metrics in enumerate(selecting):
@@ -110,7 +117,9 @@ def test_vae_arms_log_block_diagnostics_and_plain_overlap(
 def test_plain_and_lloss_arms_log_no_plain_overlap(digits, embeddings) -> None:
     plain, lloss = ListSink(), ListSink()
     run_trajectory(tiny_config("coreset", 0.0), digits, sink=plain)
-    run_trajectory(tiny_config("lloss", 1.0), digits, embeddings=lambda: embeddings, sink=lloss)
+    run_trajectory(
+        tiny_config("lloss", 1.0), digits, embeddings=FixedEmbeddings(lambda: embeddings), sink=lloss
+    )
     assert not any("vae_share" in row[2] or "plain_overlap" in row[2] for row in plain.rows)
     # Loss prediction's model depends on alpha (the loss module reads the VAE block): no same-model
     # plain reference, but the blocks of its head input are reported. (Not exactly 1:1 here: the
@@ -134,7 +143,7 @@ def test_raw_mode_is_the_paper_s_literal_concatenation(digits, embeddings) -> No
     from raysweep.train import DeviceData, infer, train_round
 
     config = tiny_config("coreset", 0.5, rounds=1).model_copy(update={"alpha_scaling": "raw"})
-    result = run_trajectory(config, digits, embeddings=lambda: embeddings)
+    result = run_trajectory(config, digits, embeddings=FixedEmbeddings(lambda: embeddings))
     with deterministic_torch():
         device = torch.device("cpu")
         data = DeviceData(digits, device)
@@ -151,7 +160,9 @@ def test_raw_mode_is_the_paper_s_literal_concatenation(digits, embeddings) -> No
 
 
 def test_initial_labels_depend_on_seed_not_heuristic(digits, embeddings) -> None:
-    coreset = run_trajectory(tiny_config("coreset", 2.0), digits, embeddings=lambda: embeddings)
+    coreset = run_trajectory(
+        tiny_config("coreset", 2.0), digits, embeddings=FixedEmbeddings(lambda: embeddings)
+    )
     entropy = run_trajectory(tiny_config("entropy"), digits)
     np.testing.assert_array_equal(coreset.picks[0], entropy.picks[0])
     assert coreset.initial_labels_sha256 == entropy.initial_labels_sha256
@@ -234,7 +245,9 @@ def test_medmnist_multilabel_and_rgb_trajectories(tmp_path, flag, heuristic, alp
         3 if flag == "pathmnist" else 1
     )
     sink = ListSink()
-    result = run_trajectory(config, dataset, embeddings=lambda: train_vae(dataset, config.vae), sink=sink)
+    provider = FixedEmbeddings(lambda: train_vae(dataset, config.vae))
+    result = run_trajectory(config, dataset, embeddings=provider, sink=sink)
+    assert provider.fetches == (1 if alpha > 0 else 0)
     assert [len(p) for p in result.picks] == [30, 20, 20]
     for _, _, metrics in sink.rows:
         assert 0 <= metrics["accuracy"] <= 1 and 0 <= metrics["auc"] <= 1

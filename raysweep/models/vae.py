@@ -25,7 +25,9 @@ what we chose:
   grey-level (ChestMNIST) and RGB targets as well as for near-binary MNIST.
 
 Loss (the negative of the paper's ELBO): ``-log p(x|z) + KL(q(z|x) || N(0, I))``, each summed over
-pixels / latent units and averaged over the batch.
+pixels / latent units and averaged over the batch. :func:`fit_vae` takes the prior as an argument
+(:class:`LatentPrior`), so the encoders of ``raysweep/encoders`` that change only the prior train
+through the same loop.
 
 Determinism: :func:`train_vae` seeds its own generators (init, batch order, reparameterisation
 noise), leaves the global RNG as it found it, and runs under ``torch.use_deterministic_algorithms``,
@@ -166,6 +168,11 @@ class ConvVAE(nn.Module):
         return self.decode(z), mu, logvar
 
 
+def standard_normal_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)), summed over latent units, batch mean (a scalar)."""
+    return -0.5 * torch.sum(1 + logvar - mu.square() - logvar.exp()) / mu.shape[0]
+
+
 def elbo_loss(
     logits: torch.Tensor, target: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -173,10 +180,34 @@ def elbo_loss(
 
     ``target`` is in [0, 1], same shape as ``logits``. Returns (loss, reconstruction, kl).
     """
-    batch = logits.shape[0]
-    reconstruction = F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / batch
-    kl = -0.5 * torch.sum(1 + logvar - mu.square() - logvar.exp()) / batch
+    reconstruction = reconstruction_loss(logits, target)
+    kl = standard_normal_kl(mu, logvar)
     return reconstruction + kl, reconstruction, kl
+
+
+def reconstruction_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Bernoulli negative log-likelihood of ``target`` in [0, 1], summed over pixels, batch mean."""
+    return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / logits.shape[0]
+
+
+class LatentPrior(nn.Module):
+    """The prior p(z) of the ELBO, as the KL term it puts on q(z|x).
+
+    ``batch_kl(mu, logvar, pool_index)`` returns the batch mean of each image's KL term (or of an
+    upper bound on it) for the posteriors ``N(mu, exp(logvar))`` of the pool rows ``pool_index``
+    (a prior that treats rows differently, e.g. labeled ones, reads it). Parameters of a prior are
+    trained with the VAE.
+    """
+
+    def batch_kl(self, mu: torch.Tensor, logvar: torch.Tensor, pool_index: np.ndarray) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class StandardNormalPrior(LatentPrior):
+    """The paper's prior N(0, I): the analytic KL, nothing to learn."""
+
+    def batch_kl(self, mu: torch.Tensor, logvar: torch.Tensor, pool_index: np.ndarray) -> torch.Tensor:
+        return standard_normal_kl(mu, logvar)
 
 
 # --------------------------------------------------------------------------------------------
@@ -215,9 +246,9 @@ def _channel_tensors(dataset: ALDataset, device: torch.device) -> tuple[torch.Te
     return mean, std
 
 
-def build_vae(dataset: ALDataset, config: VAEConfig) -> ConvVAE:
-    """The VAE for ``dataset``'s image shape, initialised from ``config.seed`` (on CPU)."""
-    generator = torch.Generator().manual_seed(config.seed)
+def build_vae(dataset: ALDataset, config: VAEConfig, seed: int | None = None) -> ConvVAE:
+    """The VAE for ``dataset``'s image shape, initialised from ``seed`` (default ``config.seed``) on CPU."""
+    generator = torch.Generator().manual_seed(config.seed if seed is None else seed)
     return ConvVAE(dataset.in_channels, dataset.image_size, config.latent_dim, generator=generator)
 
 
@@ -236,44 +267,66 @@ def train_vae(
     Returns the posterior means ``(n_pool, latent_dim)`` float32, C-contiguous, in pool order.
     """
     device = torch.device(device)
+    with deterministic_algorithms(device):
+        model = fit_vae(dataset, config, config.seed, StandardNormalPrior(), device, progress)
+        return embed_pool(model, dataset, device)
+
+
+def fit_vae(
+    dataset: ALDataset,
+    config: VAEConfig,
+    seed: int,
+    prior: LatentPrior,
+    device: torch.device,
+    progress: Callable[[int, float], None] | None = None,
+) -> ConvVAE:
+    """Train a :class:`ConvVAE` and ``prior`` on the whole pool; the trained VAE (``prior`` trained in place).
+
+    The loss is ``reconstruction + prior.batch_kl``. ``seed`` seeds the init and the batch order,
+    ``seed + 1`` the reparameterisation noise. The prior's parameters get no weight decay: the
+    paper's decay regularises the networks, and decaying the prior would pull its components onto
+    the origin. Call it under :func:`deterministic_algorithms` for reproducible results.
+    """
     images = dataset.pool_images
     n_pool = dataset.n_pool
-    with deterministic_algorithms(device):
-        model = build_vae(dataset, config).to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        mean, std = _channel_tensors(dataset, device)
-        # Batch order from a CPU generator; reparameterisation noise from one on the device.
-        order_generator = torch.Generator().manual_seed(config.seed)
-        noise_generator = torch.Generator(device=device).manual_seed(config.seed + 1)
+    model = build_vae(dataset, config, seed).to(device)
+    prior = prior.to(device)
+    groups: list[dict] = [{"params": list(model.parameters())}]
+    if prior_parameters := list(prior.parameters()):
+        groups.append({"params": prior_parameters, "weight_decay": 0.0})
+    optimizer = torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
+    mean, std = _channel_tensors(dataset, device)
+    # Batch order from a CPU generator; reparameterisation noise from one on the device.
+    order_generator = torch.Generator().manual_seed(seed)
+    noise_generator = torch.Generator(device=device).manual_seed(seed + 1)
 
-        for epoch in range(1, config.epochs + 1):
-            model.train()
-            order = torch.randperm(n_pool, generator=order_generator).numpy()
-            total, seen = torch.zeros((), device=device), 0
-            for start in range(0, n_pool, config.batch_size):
-                index = order[start : start + config.batch_size]
-                if len(index) < 2:
-                    continue
-                batch_uint8 = _images_to_device(images, index, device)
-                target = batch_uint8.float() / 255.0
-                logits, mu, logvar = model(normalise_batch(batch_uint8, mean, std), noise_generator)
-                loss, _, _ = elbo_loss(logits, target, mu, logvar)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                # Accumulate on the device: no host sync per batch.
-                total += loss.detach() * len(index)
-                seen += len(index)
-            mean_loss = float(total) / max(seen, 1)
-            if not np.isfinite(mean_loss):
-                raise FloatingPointError(
-                    f"VAE training diverged on {dataset.name!r}: loss {mean_loss} in epoch {epoch}; "
-                    f"try a lower vae.lr (now {config.lr})"
-                )
-            if progress is not None:
-                progress(epoch, mean_loss)
-
-        return embed_pool(model, dataset, device)
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        order = torch.randperm(n_pool, generator=order_generator).numpy()
+        total, seen = torch.zeros((), device=device), 0
+        for start in range(0, n_pool, config.batch_size):
+            index = order[start : start + config.batch_size]
+            if len(index) < 2:
+                continue
+            batch_uint8 = _images_to_device(images, index, device)
+            target = batch_uint8.float() / 255.0
+            logits, mu, logvar = model(normalise_batch(batch_uint8, mean, std), noise_generator)
+            loss = reconstruction_loss(logits, target) + prior.batch_kl(mu, logvar, index)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            # Accumulate on the device: no host sync per batch.
+            total += loss.detach() * len(index)
+            seen += len(index)
+        mean_loss = float(total) / max(seen, 1)
+        if not np.isfinite(mean_loss):
+            raise FloatingPointError(
+                f"VAE training diverged on {dataset.name!r}: loss {mean_loss} in epoch {epoch}; "
+                f"try a lower vae.lr (now {config.lr})"
+            )
+        if progress is not None:
+            progress(epoch, mean_loss)
+    return model
 
 
 @torch.inference_mode()

@@ -38,7 +38,15 @@ from raysweep.loop import ScheduleError, label_schedule
 from raysweep.models.resnet import WeightsError, load_imagenet_state_dict
 from raysweep.registry import UnknownNameError
 from raysweep.shell.checkpoints import is_no_space
-from raysweep.sweep import SweepConfig, Trial, config_digest, expand_trials, load_sweep_config, smoke
+from raysweep.sweep import (
+    DEFAULT_ENCODER,
+    SweepConfig,
+    Trial,
+    config_digest,
+    expand_trials,
+    load_sweep_config,
+    smoke,
+)
 
 # Read by Ray and Tune when they are imported, so set before any ray import: the classic progress
 # table (with our metric columns) and every trial's per-round line, not deduplicated.
@@ -314,6 +322,7 @@ def setup_tracking(
         "heuristics": ",".join(h.name for h in sweep.sweep.heuristics),
         "alphas": ",".join(f"{a:g}" for a in sweep.sweep.alphas),
         "seeds": ",".join(str(s) for s in sweep.sweep.seeds),
+        "encoders": ",".join(e.name for e in sweep.sweep.encoders),
         "trials": len(trials),
     }
     for key, value in params.items():
@@ -439,6 +448,7 @@ def fit(
     from ray.util.placement_group import placement_group
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+    from raysweep.encoders import trains_per_round
     from raysweep.shell.checkpoints import trial_dir_name
     from raysweep.shell.stores import DatasetStore, EmbeddingStore
     from raysweep.shell.trainable import SweepContext, run_trial
@@ -453,7 +463,14 @@ def fit(
     ).remote()
     # Reserve one trial's resources for VAE training before Tune takes them all, and start each
     # needed VAE in it: a VAE task never waits for a CPU or GPU held by the trials that wait for it.
-    vae_trials = list({t.config.dataset.model_dump_json(): t for t in trials if t.config.uses_vae}.values())
+    # Only encoders trained once per pool go to the store; cvae trains inside its trials.
+    vae_trials = list(
+        {
+            (t.config.dataset.model_dump_json(), t.config.encoder.model_dump_json()): t
+            for t in trials
+            if t.config.uses_vae and not trains_per_round(t.config.encoder)
+        }.values()
+    )
     reserved = None
     if vae_trials:
         bundle = {"CPU": sweep.resources.cpu, **({"GPU": sweep.resources.gpu} if sweep.resources.gpu else {})}
@@ -464,7 +481,7 @@ def fit(
     ).remote(str(sweep.storage / "vae_cache"), sweep.resources.cpu, sweep.resources.gpu, reserved)
     for trial in vae_trials:
         handle = dataset_store.get.remote(trial.config.dataset)
-        ray.get(embedding_store.get.remote(handle, trial.config.vae))
+        ray.get(embedding_store.get.remote(handle, trial.config.vae, trial.config.encoder))
     embedding_store.release_reservation_when_ready.remote()
 
     context = SweepContext(
@@ -655,19 +672,29 @@ def shorten(name: str, width: int) -> str:
     return f"{name[:head]}...{name[len(name) - (width - 3 - head) :]}"
 
 
-def summary_table(rows: dict[tuple[str, str, str], list[tuple[float, float]]]) -> list[str]:
-    """Lines of the summary: one per (dataset, heuristic, alpha), means of (final accuracy, area) over seeds."""
-    width = min(DATASET_COLUMN, max([len("dataset"), *(len(dataset) for dataset, _, _ in rows)]))
-    named = max([len("heuristic"), *(len(heuristic) for _, heuristic, _ in rows)])
+def summary_table(rows: dict[tuple[str, ...], list[tuple[float, float]]]) -> list[str]:
+    """Lines of the summary: one per (dataset, heuristic, alpha), means of (final accuracy, area) over seeds.
+
+    Keys may carry a fourth element, the encoder (``-`` for alpha-0 rows, which read no embeddings):
+    then an ``encoder`` column follows ``alpha``. A sweep of the default encoder only keeps the
+    three-column key and the table it always had.
+    """
+    width = min(DATASET_COLUMN, max([len("dataset"), *(len(key[0]) for key in rows)]))
+    named = max([len("heuristic"), *(len(key[1]) for key in rows)])
+    with_encoder = any(len(key) == 4 for key in rows)
+    encoder_width = max([len("encoder"), *(len(key[3]) for key in rows if len(key) == 4)])
+    encoder_header = f" {'encoder':<{encoder_width}}" if with_encoder else ""
     lines = [
-        f"  {'dataset':<{width}} {'heuristic':<{named}} {'alpha':>6} {'seeds':>5} {'final accuracy':>15} "
-        f"{'area under curve':>17}"
+        f"  {'dataset':<{width}} {'heuristic':<{named}} {'alpha':>6}{encoder_header} {'seeds':>5} "
+        f"{'final accuracy':>15} {'area under curve':>17}"
     ]
-    for (dataset, heuristic, alpha), values in sorted(rows.items()):
+    for key, values in sorted(rows.items()):
+        dataset, heuristic, alpha = key[:3]
+        encoder = f" {(key[3] if len(key) == 4 else '-'):<{encoder_width}}" if with_encoder else ""
         final = sum(v[0] for v in values) / len(values)
         area = sum(v[1] for v in values) / len(values)
         lines.append(
-            f"  {shorten(dataset, width):<{width}} {heuristic:<{named}} {alpha:>6} {len(values):>5} "
+            f"  {shorten(dataset, width):<{width}} {heuristic:<{named}} {alpha:>6}{encoder} {len(values):>5} "
             f"{final:>15.4f} {area:>17.4f}"
         )
     return lines
@@ -696,12 +723,16 @@ def summarise(
     failed = sorted(k for k in (t.key for t in trials) if k not in by_key or by_key[k].error is not None)
     finished = {k for k, result in by_key.items() if result.error is None and trajectory_done(result.metrics)}
     unfinished = sorted({t.key for t in trials} - finished)
-    rows: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
+    # The encoder column only where the sweep ran more than the default encoder (alpha-0 rows show '-').
+    several_encoders = any(trial.encoder not in (None, DEFAULT_ENCODER.name) for trial in trials)
+    rows: dict[tuple[str, ...], list[tuple[float, float]]] = {}
     for trial in trials:
         if trial.key not in finished:
             continue
         metrics = by_key[trial.key].metrics
         group = (trial.dataset, trial.heuristic, f"{trial.config.alpha:g}")
+        if several_encoders:
+            group += (trial.encoder or "-",)
         rows.setdefault(group, []).append((metrics["accuracy"], metrics["area_under_curve"]))
 
     print("\nSummary (mean over seeds):")
@@ -730,7 +761,15 @@ def summarise(
             mark_unfinished_trials_killed(client, record.experiment_id, record.sweep_id, patience)
     except TrackingUnavailable as exc:
         print(f"warning: the sweep's runs keep their status: {exc}", file=sys.stderr)
-    print(f"\nVAE trainings this run: {counters['vae_trainings']} (cache hits: {counters['vae_cache_hits']})")
+    per_encoder = ", ".join(
+        f"{name.removeprefix('encoder_trainings.')} {count}"
+        for name, count in counters.items()
+        if name.startswith("encoder_trainings.")
+    )
+    print(
+        f"\nVAE trainings this run: {counters['vae_trainings']}{f' ({per_encoder})' if per_encoder else ''} "
+        f"(cache hits: {counters['vae_cache_hits']})"
+    )
     print(f"sweep {record.sweep_id} took {seconds:.0f}s. Compare the runs in MLflow:")
     print(f"  {ui_command(record.tracking_uri, record.experiment_id)}")
     if interrupted_by is not None or failed:

@@ -1,15 +1,18 @@
-"""Shared stores of a sweep, as named Ray actors: one copy of each dataset, one VAE per dataset.
+"""Shared stores of a sweep, as named Ray actors: one copy of each dataset, one VAE per dataset and encoder.
 
 ``DatasetStore`` loads each dataset once and puts its arrays in the object store as separate shards
 (pool images, pool labels, eval images, eval labels). Trials receive the ObjectRefs and read the
 arrays zero-copy, so N concurrent trials on a node share one copy instead of holding N.
 
-``EmbeddingStore`` hands out the pool's VAE embeddings per (dataset, VAE config). The first request
-starts the training as a Ray task; concurrent and later requests get the same ObjectRef. Finished
-embeddings are also written under the sweep's storage path, so a resumed sweep, or a later one with
-the same dataset and VAE config, trains nothing. The store counts the trainings it started, and
-each cache file keeps how many seconds its training took, so a sweep that reads the cache can still
-say what its VAE cost (the analysis adds it to the runtime of the heuristics that used it).
+``EmbeddingStore`` hands out the pool's embeddings per (dataset, VAE config, encoder config) for the
+encoders trained once per pool (``vae``, ``gmvae``; ``cvae`` is retrained inside each trial). The
+first request starts the training as a Ray task; concurrent and later requests get the same
+ObjectRef. Finished embeddings are also written under the sweep's storage path
+(``<name>-<cache key>.npz``; the ``vae`` files keep the name and key they always had), so a resumed
+sweep, or a later one with the same dataset and configs, trains nothing. The store counts the
+trainings it started, and each cache file keeps how many seconds its training took, so a sweep that
+reads the cache can still say what its encoder cost (the analysis adds it to the runtime of the
+heuristics that used it).
 """
 
 from __future__ import annotations
@@ -28,10 +31,11 @@ import ray
 from ray.util.placement_group import PlacementGroup, placement_group_table
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from raysweep.config import DatasetConfig, VAEConfig
+from raysweep.config import DatasetConfig, EncoderConfig, VAEConfig
 from raysweep.data import load_dataset
 from raysweep.data.base import ALDataset
-from raysweep.models.vae import dataset_fingerprint, train_vae, vae_cache_key
+from raysweep.encoders import PoolEncoder, build_encoder
+from raysweep.models.vae import dataset_fingerprint
 
 SHARDS = ("pool_images", "pool_labels", "eval_images", "eval_labels")
 
@@ -82,16 +86,28 @@ class DatasetStore:
 
 
 @ray.remote
-def train_vae_task(handle: DatasetHandle, vae: VAEConfig, cache_file: str, device: str) -> np.ndarray:
-    """Train the VAE on the pool and write the embeddings (and the training's seconds) to ``cache_file``."""
+def train_encoder_task(
+    handle: DatasetHandle, vae: VAEConfig, encoder: EncoderConfig, cache_file: str, device: str
+) -> np.ndarray:
+    """Train the pool encoder on the pool and write the embeddings (and the training's seconds) to
+    ``cache_file`` atomically."""
     import torch
 
     dataset = handle.materialise()
     resolved = "cuda" if device != "cpu" and torch.cuda.is_available() else "cpu"
     started = time.perf_counter()
-    embeddings = train_vae(dataset, vae, device=resolved)
+    embeddings = pool_encoder(vae, encoder).train(dataset, device=resolved)
     write_embeddings(Path(cache_file), embeddings, time.perf_counter() - started)
     return embeddings
+
+
+def pool_encoder(vae: VAEConfig, encoder: EncoderConfig) -> PoolEncoder:
+    built = build_encoder(encoder, vae)
+    if not isinstance(built, PoolEncoder):
+        raise ValueError(
+            f"encoder {encoder.name!r} is retrained inside each trial, not by the embedding store"
+        )
+    return built
 
 
 def write_embeddings(path: Path, embeddings: np.ndarray, train_seconds: float = math.nan) -> None:
@@ -128,7 +144,7 @@ def read_training_seconds(path: Path) -> float:
 
 @ray.remote(num_cpus=0)
 class EmbeddingStore:
-    """VAE embeddings per (dataset, VAE config), trained once per sweep.
+    """Pool embeddings per (dataset, VAE config, encoder config), each trained once per sweep.
 
     ``reserved`` is a placement group the driver reserved with one trial's resources before Tune
     started: VAE tasks run in it, so they never wait for CPUs or GPUs held by the very trials that
@@ -147,7 +163,8 @@ class EmbeddingStore:
         self._used: dict[str, dict[str, Any]] = {}
         """cache key -> which VAE it is and whether this run trained it (see :meth:`trainings`)."""
         self._lock = threading.Lock()  # the actor is threaded: the release call waits beside get()
-        self.trainings_started = 0
+        self.trainings_started: dict[str, int] = {}
+        """Per encoder name."""
         self.cache_hits = 0
 
     def task_options(self) -> dict[str, Any]:
@@ -162,27 +179,26 @@ class EmbeddingStore:
             }
         return {"num_cpus": 0, "num_gpus": self.gpu}
 
-    def cache_file(self, handle: DatasetHandle, vae: VAEConfig) -> Path:
-        return self._cache_path(vae_cache_key(handle.fingerprint, vae))
+    def cache_file(self, handle: DatasetHandle, vae: VAEConfig, encoder: EncoderConfig) -> Path:
+        return self.cache_dir / pool_encoder(vae, encoder).cache_file_name(handle.fingerprint)
 
-    def _cache_path(self, key: str) -> Path:
-        return self.cache_dir / f"vae-{key}.npz"
-
-    def get(self, handle: DatasetHandle, vae: VAEConfig) -> list[ray.ObjectRef]:
+    def get(self, handle: DatasetHandle, vae: VAEConfig, encoder: EncoderConfig) -> list[ray.ObjectRef]:
         """The embeddings' ObjectRef, wrapped in a list so Ray passes the ref, not the array."""
         with self._lock:
-            return [self._ref(handle, vae)]
+            return [self._ref(handle, vae, encoder)]
 
-    def _ref(self, handle: DatasetHandle, vae: VAEConfig) -> ray.ObjectRef:
-        key = vae_cache_key(handle.fingerprint, vae)
+    def _ref(self, handle: DatasetHandle, vae: VAEConfig, encoder: EncoderConfig) -> ray.ObjectRef:
+        cache_file = self.cache_file(handle, vae, encoder)
+        key = cache_file.name
         if key in self._refs and self._failed(self._refs[key]):
             del self._refs[key]  # a crashed training is retried by the next request, not handed out
         if key not in self._refs:
-            cached = read_embeddings(self.cache_file(handle, vae))
-            trained_here = cached is None or cached.shape[0] != handle.n_pool
+            cached = read_embeddings(cache_file)
+            trained_here = cached is None or cached.shape != (handle.n_pool, vae.latent_dim)
             self._used[key] = {
                 "dataset": handle.metadata["name"],
                 "vae": vae.model_dump(mode="json"),
+                "encoder": encoder.model_dump(mode="json"),
                 "cache_key": key,
                 "trained_this_run": trained_here,
             }
@@ -190,10 +206,10 @@ class EmbeddingStore:
                 self.cache_hits += 1
                 self._refs[key] = ray.put(cached)
             else:
-                self.trainings_started += 1
+                self.trainings_started[encoder.name] = self.trainings_started.get(encoder.name, 0) + 1
                 device = "cuda" if self.gpu > 0 else "cpu"
-                self._refs[key] = train_vae_task.options(**self.task_options()).remote(
-                    handle, vae, str(self.cache_file(handle, vae)), device
+                self._refs[key] = train_encoder_task.options(**self.task_options()).remote(
+                    handle, vae, encoder, str(cache_file), device
                 )
         return self._refs[key]
 
@@ -220,14 +236,25 @@ class EmbeddingStore:
             self.reserved = None
 
     def trainings(self) -> list[dict[str, Any]]:
-        """One row per VAE this run handed out: dataset name, VAE config, cache key, whether this run
+        """One row per pool encoder this run handed out: dataset name, VAE and encoder configs, cache
+        key (the cache file's name), whether this run
         trained it, and ``seconds``, the training's seconds (also for a cached VAE: the cache file
         keeps them; NaN while training or for an old cache file)."""
         with self._lock:
             used = [dict(row) for row in self._used.values()]
         for row in used:
-            row["seconds"] = read_training_seconds(self._cache_path(row["cache_key"]))
+            row["seconds"] = read_training_seconds(self.cache_dir / row["cache_key"])
         return used
 
     def counters(self) -> dict[str, int]:
-        return {"vae_trainings": self.trainings_started, "vae_cache_hits": self.cache_hits}
+        """Trainings and cache hits of this run. ``vae_trainings`` is the metric's first name, kept for
+        readers of older sweeps; it counts every pool encoder (``vae``, ``gmvae``) like
+        ``encoder_trainings``, and ``encoder_trainings.<name>`` splits it per encoder."""
+        total = sum(self.trainings_started.values())
+        return {
+            "vae_trainings": total,
+            "vae_cache_hits": self.cache_hits,
+            "encoder_trainings": total,
+            "encoder_cache_hits": self.cache_hits,
+            **{f"encoder_trainings.{name}": count for name, count in sorted(self.trainings_started.items())},
+        }

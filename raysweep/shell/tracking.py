@@ -2,19 +2,24 @@
 
 Schema (fixed; ``analysis`` depends on it):
 - one parent run per sweep: tags ``raysweep.sweep_id``, ``raysweep.role=sweep``; params of the
-  budgets; the resolved config as ``sweep_config.yaml``; metrics ``vae_trainings``, ``vae_cache_hits``,
-  ``trials_finished``, ``trials_failed``, ``sweep_seconds`` at the end; ``vae_seconds`` (training
-  seconds of every VAE the sweep's trials used, trained in this run or read from the cache, whose
-  file keeps them) and ``vae_trainings.json`` (one row per VAE: dataset, vae config, cache_key,
-  trained_this_run, seconds, and the keys of the trials that used it), so the analysis can split a
-  shared VAE's seconds over the trials that used it.
+  budgets and the ``encoders`` axis; the resolved config as ``sweep_config.yaml``; metrics
+  ``vae_trainings``, ``vae_cache_hits`` (and the same counts as ``encoder_trainings``,
+  ``encoder_cache_hits``, with ``encoder_trainings.<name>`` per pool encoder), ``trials_finished``,
+  ``trials_failed``, ``sweep_seconds`` at the end; ``vae_seconds`` (training seconds of every pool
+  encoder the sweep's trials used, trained in this run or read from the cache, whose file keeps
+  them) and ``vae_trainings.json`` (one row per pool encoder: dataset, vae and encoder configs,
+  cache_key, trained_this_run, seconds, and the keys of the trials that used it), so the analysis
+  can split a shared encoder's seconds over the trials that used it.
 - one child run per trial: tag ``mlflow.parentRunId``, ``raysweep.sweep_id``, ``raysweep.role=trial``,
-  ``raysweep.trial_key`` (dataset/heuristic/alpha/seed), ``raysweep.initial_labels_sha256``,
-  ``raysweep.node_id``, ``raysweep.error`` (why a FAILED run failed); params
-  dataset, heuristic, alpha, seed, uses_vae, initial_labels, labels_per_round and the trial's whole
-  resolved config flattened (``config.*``); per-round metrics ``accuracy``, ``auc`` (where defined),
-  ``train_seconds``, ``selection_seconds``, ``eval_seconds``, ``inference_seconds`` (the pool inference
-  inside ``selection_seconds``) with step = number of labels; in every selecting round of a
+  ``raysweep.trial_key`` (dataset/heuristic/alpha/seed, ``/encoder`` appended when not ``vae``),
+  ``raysweep.encoder``, ``raysweep.initial_labels_sha256``, ``raysweep.node_id``, ``raysweep.error``
+  (why a FAILED run failed); params dataset, heuristic, alpha, seed, encoder, uses_vae, initial_labels,
+  labels_per_round and the trial's whole resolved config flattened (``config.*``; the ``encoder`` param
+  is the config's, ``vae`` at alpha 0 where it is unused); per-round metrics ``accuracy``, ``auc``
+  (where defined), ``train_seconds``, ``selection_seconds``, ``eval_seconds``, ``inference_seconds``
+  (the pool inference inside ``selection_seconds``) with step = number of labels; ``encoder_seconds``
+  in every round that reads VAE features (the cvae's training in that round, or the wait for the
+  store's array); in every selecting round of a
   trial that uses VAE features also ``task_feature_spread``, ``vae_feature_spread`` (RMS distance to
   the pool centroid of each block as the heuristic sees it, after scaling and alpha), ``vae_share``
   (the VAE block's fraction of the squared distances; for loss prediction of its head input's
@@ -56,6 +61,7 @@ ROUND_METRICS = (
     "selection_seconds",
     "eval_seconds",
     "inference_seconds",
+    "encoder_seconds",
     "task_feature_spread",
     "vae_feature_spread",
     "vae_share",
@@ -193,6 +199,7 @@ def trial_params(config: TrialConfig) -> dict[str, str]:
         "heuristic": config.heuristic.name,
         "alpha": str(float(config.alpha)),
         "seed": str(config.seed),
+        "encoder": config.encoder.name,
         "uses_vae": str(config.uses_vae),
         "initial_labels": str(config.schedule.initial_labels),
         "labels_per_round": str(config.schedule.labels_per_round),
@@ -298,6 +305,7 @@ class TrialRun:
                         "raysweep.role": "trial",
                         "raysweep.heuristic": config.heuristic.name,
                         "raysweep.alpha": format_alpha(config.alpha),
+                        "raysweep.encoder": config.encoder.name,
                     },
                 )
             )
@@ -369,7 +377,8 @@ def log_vae_trainings(
     """Log which VAE each VAE trial used and what it cost (``vae_seconds``, ``vae_trainings.json``).
 
     ``trainings``: the embedding store's rows (:meth:`EmbeddingStore.trainings`). A trial used a row's
-    VAE when it uses VAE features and its dataset and VAE config are the row's.
+    VAE when it uses VAE features and its dataset, VAE and encoder configs are the row's (``cvae``
+    trials, retrained in the trial, use none of the store's rows).
     """
     rows = []
     for row in trainings:
@@ -379,6 +388,8 @@ def log_vae_trainings(
             if t.config.uses_vae
             and t.config.dataset.name == row["dataset"]
             and t.config.vae.model_dump(mode="json") == row["vae"]
+            and t.config.encoder.model_dump(mode="json")
+            == row.get("encoder", t.config.encoder.model_dump(mode="json"))
         )
         seconds = float(row["seconds"])
         rows.append({**row, "seconds": seconds if np.isfinite(seconds) else None, "trials": users})

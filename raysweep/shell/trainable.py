@@ -23,6 +23,7 @@ import torch
 from mlflow.tracking import MlflowClient
 from ray import tune
 
+from raysweep.encoders import embedding_provider
 from raysweep.labels import indices_sha256, initial_label_indices
 from raysweep.loop import TrajectoryState, label_schedule, run_trajectory
 from raysweep.shell.checkpoints import (
@@ -140,10 +141,12 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
     run.set_initial_labels_hash(indices_sha256(initial))
     run.set_node(ray.get_runtime_context().get_node_id())
 
-    def embeddings() -> np.ndarray:
-        [ref] = ray.get(context.embedding_store.get.remote(handle, trial.config.vae))
+    def pool_embeddings() -> np.ndarray:
+        [ref] = ray.get(context.embedding_store.get.remote(handle, trial.config.vae, trial.config.encoder))
         return ray.get(ref)
 
+    # vae/gmvae: the store's one array; cvae: retrained here each round, on this trial's device.
+    embeddings = embedding_provider(trial.config, dataset, pool_embeddings)
     rounds = len(label_schedule(trial.config.schedule, dataset.n_pool))
 
     def tune_metrics(state: TrajectoryState) -> dict[str, float]:
@@ -164,6 +167,8 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
     def on_state(state: TrajectoryState) -> None:
         last = state.curve[-1]
         metrics = tune_metrics(state)
+        if "encoder_seconds" in last.metrics:
+            metrics["encoder_seconds"] = last.metrics["encoder_seconds"]
         print(
             f"[{key}] round {last.round_index}: {last.n_labels} labels, accuracy {metrics['accuracy']:.4f}, "
             f"train {metrics['train_seconds']:.1f}s, selection {metrics['selection_seconds']:.2f}s",
@@ -191,7 +196,7 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
         result = run_trajectory(
             trial.config,
             dataset,
-            embeddings=embeddings if trial.config.uses_vae else None,
+            embeddings=embeddings,
             sink=run,
             resume_from=start.state,
             on_state=on_state,
