@@ -63,7 +63,10 @@ INNER_SEARCHERS: Registry[Any] = Registry("search algorithm")
 
 def optuna_space(search: SearchConfig, kinds: dict[str, type]) -> dict[str, Any]:
     """The search space as Optuna distributions (integer ranges for int fields)."""
+    import optuna
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # a study per group: no line per study
 
     space = {}
     for path, dimension in search.space.items():
