@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import plots, stats
+from analysis import plots, search, stats
 from analysis.load import AnalysisError, SweepData
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,9 @@ def build_report(data: SweepData, out_dir: Path, metric: str = "accuracy") -> Re
     frame = data.frame
 
     summary = stats.curve_summary(frame, metric)
-    tests = stats.paired_tests(frame, metric)
+    search_tags = search.search_tags(data)  # empty for a grid
+    # a search's trials stopped early have partial curves: shown, but kept out of paired tests
+    tests = stats.paired_tests(search.without_partial_curves(frame, search_tags), metric)
     significance = stats.significance_summary(tests)
     areas = stats.trial_areas(frame, metric)
     curve = stats.alpha_curve(areas)
@@ -71,6 +73,8 @@ def build_report(data: SweepData, out_dir: Path, metric: str = "accuracy") -> Re
         "runtime_by_heuristic": runtime["by_heuristic"],
         "runtime_per_sweep": runtime["per_sweep"],
     }
+    search_part = search.search_section(data, areas, search_tags, out_dir, metric)
+    tables.update(search_part.tables)
     table_paths = {}
     for name, table in tables.items():
         table_paths[name] = out_dir / f"{name}.csv"
@@ -79,7 +83,8 @@ def build_report(data: SweepData, out_dir: Path, metric: str = "accuracy") -> Re
         out_dir, summary, tests, curve, alpha_table, runtime["by_heuristic"], metric
     )
 
-    blocks = _blocks(data, metric, significance, alpha_table, areas, runtime, figures)
+    blocks = _blocks(data, metric, significance, alpha_table, areas, runtime, figures) + search_part.blocks
+    figures.update(search_part.figures)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
     md_path.write_text(_to_markdown(blocks))
     html_path.write_text(_to_html(blocks, title=f"raysweep analysis: {data.experiment_name}"))

@@ -55,7 +55,9 @@ from raysweep.sweep import (
 REPO = Path(__file__).resolve().parents[1]
 
 
-def write_sweep(tmp_path: Path, search: str, heuristics: str = "[random, coreset]", seeds: str = "[0, 1, 2]") -> Path:
+def write_sweep(
+    tmp_path: Path, search: str, heuristics: str = "[random, coreset]", seeds: str = "[0, 1, 2]"
+) -> Path:
     path = tmp_path / "search.yaml"
     path.write_text(
         "experiment: search-test\n"
@@ -92,7 +94,9 @@ class Driver:
         )
 
 
-def inner_values(searcher: PairedSeedSearch, group: str = "digits/coreset") -> list[tuple[dict, float | None, str]]:
+def inner_values(
+    searcher: PairedSeedSearch, group: str = "digits/coreset"
+) -> list[tuple[dict, float | None, str]]:
     study = searcher._inner[group]._ot_study
     return [(t.params, t.value, t.state.name) for t in study.trials]
 
@@ -132,11 +136,16 @@ def test_setting_values_are_rounded_and_keys_print_them_exactly(tmp_path: Path) 
     search = sweep.sweep.search
     kinds = space_kinds(search, sweep.sweep.heuristics)
     assert kinds == {"alpha": float, "vae.latent_dim": int, "training.lr": float}
-    values = normalise_setting(search, {"alpha": 0.37132599183, "vae.latent_dim": 15.6, "training.lr": 0.1}, kinds)
+    values = normalise_setting(
+        search, {"alpha": 0.37132599183, "vae.latent_dim": 15.6, "training.lr": 0.1}, kinds
+    )
     assert values == {"alpha": 0.371326, "vae.latent_dim": 16, "training.lr": 0.1}
-    assert normalise_setting(search, {"alpha": 20.0000004, "vae.latent_dim": 64, "training.lr": 0.01}, kinds)[
-        "alpha"
-    ] == 20.0  # kept inside the range
+    assert (
+        normalise_setting(search, {"alpha": 20.0000004, "vae.latent_dim": 64, "training.lr": 0.01}, kinds)[
+            "alpha"
+        ]
+        == 20.0
+    )  # kept inside the range
     [group] = search_groups(sweep)
     trial = setting_trial(sweep, group, values, 2)
     assert trial.key == "digits/coreset/0.371326/2/vae.latent_dim=16/training.lr=0.1"
@@ -170,8 +179,16 @@ def test_names_known_to_the_config_exist_in_the_shell() -> None:
 
 
 BAD_BLOCKS = {
-    "empty_range": ("{settings: 2, space: {alpha: {low: 1, high: 1}}}", "sweep.search.space.alpha", "empty range"),
-    "low_above_high": ("{settings: 2, space: {alpha: {low: 2, high: 1}}}", "sweep.search.space.alpha", "low (2) > high (1)"),
+    "empty_range": (
+        "{settings: 2, space: {alpha: {low: 1, high: 1}}}",
+        "sweep.search.space.alpha",
+        "empty range",
+    ),
+    "low_above_high": (
+        "{settings: 2, space: {alpha: {low: 2, high: 1}}}",
+        "sweep.search.space.alpha",
+        "low (2) > high (1)",
+    ),
     "log_touching_zero": (
         "{settings: 2, space: {alpha: {low: 0, high: 1, scale: log}}}",
         "sweep.search.space.alpha",
@@ -209,9 +226,15 @@ def test_bad_search_block_exits_2_naming_the_field_and_leaves_nothing(tmp_path: 
 
 
 MORE_BAD_BLOCKS = {
-    "no_alpha": ("{settings: 2, space: {vae.latent_dim: {choices: [8, 16]}}}", "sweep.search.space: must include alpha"),
+    "no_alpha": (
+        "{settings: 2, space: {vae.latent_dim: {choices: [8, 16]}}}",
+        "sweep.search.space: must include alpha",
+    ),
     "alpha_zero": ("{settings: 2, space: {alpha: {low: 0, high: 1}}}", "searched alphas must be > 0"),
-    "seed_field": ("{settings: 2, space: {alpha: {low: 0.1, high: 1}, seed: {choices: [1, 2]}}}", "space.seed: cannot be searched"),
+    "seed_field": (
+        "{settings: 2, space: {alpha: {low: 0.1, high: 1}, seed: {choices: [1, 2]}}}",
+        "space.seed: cannot be searched",
+    ),
     "not_numeric": (
         "{settings: 2, space: {alpha: {low: 0.1, high: 1}, model.stem: {choices: [1, 2]}}}",
         "space.model.stem: not a numeric field",
@@ -277,7 +300,9 @@ def test_references_first_then_each_setting_on_every_seed_and_the_mean_told(tmp_
     searcher = new_searcher(tmp_path)
     tune = Driver(searcher)
     references = [tune.next() for _ in range(6)]
-    assert [c["trial"] for c in references] == [f"digits/{h}/0/{s}" for h in ("random", "coreset") for s in (0, 1, 2)]
+    assert [c["trial"] for c in references] == [
+        f"digits/{h}/0/{s}" for h in ("random", "coreset") for s in (0, 1, 2)
+    ]
     assert all("search" not in c for c in references)
     first = [tune.next() for _ in range(3)]
     values = first[0]["search"]["values"]
@@ -309,7 +334,9 @@ def test_references_first_then_each_setting_on_every_seed_and_the_mean_told(tmp_
 
 
 def test_minimising_picks_the_smallest(tmp_path: Path) -> None:
-    block = LOG_ALPHA.replace("space:", "objective: {metric: selection_seconds, summary: final, mode: min}, space:")
+    block = LOG_ALPHA.replace(
+        "space:", "objective: {metric: selection_seconds, summary: final, mode: min}, space:"
+    )
     searcher = new_searcher(tmp_path, block, seeds="[0]", heuristics="[coreset]")
     tune = Driver(searcher)
     tune.next()  # the reference
@@ -331,7 +358,9 @@ def test_a_repeated_proposal_is_answered_from_its_result_and_a_used_up_space_end
         tune.finish(config["trial"], 0.9 if tried[-1] == 2 else 0.4)
     assert config == Searcher.FINISHED
     assert sorted(tried) == [0.5, 2.0]  # two settings exist; none ran twice
-    assert searcher.ledger.exhausted == ["digits/coreset"] and searcher.ledger.duplicates["digits/coreset"] > 0
+    assert (
+        searcher.ledger.exhausted == ["digits/coreset"] and searcher.ledger.duplicates["digits/coreset"] > 0
+    )
     repeats = [v for p, v, s in inner_values(searcher) if s == "COMPLETE"]
     assert len(repeats) > 2 and set(repeats) == {0.4, 0.9}  # repeats told the known results
 
@@ -358,7 +387,9 @@ def test_restore_hands_out_again_what_tune_had_not_saved_and_proposes_nothing_tw
     seed_1 = again.next()
     assert seed_1["trial"] == setting_2_seed_0["trial"].removesuffix("/0") + "/1"
     # setting 1 is settled from the ledger; only setting 1's seed that Tune's state holds reruns there
-    assert restored.ledger.settings[0].status == "complete" and restored.ledger.settings[0].objective == pytest.approx(0.55)
+    assert restored.ledger.settings[0].status == "complete" and restored.ledger.settings[
+        0
+    ].objective == pytest.approx(0.55)
     assert again.next() is None
     for c, objective in [(reissued, 0.7), (seed_1, 0.9)]:
         again.finish(c["trial"], objective)
@@ -370,14 +401,18 @@ def test_restore_hands_out_again_what_tune_had_not_saved_and_proposes_nothing_tw
     alphas = [r.values["alpha"] for r in restored.ledger.settings]
     assert len(alphas) == len(set(alphas)) == 3 and len(rest) == 2
     # the restored inner searcher learnt settings 1 and 2 from the ledger and the completion
-    assert sorted(v for _, v, s in inner_values(restored) if s == "COMPLETE") == pytest.approx([0.1, 0.55, 0.8])
+    assert sorted(v for _, v, s in inner_values(restored) if s == "COMPLETE") == pytest.approx(
+        [0.1, 0.55, 0.8]
+    )
 
 
 def test_recover_hands_out_every_trial_of_the_ledger_again(tmp_path: Path) -> None:
     searcher = new_searcher(tmp_path, seeds="[0, 1]", heuristics="[coreset]")
     tune = Driver(searcher)
     handed = [tune.next()["trial"] for _ in range(4)]
-    fresh = PairedSeedSearch(searcher.sweep, expand_trials(searcher.sweep), searcher.ledger_path, recover=True)
+    fresh = PairedSeedSearch(
+        searcher.sweep, expand_trials(searcher.sweep), searcher.ledger_path, recover=True
+    )
     assert [Driver(fresh).next()["trial"] for _ in range(4)] == handed
 
 
@@ -388,7 +423,8 @@ def test_recover_hands_out_every_trial_of_the_ledger_again(tmp_path: Path) -> No
 
 def test_median_stopping_stops_a_setting_behind_the_median_with_all_its_seeds(tmp_path: Path) -> None:
     block = LOG_ALPHA.replace("settings: 3", "settings: 6").replace(
-        "max_concurrent_settings: 1", "max_concurrent_settings: 6, early_stopping: {grace_rounds: 1, min_settings: 2}"
+        "max_concurrent_settings: 1",
+        "max_concurrent_settings: 6, early_stopping: {grace_rounds: 1, min_settings: 2}",
     )
     searcher = new_searcher(tmp_path, block, seeds="[0, 1]", heuristics="[coreset]")
     scheduler = SettingMedianStopping(searcher)
@@ -403,7 +439,7 @@ def test_median_stopping_stops_a_setting_behind_the_median_with_all_its_seeds(tm
             by_setting.setdefault(config["search"]["setting"], []).append(key)
 
     def report(key: str, round_index: int, objective: float) -> str:
-        result = {"objective": objective, "round": round_index, "rounds": 4}
+        result = {"objective": objective, "round": round_index, "rounds": 5}
         decision = scheduler.on_trial_result(None, trials[key], result)
         if decision != TrialScheduler.STOP:
             searcher.on_trial_result(tune.ids[key], result)
@@ -413,15 +449,18 @@ def test_median_stopping_stops_a_setting_behind_the_median_with_all_its_seeds(tm
     for setting, level in [(1, 0.6), (2, 0.7), (3, 0.8)]:
         for key in by_setting[setting]:
             assert report(key, 0, level) == TrialScheduler.CONTINUE  # grace round
-            assert report(key, 1, level) == TrialScheduler.CONTINUE  # fewer than min_settings others, or ahead
+            assert (
+                report(key, 1, level) == TrialScheduler.CONTINUE
+            )  # fewer than min_settings others, or ahead
     slow_seed, fast_seed = by_setting[4]
     assert report(fast_seed, 1, 0.5) == TrialScheduler.CONTINUE  # the setting's other seed is not there yet
     assert report(fast_seed, 2, 0.5) == TrialScheduler.CONTINUE
     # both seeds at round 1: mean 0.55 is behind the median (0.7) of settings 1-3 at round 1
     assert report(slow_seed, 1, 0.6) == TrialScheduler.STOP
     assert report(fast_seed, 3, 0.5) == TrialScheduler.STOP  # the seed ahead stops at its next report
-    searcher.on_trial_complete(tune.ids[slow_seed], {"objective": 0.6, "round": 1, "rounds": 4})
-    searcher.on_trial_complete(tune.ids[fast_seed], {"objective": 0.5, "round": 2, "rounds": 4})
+    assert report(by_setting[4][1], 4, 0.5) == TrialScheduler.CONTINUE  # a last round finishes its run
+    searcher.on_trial_complete(tune.ids[slow_seed], {"objective": 0.6, "round": 1, "rounds": 5})
+    searcher.on_trial_complete(tune.ids[fast_seed], {"objective": 0.5, "round": 2, "rounds": 5})
     record = searcher.ledger.setting("digits/coreset", 4)
     assert record.status == "stopped" and record.stop_round == 1 and record.objective == pytest.approx(0.55)
     assert record.stopped == {slow_seed: 1, fast_seed: 2}
@@ -436,5 +475,7 @@ def test_searcher_and_scheduler_share_the_ledger_after_unpickling(tmp_path: Path
     block = LOG_ALPHA.replace("max_concurrent_settings: 1", "max_concurrent_settings: 1, early_stopping: {}")
     searcher = new_searcher(tmp_path, block)
     scheduler = SettingMedianStopping(searcher)
-    searcher_again, scheduler_again = pickle.loads(pickle.dumps((searcher, scheduler)))  # as tuner.pkl holds both
+    searcher_again, scheduler_again = pickle.loads(
+        pickle.dumps((searcher, scheduler))
+    )  # as tuner.pkl holds both
     assert scheduler_again.searcher is searcher_again

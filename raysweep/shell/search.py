@@ -528,9 +528,11 @@ class SettingMedianStopping(FIFOScheduler):
             return TrialScheduler.CONTINUE
         round_index = int(result["round"])
         ledger.record_round(trial.config["trial"], round_index, result[OBJECTIVE])
+        if round_index + 1 >= result.get("rounds", math.inf):
+            return TrialScheduler.CONTINUE  # its last round is in: let it finish its run and artifacts
         if record.stop_round is not None:
             return TrialScheduler.STOP  # another seed of the setting already decided it
-        if round_index < stopping.grace_rounds or round_index + 1 >= result.get("rounds", math.inf):
+        if round_index < stopping.grace_rounds:
             return TrialScheduler.CONTINUE
         mean_here = ledger.round_mean(record, round_index)
         if mean_here is None:
