@@ -479,3 +479,19 @@ def test_searcher_and_scheduler_share_the_ledger_after_unpickling(tmp_path: Path
         pickle.dumps((searcher, scheduler))
     )  # as tuner.pkl holds both
     assert scheduler_again.searcher is searcher_again
+
+
+def test_alpha_search_is_the_alpha_sweep_as_a_search_within_its_budget() -> None:
+    grid = load_sweep_config(REPO / "configs" / "alpha_sweep.yaml")
+    searched = load_sweep_config(REPO / "configs" / "alpha_search.yaml")
+    assert planned_trial_count(searched) <= len(expand_trials(grid))
+    assert planned_trial_count(searched) == 15 + 3 * 5 * 5
+    same = {"experiment", "sweep"}
+    assert {k: v for k, v in searched.model_dump().items() if k not in same} == {
+        k: v for k, v in grid.model_dump().items() if k not in same
+    }
+    assert searched.sweep.model_dump(exclude={"alphas", "search"}) == grid.sweep.model_dump(
+        exclude={"alphas", "search"}
+    )
+    space = searched.sweep.search.space["alpha"]
+    assert (space.low, space.high, space.scale) == (0.02, 20, "log")
