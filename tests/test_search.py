@@ -35,7 +35,7 @@ from raysweep.search import (
 )
 from raysweep.shell.search import (
     INNER_SEARCHERS,
-    LEDGER_FILE,
+    LEDGER,
     PairedSeedSearch,
     SearchLedger,
     SettingMedianStopping,
@@ -293,7 +293,7 @@ def test_heuristic_fields_can_be_searched_when_every_searched_heuristic_has_them
 
 def new_searcher(tmp_path: Path, block: str = LOG_ALPHA, **kwargs) -> PairedSeedSearch:
     sweep = load_sweep_config(write_sweep(tmp_path, block, **kwargs))
-    return PairedSeedSearch(sweep, expand_trials(sweep), tmp_path / "sweep" / LEDGER_FILE)
+    return PairedSeedSearch(sweep, expand_trials(sweep), tmp_path / "sweep" / LEDGER)
 
 
 def test_references_first_then_each_setting_on_every_seed_and_the_mean_told(tmp_path: Path) -> None:
@@ -321,7 +321,7 @@ def test_references_first_then_each_setting_on_every_seed_and_the_mean_told(tmp_
         for c, objective in zip(batch, next(scores), strict=True):
             tune.finish(c["trial"], objective)
     assert config == Searcher.FINISHED
-    ledger = SearchLedger.read(tmp_path / "sweep" / LEDGER_FILE)
+    ledger = SearchLedger.read(tmp_path / "sweep" / LEDGER)
     assert [r.index for r in ledger.settings] == [1, 2, 3]
     assert len({json.dumps(r.values) for r in ledger.settings}) == 3  # no setting twice
     assert [r.objective for r in ledger.settings] == pytest.approx([0.7, 0.5, 0.8])
@@ -495,3 +495,17 @@ def test_alpha_search_is_the_alpha_sweep_as_a_search_within_its_budget() -> None
     )
     space = searched.sweep.search.space["alpha"]
     assert (space.low, space.high, space.scale) == (0.02, 20, "log")
+
+
+def test_a_setting_without_a_finite_objective_is_told_as_failed_and_the_search_goes_on(
+    tmp_path: Path,
+) -> None:
+    searcher = new_searcher(tmp_path, seeds="[0]", heuristics="[coreset]")
+    tune = Driver(searcher)
+    tune.next()  # the reference
+    first = tune.next()
+    tune.finish(first["trial"], float("nan"))  # e.g. a metric this heuristic never logs
+    assert [s for _, _, s in inner_values(searcher)] == ["FAIL"]
+    assert searcher.ledger.best("digits/coreset", "max") is None
+    second = tune.next()
+    assert second["search"]["setting"] == 2

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from raysweep.shell.search import LEDGER_FILE, PairedSeedSearch, SearchLedger
+from raysweep.shell.search import LEDGER, PairedSeedSearch, SearchLedger
 from raysweep.sweep import expand_trials, load_sweep_config, smoke
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,7 +51,7 @@ def launch(cwd: Path, *args: str, timeout: float = 1200) -> subprocess.Completed
 
 
 def ledger_of(cwd: Path) -> SearchLedger | None:
-    files = list(cwd.glob(f"raysweep_runs/*/*/{LEDGER_FILE}"))
+    files = list(cwd.glob(f"raysweep_runs/*/*/{LEDGER}"))
     if not files:
         return None
     try:
@@ -182,7 +182,7 @@ def stopping_seed(tmp_path: Path, config: list[str]) -> int:
     overrides = [v for flag, v in zip(config[1::2], config[2::2], strict=True) if flag == "--set"]
     for seed in range(50):
         sweep = smoke(load_sweep_config(QUICKSTART, [*overrides, f"sweep.search.seed={seed}"]))
-        searcher = PairedSeedSearch(sweep, expand_trials(sweep), tmp_path / f"probe{seed}" / LEDGER_FILE)
+        searcher = PairedSeedSearch(sweep, expand_trials(sweep), tmp_path / f"probe{seed}" / LEDGER)
         handed = [searcher.suggest(f"t{i}") for i in range(4)]  # two references, setting 1 on two seeds
         searcher.on_trial_complete("t2", {"objective": 0.5, "round": 2, "rounds": 3})
         searcher.on_trial_complete("t3", {"objective": 0.5, "round": 2, "rounds": 3})

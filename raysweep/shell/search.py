@@ -13,7 +13,7 @@ mean of the objective) and what a Repeater cannot:
   counts trials and could leave a setting with half its seeds waiting;
 - a proposal that repeats a setting already tried is not run again: the inner searcher is told the
   known result and asked again;
-- its state is a JSON ledger in the sweep folder, written at every change. After a killed driver,
+- its state is a JSON ledger in the sweep folder (``search/ledger.json``), written at every change. After a killed driver,
   ``Tuner.restore`` hands back the searcher as Tune saved it with its experiment state; the searcher
   then reads the ledger, re-issues (same trial keys) the trials it handed out after Tune's last save,
   and rebuilds its inner searchers from the settings' results. No setting is proposed twice, and a
@@ -54,7 +54,10 @@ from raysweep.search import (
 )
 from raysweep.sweep import SearchGroup, SweepConfig, Trial, expand_trials, search_groups, setting_trial
 
-LEDGER_FILE = "search_state.json"
+LEDGER = Path("search") / "ledger.json"
+"""The ledger's place in the sweep folder. Not at its top level: on ``Tuner.restore`` Tune copies every
+top-level .json/.pkl file of the experiment folder into its staging folder and from then on copies
+those back over the originals at each of its checkpoints, which would bring back a stale ledger."""
 OBJECTIVE = "objective"
 """The metric every trial of a search reports each round (its objective over the curve so far)."""
 
@@ -420,12 +423,24 @@ class PairedSeedSearch(Searcher):
             self._inner[group.name] = inner
         return self._inner[group.name]
 
+    @staticmethod
+    def _told_as(record: SettingRecord) -> str:
+        """How the inner searcher learns a settled setting: complete (its value), pruned (its value
+        at the stop round) or failed (no usable value: errors, or a metric that was never finite)."""
+        known = record.objective is not None and math.isfinite(record.objective)
+        if record.status == "complete" and known:
+            return "complete"
+        if record.status == "stopped" and known:
+            return "pruned"
+        return "failed"
+
     def _replay(self, inner: Any, record: SettingRecord) -> None:
         """A settled setting told to a fresh inner searcher."""
+        told = self._told_as(record)
         try:
-            if record.status == "complete":
+            if told == "complete":
                 inner.add_evaluated_point(record.values, record.objective)
-            elif record.status == "stopped":
+            elif told == "pruned":
                 inner.add_evaluated_point(
                     record.values, record.objective, pruned=True, intermediate_values=[record.objective]
                 )
@@ -436,12 +451,12 @@ class PairedSeedSearch(Searcher):
 
     def _tell(self, inner: Any, inner_id: str, record: SettingRecord) -> None:
         """Tell an asked inner trial the result of ``record``'s setting."""
-        if record.status == "complete":
+        told = self._told_as(record)
+        if told == "complete":
             inner.on_trial_complete(inner_id, {OBJECTIVE: record.objective})
-        elif record.status == "stopped":
-            inner.on_trial_result(
-                inner_id, {OBJECTIVE: record.objective, "training_iteration": record.stop_round or 0}
-            )
+        elif told == "pruned":
+            step = record.stop_round or 0
+            inner.on_trial_result(inner_id, {OBJECTIVE: record.objective, "training_iteration": step})
             inner.on_trial_complete(inner_id, None)  # no final value: Optuna records it as pruned
         else:
             inner.on_trial_complete(inner_id, None, error=True)
@@ -582,13 +597,13 @@ def tune_search_options(
     """TuneConfig arguments of a search: the searcher, the scheduler, the number of trials."""
     from raysweep.sweep import planned_trial_count
 
-    searcher = PairedSeedSearch(sweep, references, Path(sweep_dir) / LEDGER_FILE, recover=recover)
+    searcher = PairedSeedSearch(sweep, references, Path(sweep_dir) / LEDGER, recover=recover)
     scheduler = SettingMedianStopping(searcher) if sweep.sweep.search.early_stopping else None
     return {"search_alg": searcher, "scheduler": scheduler, "num_samples": planned_trial_count(sweep)}
 
 
 def read_ledger(sweep_dir: Path) -> SearchLedger:
-    return SearchLedger.read(Path(sweep_dir) / LEDGER_FILE)
+    return SearchLedger.read(Path(sweep_dir) / LEDGER)
 
 
 def ledger_trials(sweep: SweepConfig, references: list[Trial], ledger: SearchLedger) -> list[Trial]:
