@@ -509,3 +509,22 @@ def test_a_setting_without_a_finite_objective_is_told_as_failed_and_the_search_g
     assert searcher.ledger.best("digits/coreset", "max") is None
     second = tune.next()
     assert second["search"]["setting"] == 2
+
+
+def test_dry_run_prints_the_references_and_the_plan(tmp_path: Path) -> None:
+    config = write_sweep(tmp_path, LOG_ALPHA.replace("space:", "early_stopping: {}, space:"))
+    result = subprocess.run(
+        [sys.executable, "-m", "raysweep.launch", str(config), "--dry-run"],
+        cwd=tmp_path,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert "6 trials" in out and "digits/coreset/0/2" in out and "digits/random/0/0" in out
+    assert "search (optuna, seed 0): 3 settings per group x 3 seeds, at most 1 in flight per group" in out
+    assert "alpha in [0.05, 5] log" in out and "groups: digits/coreset" in out
+    assert "early stopping: median" in out and "at most 15 trials in all" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["search.yaml"]
