@@ -28,6 +28,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
@@ -300,15 +301,23 @@ def search_figure(
             f"paired t p = {b['p_t_corrected']:.2g} (Bonferroni ×{b['settings_tried']} settings tried)"
         )
     ax.errorbar([], [], fmt="o", color="0.4", label="setting, mean and 95% CI (number: searcher's order)")
-    ax.errorbar([], [], fmt="o", color="0.4", mfc="white", label="stopped early (seeds that finished)")
+    if settings["stopped"].any():
+        ax.errorbar([], [], fmt="o", color="0.4", mfc="white", label="stopped early (seeds that finished)")
     if settings["mean_area"].isna().any():
         ax.plot([], [], "x", color="0.4", label="stopped before any seed finished")
     ax.set_xscale("log")
+    ax.margins(x=0.08)
+    # plain numbers at 1, 2 and 5 times the decades; none between (a narrow range would stack them)
+    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("α (weight of the VAE features), log scale")
     ax.set_ylabel(f"normalised area under the curve ({metric})")
     ax.grid(alpha=0.3, which="both")
     colourbar = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.02)
     colourbar.set_label("searcher's order")
+    colourbar.locator = matplotlib.ticker.MaxNLocator(integer=True)
+    colourbar.update_ticks()
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, fontsize=8, frameon=False)
     ax.set_title(
         f"{plots.dataset_name(dataset)}, {plots.heuristic_name(heuristic)}: search over α{title_note}",
