@@ -697,14 +697,14 @@ def summary_table(rows: dict[tuple[str, str, str], list[tuple[float, float]]]) -
     width = min(DATASET_COLUMN, max([len("dataset"), *(len(dataset) for dataset, _, _ in rows)]))
     named = max([len("heuristic"), *(len(heuristic) for _, heuristic, _ in rows)])
     lines = [
-        f"  {'dataset':<{width}} {'heuristic':<{named}} {'alpha':>6} {'seeds':>5} {'final accuracy':>15} "
+        f"  {'dataset':<{width}} {'heuristic':<{named}} {'alpha':>9} {'seeds':>5} {'final accuracy':>15} "
         f"{'area under curve':>17}"
     ]
     for (dataset, heuristic, alpha), values in sorted(rows.items()):
         final = sum(v[0] for v in values) / len(values)
         area = sum(v[1] for v in values) / len(values)
         lines.append(
-            f"  {shorten(dataset, width):<{width}} {heuristic:<{named}} {alpha:>6} {len(values):>5} "
+            f"  {shorten(dataset, width):<{width}} {heuristic:<{named}} {alpha:>9} {len(values):>5} "
             f"{final:>15.4f} {area:>17.4f}"
         )
     return lines
