@@ -528,3 +528,25 @@ def test_dry_run_prints_the_references_and_the_plan(tmp_path: Path) -> None:
     assert "alpha in [0.05, 5] log" in out and "groups: digits/coreset" in out
     assert "early stopping: median" in out and "at most 15 trials in all" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["search.yaml"]
+
+
+def test_a_trial_ended_by_a_stopped_sweep_is_owed_and_handed_out_again(tmp_path: Path) -> None:
+    searcher = new_searcher(tmp_path, seeds="[0, 1]", heuristics="[coreset]")
+    as_pickled_at_start = pickle.dumps(searcher)
+    tune = Driver(searcher)
+    references = [tune.next(), tune.next()]
+    tune.finish(references[0]["trial"], 0.5)
+    setting = [tune.next(), tune.next()]
+    tune.finish(setting[0]["trial"], 0.6)
+    # Ctrl-C: Tune ends the running trials before their last round, with no early-stopping decision
+    tune.finish(setting[1]["trial"], 0.2, last_round=0)
+    tune.finish(references[1]["trial"], 0.1, last_round=1)
+    record = searcher.ledger.settings[0]
+    assert record.status == "running" and not record.accounted(setting[1]["trial"])
+    assert not searcher.ledger.references[references[1]["trial"]]["done"]
+    snapshot = tmp_path / "searcher-state.json"
+    searcher.save(str(snapshot))
+    restored = pickle.loads(as_pickled_at_start)
+    restored.restore(str(snapshot))
+    again = Driver(restored)
+    assert [again.next()["trial"], again.next()["trial"]] == [references[1]["trial"], setting[1]["trial"]]

@@ -141,8 +141,12 @@ class SettingRecord:
     def label(self) -> str:
         return setting_label(self.values)
 
+    def accounted(self, key: str) -> bool:
+        """Whether this seed's trial has ended for the search (finished, stopped early or failed)."""
+        return key in self.objectives or key in self.stopped or key in self.failed
+
     def settled(self) -> bool:
-        return all(k in self.objectives or k in self.stopped or k in self.failed for k in self.keys)
+        return all(self.accounted(k) for k in self.keys)
 
 
 @dataclass
@@ -158,6 +162,8 @@ class SearchLedger:
     """Groups whose space gave nothing new in MAX_DUPLICATE_PROPOSALS proposals."""
     duplicates: dict[str, int] = field(default_factory=dict)
     """Group -> proposals that repeated a setting already tried (answered from its result)."""
+    completed_ids: list[str] = field(default_factory=list)
+    """Tune trial ids whose completion the searcher saw: Tune does not run them again on a resume."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -171,6 +177,7 @@ class SearchLedger:
             rounds=data["rounds"],
             exhausted=data["exhausted"],
             duplicates=data["duplicates"],
+            completed_ids=data["completed_ids"],
         )
 
     def write(self, path: Path) -> None:
@@ -294,29 +301,33 @@ class PairedSeedSearch(Searcher):
         key = self.ledger.trial_ids.get(trial_id)
         if key is None:
             return
+        self.ledger.completed_ids.append(trial_id)
+        finished = bool(result) and "round" in result and result["round"] + 1 >= result.get("rounds", 0)
         if key in self.ledger.references:
             reference = self.ledger.references[key]
-            if not reference["done"]:
-                reference.update(done=not error, objective=(result or {}).get(OBJECTIVE), error=error)
+            if not reference["done"] and (finished or error):
+                reference.update(done=True, objective=(result or {}).get(OBJECTIVE), error=error)
             self._save()
             return
         record = self.ledger.setting_of_key(key)
-        if (
-            record is None
-            or record.status != "running"
-            or not (key not in record.objectives and key not in record.stopped and key not in record.failed)
-        ):
+        if record is None or record.status != "running" or record.accounted(key):
+            self._save()
             return  # a re-issued trial of a setting already settled, or a second completion
         if error:
             record.failed.append(key)
-        elif not result or "round" not in result:
-            record.stopped[key] = -1
-        elif result["round"] + 1 < result.get("rounds", result["round"] + 1):
-            record.stopped[key] = int(result["round"])
-            self.ledger.record_round(key, result["round"], result[OBJECTIVE])
-        else:
+        elif finished:
             record.objectives[key] = float(result[OBJECTIVE])
             self.ledger.record_round(key, result["round"], result[OBJECTIVE])
+        elif record.stop_round is not None:
+            last = int(result["round"]) if result and "round" in result else -1
+            record.stopped[key] = last
+            if last >= 0:
+                self.ledger.record_round(key, last, result[OBJECTIVE])
+        else:
+            # Ended before its last round with no early-stopping decision: the sweep was stopped
+            # (Ctrl-C, SIGTERM). The seed is still owed; a --resume runs it again (see _requeue).
+            self._save()
+            return
         if record.settled():
             self._settle(record)
         self._save()
@@ -497,7 +508,15 @@ class PairedSeedSearch(Searcher):
 
     def _requeue(self, known_trial_ids: set[str]) -> None:
         """Hand out again every trial whose Tune trial the restored Tune state does not hold."""
-        held = {key for trial_id, key in self.ledger.trial_ids.items() if trial_id in known_trial_ids}
+        # Tune runs again what its saved state holds unfinished; a trial whose completion the searcher
+        # saw is finished for Tune, so one that ended without a result the search can use (a stopped
+        # sweep) is handed out again here.
+        ended = set(self.ledger.completed_ids)
+        held = {
+            key
+            for trial_id, key in self.ledger.trial_ids.items()
+            if trial_id in known_trial_ids and (trial_id not in ended or self._accounted(key))
+        }
         self._queue = [(key, {"trial": key}) for key in self.reference_keys if key not in held]
         for record in self.ledger.settings:
             group = self._group(record.group)
@@ -511,6 +530,12 @@ class PairedSeedSearch(Searcher):
                 f"search: handing out again {len(self._queue)} trial(s) Tune's saved state does not hold",
                 flush=True,
             )
+
+    def _accounted(self, key: str) -> bool:
+        if key in self.ledger.references:
+            return bool(self.ledger.references[key]["done"])
+        record = self.ledger.setting_of_key(key)
+        return record is not None and record.accounted(key)
 
     def _save(self) -> None:
         self.ledger.write(self.ledger_path)
