@@ -692,18 +692,21 @@ def search_outcome(sweep: SweepConfig, ledger: SearchLedger) -> dict[str, Any]:
 
 
 def print_search_outcome(outcome: dict[str, Any]) -> None:
+    def shown(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.4f}"  # e.g. vae_share: alpha 0 logs none
+
     print(
         f"\nSearch ({outcome['algorithm']}, objective: {outcome['objective']}, mean over seeds {outcome['seeds']}):"
     )
     for name, group in outcome["groups"].items():
         print(
-            f"  {name}: {group['settings_tried']} settings tried; alpha 0 (reference): {group['reference_objective']:.4f}"
+            f"  {name}: {group['settings_tried']} settings tried; "
+            f"alpha 0 (reference): {shown(group['reference_objective'])}"
         )
         best = (group["best"] or {}).get("index")
         for s in group["settings"]:
-            shown = "n/a" if s["objective"] is None else f"{s['objective']:.4f}"
             mark = "  <- best" if s["index"] == best else ""
-            print(f"    {s['index']:>3}  {s['setting']:<44} {s['status']:<9} {shown}{mark}")
+            print(f"    {s['index']:>3}  {s['setting']:<44} {s['status']:<9} {shown(s['objective'])}{mark}")
 
 
 def finite_or_none(value: Any) -> Any:
