@@ -41,17 +41,22 @@ def load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def launch(folder: Path, experiment: str, overrides: list[str]) -> float:
-    """One sweep through the CLI in ``folder``; returns the driver's wall seconds."""
+def launch(folder: Path, experiment: str, overrides: list[str]) -> tuple[float, int]:
+    """One sweep through the CLI in ``folder``; returns the driver's wall seconds and its exit code.
+
+    Exit 1 (some trials failed: on a shared machine Ray's memory monitor may kill one) is reported
+    with the numbers of the trials that finished; anything else ends the benchmark."""
     command = [sys.executable, "-m", "raysweep.launch", str(QUICKSTART), "--set", f"experiment={experiment}"]
     for override in overrides:
         command += ["--set", override]
     started = time.perf_counter()
     result = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=7200)
     seconds = time.perf_counter() - started
-    if result.returncode != 0:
-        sys.exit(f"{experiment} failed (exit {result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return seconds
+    if result.returncode not in (0, 1):
+        sys.exit(
+            f"{experiment} failed (exit {result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
+    return seconds, result.returncode
 
 
 def objectives(folder: Path, experiment: str, heuristic: str) -> dict:
@@ -60,11 +65,17 @@ def objectives(folder: Path, experiment: str, heuristic: str) -> dict:
 
     client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
     experiment_id = client.get_experiment_by_name(experiment).experiment_id
-    runs = client.search_runs([experiment_id], max_results=1000)
-    parent = next(r for r in runs if r.data.tags.get("raysweep.role") == "sweep")
+    found = client.search_runs([experiment_id], max_results=1000)
+    parent = max(
+        (r for r in found if r.data.tags.get("raysweep.role") == "sweep"), key=lambda r: r.info.start_time
+    )
+    sweep_id = parent.data.tags["raysweep.sweep_id"]  # the latest sweep of the experiment only
+    runs = [r for r in found if r.data.tags.get("raysweep.sweep_id") == sweep_id]
     areas: dict[float, list[float]] = {}
     for run in runs:
         if run.data.tags.get("raysweep.role") != "trial" or run.data.params.get("heuristic") != heuristic:
+            continue
+        if run.info.status != "FINISHED":
             continue
         points = sorted((m.step, m.value) for m in client.get_metric_history(run.info.run_id, "accuracy"))
         steps, values = zip(*points, strict=True)
@@ -88,14 +99,21 @@ def objectives(folder: Path, experiment: str, heuristic: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--settings", type=int, default=6, help="N: settings of the search, alphas of the grid")
+    parser.add_argument(
+        "--settings", type=int, default=6, help="N: settings of the search, alphas of the grid"
+    )
     parser.add_argument("--search-seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--heuristic", default="coreset", choices=["coreset", "medal", "lloss"])
     parser.add_argument("--algorithm", default="optuna")
     parser.add_argument("--low", type=float, default=0.02)
     parser.add_argument("--high", type=float, default=20.0)
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
-    parser.add_argument("--keep", type=Path, default=None, help="run in this folder (kept) instead of a temp one")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="run in this folder (kept) instead of a temp one"
+    )
+    parser.add_argument(
+        "--reuse-grid", action="store_true", help="take the grid from an earlier run in the --keep folder"
+    )
     args = parser.parse_args()
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="search_vs_grid_"))
@@ -108,8 +126,16 @@ def main() -> None:
     launch(folder, "warmup", [*common, "sweep.seeds=[0]", "sweep.alphas=[1]", "schedule.rounds=0"])
 
     rows = {}
-    seconds = launch(folder, "grid", [*common, f"sweep.alphas=[0, {', '.join(f'{a:g}' for a in grid_alphas)}]"])
-    rows["grid"] = {**objectives(folder, "grid", args.heuristic), "driver_seconds": seconds}
+    if args.reuse_grid:
+        rows["grid"] = {
+            **objectives(folder, "grid", args.heuristic),
+            "driver_seconds": float("nan"),
+            "exit": 0,
+        }
+    else:
+        grid = f"sweep.alphas=[0, {', '.join(f'{a:g}' for a in grid_alphas)}]"
+        seconds, code = launch(folder, "grid", [*common, grid])
+        rows["grid"] = {**objectives(folder, "grid", args.heuristic), "driver_seconds": seconds, "exit": code}
     print(f"grid done: {json.dumps(rows['grid'])}; load {load()}", flush=True)
     for seed in args.search_seeds:
         name = f"search-seed{seed}"
@@ -117,8 +143,8 @@ def main() -> None:
             f"{{algorithm: {args.algorithm}, seed: {seed}, settings: {args.settings}, "
             f"space: {{alpha: {{low: {args.low}, high: {args.high}, scale: log}}}}}}"
         )
-        seconds = launch(folder, name, [*common, "sweep.alphas=[0]", f"sweep.search={block}"])
-        rows[name] = {**objectives(folder, name, args.heuristic), "driver_seconds": seconds}
+        seconds, code = launch(folder, name, [*common, "sweep.alphas=[0]", f"sweep.search={block}"])
+        rows[name] = {**objectives(folder, name, args.heuristic), "driver_seconds": seconds, "exit": code}
         print(f"{name} done: {json.dumps(rows[name])}; load {load()}", flush=True)
 
     grid = rows["grid"]
@@ -128,16 +154,18 @@ def main() -> None:
     )
     print(
         f"  {'sweep':<16} {'trials':>6} {'alpha 0':>8} {'best alpha':>10} {'best':>8} {'best-grid':>9} "
-        f"{'sweep s':>8} {'s/grid':>7}"
+        f"{'sweep s':>8} {'s/grid':>7} exit"
     )
     for name, row in rows.items():
         print(
             f"  {name:<16} {row['trials']:>6} {row['alpha0']:>8.4f} {row['best_alpha']:>10g} "
             f"{row['best_objective']:>8.4f} {row['best_objective'] - grid['best_objective']:>+9.4f} "
-            f"{row['sweep_seconds']:>8.0f} {row['sweep_seconds'] / grid['sweep_seconds']:>7.2f}"
+            f"{row['sweep_seconds']:>8.0f} {row['sweep_seconds'] / grid['sweep_seconds']:>7.2f} {row['exit']}"
         )
     if args.out:
-        args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows}, indent=2))
+        args.out.write_text(
+            json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows}, indent=2)
+        )
 
 
 if __name__ == "__main__":
