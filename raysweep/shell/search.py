@@ -720,27 +720,42 @@ def finite_or_none(value: Any) -> Any:
     return value
 
 
+def searched_trials(sweep: SweepConfig, references: list[Trial], sweep_dir: Path) -> list[Trial]:
+    """Every trial the search has handed out so far (the reference arms alone before its ledger exists)."""
+    ledger_path = Path(sweep_dir) / LEDGER
+    if not ledger_path.is_file():
+        return list(references)
+    return ledger_trials(sweep, references, SearchLedger.read(ledger_path))
+
+
 def finish_search(
     sweep: SweepConfig,
     references: list[Trial],
     sweep_dir: Path,
-    tracking_uri: str,
-    experiment_id: str,
-    sweep_id: str,
-    parent_run_id: str,
+    record: Any,
+    patience: Any,
+    log: bool = True,
 ) -> list[Trial]:
     """After Tune: print the search's outcome, log it to the parent run, tag the trials stopped early.
 
+    ``record`` is the sweep's SweepRecord (tracking URI, experiment, sweep and parent run ids) and
+    ``patience`` the TrackingPatience its calls go through. ``log=False`` (a stopped sweep) prints
+    the outcome so far and logs nothing: the parent run gets the outcome once, when the search ends.
     Returns every trial the search handed out, for the sweep's summary.
     """
     from mlflow.tracking import MlflowClient
 
-    from raysweep.shell.tracking import find_run, with_retries
+    from raysweep.shell.tracking import find_run
 
+    if not (Path(sweep_dir) / LEDGER).is_file():
+        return list(references)  # stopped before the searcher handed out anything
     ledger = read_ledger(sweep_dir)
     outcome = finite_or_none(search_outcome(sweep, ledger))
     print_search_outcome(outcome)
-    client = MlflowClient(tracking_uri)
+    if not log:
+        return ledger_trials(sweep, references, ledger)
+    client = MlflowClient(record.tracking_uri)
+    run_id = record.parent_run_id
     metrics = {"search_settings_tried": float(len(ledger.settings))}
     tags = {}
     for name, group in outcome["groups"].items():
@@ -751,17 +766,22 @@ def finish_search(
             metrics[f"search_best_objective.{name}"] = group["best"]["objective"]
             tags[f"raysweep.search.best.{name}"] = group["best"]["setting"]
     for name, value in metrics.items():
-        with_retries(lambda n=name, v=value: client.log_metric(parent_run_id, n, v))
+        patience.call(lambda n=name, v=value: client.log_metric(run_id, n, v))
     for name, value in tags.items():
-        with_retries(lambda n=name, v=value: client.set_tag(parent_run_id, n, v))
-    with_retries(lambda: client.log_text(parent_run_id, json.dumps(outcome, indent=2), "search.json"))
-    for record in ledger.settings:
-        for key, last_round in record.stopped.items():
-            run_id = find_run(
-                client, experiment_id, {"raysweep.sweep_id": sweep_id, "raysweep.trial_key": key}
+        patience.call(lambda n=name, v=value: client.set_tag(run_id, n, v))
+    patience.call(lambda: client.log_text(run_id, json.dumps(outcome, indent=2), "search.json"))
+    for setting in ledger.settings:
+        for key, last_round in setting.stopped.items():
+            trial_run = find_run(
+                client,
+                record.experiment_id,
+                {"raysweep.sweep_id": record.sweep_id, "raysweep.trial_key": key},
+                patience,
             )
-            if run_id is None:
+            if trial_run is None:
                 continue
-            with_retries(lambda r=run_id, n=last_round: client.set_tag(r, "raysweep.stopped_early", str(n)))
-            with_retries(lambda r=run_id: client.set_terminated(r, status="KILLED"))
+            patience.call(
+                lambda r=trial_run, n=last_round: client.set_tag(r, "raysweep.stopped_early", str(n))
+            )
+            patience.call(lambda r=trial_run: client.set_terminated(r, status="KILLED"))
     return ledger_trials(sweep, references, ledger)
