@@ -514,7 +514,9 @@ def test_a_setting_without_a_finite_objective_is_told_as_failed_and_the_search_g
 def test_dry_run_prints_the_references_and_the_plan(tmp_path: Path) -> None:
     config = write_sweep(tmp_path, LOG_ALPHA.replace("space:", "early_stopping: {}, space:"))
     # The default schedule (3,000 initial labels) does not fit the digits pool: --dry-run says so.
-    config.write_text(config.read_text() + "schedule: {initial_labels: 100, labels_per_round: 100, rounds: 2}\n")
+    config.write_text(
+        config.read_text() + "schedule: {initial_labels: 100, labels_per_round: 100, rounds: 2}\n"
+    )
     result = subprocess.run(
         [sys.executable, "-m", "raysweep.launch", str(config), "--dry-run"],
         cwd=tmp_path,
