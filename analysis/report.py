@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import encoders, plots, stats
+from analysis import encoders, plots, search, stats
 from analysis.load import AnalysisError, SweepData
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,9 @@ def build_report(data: SweepData, out_dir: Path, metric: str = "accuracy") -> Re
         data = encoders.with_note(data, encoder_section.note)
 
     summary = stats.curve_summary(frame, metric)
-    tests = stats.paired_tests(frame, metric)
+    search_tags = search.search_tags(data)  # empty for a grid
+    # a search's trials stopped early have partial curves: shown, but kept out of paired tests
+    tests = stats.paired_tests(search.without_partial_curves(frame, search_tags), metric)
     significance = stats.significance_summary(tests)
     areas = stats.trial_areas(frame, metric, data.grids)
     curve = stats.alpha_curve(areas)
@@ -88,6 +90,8 @@ def build_report(data: SweepData, out_dir: Path, metric: str = "accuracy") -> Re
         "runtime_by_heuristic": runtime["by_heuristic"],
         "runtime_per_sweep": runtime["per_sweep"],
     }
+    search_part = search.search_section(data, areas, search_tags, out_dir, metric)
+    tables.update(search_part.tables)
     table_paths = {}
     for name, table in tables.items():
         table_paths[name] = out_dir / f"{name}.csv"
@@ -97,6 +101,8 @@ def build_report(data: SweepData, out_dir: Path, metric: str = "accuracy") -> Re
     )
 
     blocks = _blocks(data, metric, significance, alpha_table, areas, arms, runtime, figures, scaling)
+    blocks += search_part.blocks
+    figures.update(search_part.figures)
     if encoder_section is not None:
         blocks += encoder_section.blocks
         table_paths.update(encoder_section.tables)

@@ -5,6 +5,11 @@ with :func:`smoke` when asked, and expands it into the list of valid trials with
 The trial list is not the blind product of the axes: heuristics that take no VAE features (random,
 entropy) appear once per dataset and seed, at alpha 0; and alpha-0 trials, which read no embeddings,
 appear once, not once per encoder.
+
+With a ``sweep.search`` block (:mod:`raysweep.search`) the trial list holds only the reference arms
+(every heuristic at alpha 0, every seed); the settings come from the search algorithm while the sweep
+runs, each on every seed, in one group per (dataset, VAE-capable heuristic): :func:`search_groups`,
+:func:`setting_trial`.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from raysweep.config import (
     read_yaml,
     validate_config,
 )
+from raysweep.search import SearchConfig, apply_setting, check_search, key_suffix
 
 HEURISTIC_ADAPTER: TypeAdapter[HeuristicConfig] = TypeAdapter(HeuristicConfig)
 
@@ -64,6 +70,9 @@ class SweepAxes(Frozen):
     encoders: list[Annotated[EncoderConfig, Field()]] = Field(default=[DEFAULT_ENCODER], min_length=1)
     """Where V(x) comes from for alpha > 0: ``vae`` (default), ``gmvae``, ``cvae``; bare names or
     mappings with the encoder's fields (``{name: gmvae, components: 20}``), each name once."""
+    search: SearchConfig | None = None
+    """None: the grid of ``alphas``. A search block: settings proposed from the results so far, each on
+    every seed, with the alpha-0 arms as the reference (``raysweep.search``)."""
 
     @field_validator("heuristics", "encoders", mode="before")
     @classmethod
@@ -204,6 +213,98 @@ def expand_trials(sweep: SweepConfig) -> list[Trial]:
     return trials
 
 
+@dataclass(frozen=True)
+class SearchGroup:
+    """The settings of one (dataset, heuristic) are searched together, against its alpha-0 arm."""
+
+    dataset: str
+    heuristic: HeuristicConfig
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset}/{self.heuristic.name}"
+
+
+def search_groups(sweep: SweepConfig) -> list[SearchGroup]:
+    return [
+        SearchGroup(dataset, heuristic)
+        for dataset in sweep.sweep.datasets
+        for heuristic in sweep.sweep.heuristics
+        if heuristic.name in VAE_HEURISTICS
+    ]
+
+
+def setting_trial(sweep: SweepConfig, group: SearchGroup, values: dict[str, Any], seed: int) -> Trial:
+    """One seed of a proposed setting: key ``dataset/heuristic/alpha/seed`` plus ``/field=value`` for
+    every other searched field."""
+    encoder = search_encoder(sweep)
+    config = apply_setting(trial_config(sweep, group.dataset, group.heuristic, 0.0, seed, encoder), values)
+    key = trial_key(group.dataset, group.heuristic.name, config.alpha, seed, encoder.name) + key_suffix(
+        values
+    )
+    return Trial(key, config)
+
+
+def search_encoder(sweep: SweepConfig) -> EncoderConfig:
+    """The one encoder a search's settings use (``load_sweep_config`` refuses a search over several)."""
+    return sweep.sweep.encoders[0]
+
+
+def proposed_trial(sweep: SweepConfig, proposal: dict[str, Any]) -> Trial:
+    """The trial of one seed of a searcher's proposal (``{group, setting, seed, values}``)."""
+    group = next(g for g in search_groups(sweep) if g.name == proposal["group"])
+    return setting_trial(sweep, group, proposal["values"], proposal["seed"])
+
+
+def prewarm_trials(sweep: SweepConfig) -> list[Trial]:
+    """For a search that leaves the VAE's fields alone: one trial per dataset with the VAE every
+    setting shares, so the launcher trains it before the trials start (as it does for a grid)."""
+    search = sweep.sweep.search
+    if search is None or any(path.startswith("vae.") for path in search.space):
+        return []
+    groups = {group.dataset: group for group in search_groups(sweep)}
+    return [
+        Trial(
+            "prewarm",
+            trial_config(
+                sweep, group.dataset, group.heuristic, 1.0, sweep.sweep.seeds[0], search_encoder(sweep)
+            ),
+        )
+        for group in groups.values()
+    ]
+
+
+def describe_search(sweep: SweepConfig) -> list[str]:
+    """The search plan in a few lines (``--dry-run`` and the start of a sweep)."""
+    search = sweep.sweep.search
+    if search is None:
+        return []
+    space = ", ".join(
+        f"{path} in {d.choices}"
+        if d.choices is not None
+        else f"{path} in [{d.low:g}, {d.high:g}] {d.scale or 'linear'}"
+        for path, d in search.space.items()
+    )
+    groups = search_groups(sweep)
+    return [
+        f"search ({search.algorithm}, seed {search.seed}): {search.settings} settings per group x "
+        f"{len(sweep.sweep.seeds)} seeds, at most {search.concurrent_settings} in flight per group, "
+        f"objective: {search.objective.label()} (mean over seeds)",
+        f"  space: {space}",
+        f"  groups: {', '.join(g.name for g in groups)} (each against its alpha-0 arm above)",
+        f"  early stopping: {'none' if search.early_stopping is None else search.early_stopping.rule}",
+        f"  at most {planned_trial_count(sweep)} trials in all",
+    ]
+
+
+def planned_trial_count(sweep: SweepConfig) -> int:
+    """Trials of the sweep: the grid's, or a search's reference arms plus every setting on every seed."""
+    trials = len(expand_trials(sweep))
+    if sweep.sweep.search is not None:
+        trials += len(search_groups(sweep)) * sweep.sweep.search.settings * len(sweep.sweep.seeds)
+    return trials
+
+
 SMOKE_POOL, SMOKE_EVAL = 400, 300
 SMOKE_LABELS, SMOKE_ROUNDS = 40, 2
 """40 -> 80 -> 120 labels: three points per curve."""
@@ -220,9 +321,13 @@ def smoke(sweep: SweepConfig) -> SweepConfig:
     batch size shrinks so that the few epochs left still take a few dozen steps, and BatchNorm
     statistics are recomputed after each round's training, so the few steps still learn (real MNIST
     at the paper's lr 0.001: 0.59-0.71 accuracy at 120 labels, chance 0.1). Used by ``--smoke`` and
-    by the tests, so the tested path is the one users run, and its accuracy means something.
+    by the tests, so the tested path is the one users run, and its accuracy means something. A search
+    tries at most 3 settings per group.
     """
     pool = min(sweep.dataset.pool_size or SMOKE_POOL, SMOKE_POOL)
+    search = sweep.sweep.search
+    if search is not None:
+        search = search.model_copy(update={"settings": min(search.settings, 3)})
     schedule = ScheduleConfig(
         initial_labels=min(sweep.schedule.initial_labels, SMOKE_LABELS),
         labels_per_round=min(sweep.schedule.labels_per_round, SMOKE_LABELS),
@@ -250,7 +355,7 @@ def smoke(sweep: SweepConfig) -> SweepConfig:
                 }
             ),
             "vae": sweep.vae.model_copy(update={"epochs": min(sweep.vae.epochs, 2)}),
-            "sweep": sweep.sweep.model_copy(update={"seeds": sweep.sweep.seeds[:2]}),
+            "sweep": sweep.sweep.model_copy(update={"seeds": sweep.sweep.seeds[:2], "search": search}),
         }
     )
 
@@ -282,6 +387,14 @@ def load_sweep_config(path: Path | str, overrides: list[str] | None = None) -> S
     sweep = validate_config(SweepConfig, data, str(path))
     try:
         expand_trials(sweep)  # validates every combination as a TrialConfig
+        if sweep.sweep.search is not None:
+            check_search(sweep.sweep.search, sweep.sweep.heuristics, sweep.sweep.alphas)
+            if len(sweep.sweep.encoders) > 1:
+                names = [encoder.name for encoder in sweep.sweep.encoders]
+                raise ConfigError(
+                    f"sweep.encoders: a search runs its settings with one encoder, the sweep lists {names}; "
+                    "search each encoder in a sweep of its own"
+                )
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return sweep
@@ -290,11 +403,14 @@ def load_sweep_config(path: Path | str, overrides: list[str] | None = None) -> S
 def config_digest(sweep: SweepConfig) -> str:
     """Short hash of the resolved sweep, to tell sweeps apart and detect a changed config on resume.
 
-    The encoders axis is left out while it holds only the default, so the digest of a sweep that
-    started before the axis existed is unchanged and ``--resume`` still finds it the same sweep.
+    Axes added later are left out while they hold their default (the encoders axis only ``vae``, no
+    search block), so the digest of a sweep that started before they existed is unchanged and
+    ``--resume`` still finds it the same sweep.
     """
     data = sweep.model_dump(mode="json")
     if sweep.sweep.encoders == [DEFAULT_ENCODER]:
         del data["sweep"]["encoders"]
+    if sweep.sweep.search is None:
+        del data["sweep"]["search"]
     payload = json.dumps(data, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]

@@ -37,14 +37,17 @@ from raysweep.data.base import DataError
 from raysweep.loop import ScheduleError, label_schedule
 from raysweep.models.resnet import WeightsError, load_imagenet_state_dict
 from raysweep.registry import UnknownNameError
+from raysweep.search import search_params
 from raysweep.shell.checkpoints import is_no_space
 from raysweep.sweep import (
     DEFAULT_ENCODER,
     SweepConfig,
     Trial,
     config_digest,
+    describe_search,
     expand_trials,
     load_sweep_config,
+    prewarm_trials,
     smoke,
 )
 
@@ -197,6 +200,8 @@ def print_trials(trials: list[Trial], sweep: SweepConfig, pools: dict[str, int])
         print(
             f"  {trial.key:<48} {trial.config.uses_vae!s:<9} {counts[0]} -> {counts[-1]} in {len(counts)} rounds"
         )
+    for line in describe_search(sweep):
+        print(line)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,6 +330,8 @@ def setup_tracking(
         "encoders": ",".join(e.name for e in sweep.sweep.encoders),
         "trials": len(trials),
     }
+    if sweep.sweep.search is not None:
+        params.update(search_params(sweep.sweep.search))
     for key, value in params.items():
         patience.call(lambda k=key, v=value: client.log_param(run.info.run_id, k, str(v)))
     patience.call(lambda: client.log_text(run.info.run_id, resolved_yaml, "sweep_config.yaml"))
@@ -396,6 +403,12 @@ def run_sweep(sweep: SweepConfig, trials: list[Trial], args: argparse.Namespace)
         if stop.received is not None:
             stop.ignore_further()
             patience = TrackingPatience(record.tracking_uri, INTERRUPTED_OUTAGE_LIMIT_S)
+        if sweep.sweep.search is not None:
+            from raysweep.shell.search import finish_search
+
+            # Every trial the search handed out, for the summary; the outcome is logged once the
+            # search has run to its end (a stopped sweep logs it when its --resume finishes).
+            trials = finish_search(sweep, trials, sweep_dir, record, patience, log=stop.received is None)
         if vae_trainings:
             try:
                 log_vae_trainings(client, record.parent_run_id, trials, vae_trainings, patience)
@@ -463,11 +476,12 @@ def fit(
     ).remote()
     # Reserve one trial's resources for VAE training before Tune takes them all, and start each
     # needed VAE in it: a VAE task never waits for a CPU or GPU held by the trials that wait for it.
-    # Only encoders trained once per pool go to the store; cvae trains inside its trials.
+    # Only encoders trained once per pool go to the store; cvae trains inside its trials. A search's
+    # settings share the VAE of its prewarm trial, trained here before any setting is proposed.
     vae_trials = list(
         {
             (t.config.dataset.model_dump_json(), t.config.encoder.model_dump_json()): t
-            for t in trials
+            for t in [*trials, *prewarm_trials(sweep)]
             if t.config.uses_vae and not trains_per_round(t.config.encoder)
         }.values()
     )
@@ -495,6 +509,7 @@ def fit(
         cpus_per_trial=sweep.resources.cpu,
         sweep_dir=str(sweep_dir),
         tracking_outage_limit_s=outage_limit,
+        sweep=sweep if sweep.sweep.search is not None else None,
     )
     trainable = tune.with_resources(
         tune.with_parameters(run_trial, context=context),
@@ -511,6 +526,10 @@ def fit(
         max_report_frequency=15,
         max_progress_rows=40,
     )
+    if sweep.sweep.search is not None:
+        from raysweep.shell.search import allow_pending_trials
+
+        allow_pending_trials(sweep)
     # Tune's own record of the sweep can be missing (the driver stopped before Tune started) or
     # damaged (a full disk truncates the files it copies). Then Tune starts afresh under the same
     # name: each trial finds its checkpoints in its earlier folders and its MLflow run by tag.
@@ -531,10 +550,20 @@ def fit(
                 "from their checkpoints"
             )
     if tuner is None:
+        # A grid hands Tune every trial key; a search hands it the searcher (raysweep.shell.search),
+        # which proposes settings from the results so far (on a resume, from its ledger: no setting
+        # is proposed twice).
+        param_space, search_options = {"trial": tune.grid_search([t.key for t in trials])}, {}
+        if sweep.sweep.search is not None:
+            from raysweep.shell.search import tune_search_options
+
+            param_space = {}
+            search_options = tune_search_options(sweep, trials, sweep_dir, recover=bool(args.resume))
         tuner = tune.Tuner(
             trainable,
-            param_space={"trial": tune.grid_search([t.key for t in trials])},
+            param_space=param_space,
             tune_config=tune.TuneConfig(
+                **search_options,
                 max_concurrent_trials=sweep.resources.max_concurrent_trials,
                 # A fresh worker per trial costs ~7 CPU-s of imports (torch, mlflow); trials keep no
                 # state between them (every draw derives from the trial's seed), so on one machine
@@ -564,7 +593,7 @@ def fit(
                 "the summary comes from MLflow",
                 file=sys.stderr,
             )
-            results = results_from_mlflow(record, trials, outage_limit)
+            results = results_from_mlflow(record, handed_out(sweep, trials, sweep_dir), outage_limit)
     try:
         counters = ray.get(embedding_store.counters.remote(), timeout=30)
         vae_trainings = ray.get(embedding_store.trainings.remote(), timeout=30)
@@ -572,6 +601,15 @@ def fit(
         counters = {"vae_trainings": -1, "vae_cache_hits": -1}  # the store went down with the stop
         vae_trainings = []
     return results, counters, vae_trainings
+
+
+def handed_out(sweep: SweepConfig, trials: list[Trial], sweep_dir: Path) -> list[Trial]:
+    """The sweep's trials: a grid's, or the reference arms and every setting a search proposed."""
+    if sweep.sweep.search is None:
+        return trials
+    from raysweep.shell.search import searched_trials
+
+    return searched_trials(sweep, trials, sweep_dir)
 
 
 TUNE_STATE_GLOB = "experiment_state-*.json"
@@ -685,7 +723,7 @@ def summary_table(rows: dict[tuple[str, ...], list[tuple[float, float]]]) -> lis
     encoder_width = max([len("encoder"), *(len(key[3]) for key in rows if len(key) == 4)])
     encoder_header = f" {'encoder':<{encoder_width}}" if with_encoder else ""
     lines = [
-        f"  {'dataset':<{width}} {'heuristic':<{named}} {'alpha':>6}{encoder_header} {'seeds':>5} "
+        f"  {'dataset':<{width}} {'heuristic':<{named}} {'alpha':>9}{encoder_header} {'seeds':>5} "
         f"{'final accuracy':>15} {'area under curve':>17}"
     ]
     for key, values in sorted(rows.items()):
@@ -694,7 +732,7 @@ def summary_table(rows: dict[tuple[str, ...], list[tuple[float, float]]]) -> lis
         final = sum(v[0] for v in values) / len(values)
         area = sum(v[1] for v in values) / len(values)
         lines.append(
-            f"  {shorten(dataset, width):<{width}} {heuristic:<{named}} {alpha:>6}{encoder} {len(values):>5} "
+            f"  {shorten(dataset, width):<{width}} {heuristic:<{named}} {alpha:>9}{encoder} {len(values):>5} "
             f"{final:>15.4f} {area:>17.4f}"
         )
     return lines

@@ -28,6 +28,15 @@ Schema (fixed; ``analysis`` depends on it):
   the same heuristic at alpha 0 picks on the same model) with ``diagnostics_seconds``;
   ``tracking_seconds`` (time the trial's process spent in MLflow calls) at the end; artifacts
   ``picks.npz`` and ``curve.csv``.
+- a search (``sweep.search``) adds: on the parent run params ``search.*`` (algorithm, seed, settings,
+  max_concurrent_settings, startup_settings, space, objective, early_stopping), at the end metrics
+  ``search_settings_tried`` and per group (``<dataset>/<heuristic>``) ``search_settings_tried.<group>``,
+  ``search_best_objective.<group>``, ``search_reference_objective.<group>``, tags
+  ``raysweep.search.best.<group>`` (the best setting, ``alpha=0.371,vae.latent_dim=16``) and the
+  artifact ``search.json`` (every setting in the searcher's order with its objective per seed); on
+  each trial run tags ``raysweep.search_group``, ``raysweep.setting``, ``raysweep.setting_index``
+  (1, 2, ... in the searcher's order; 0 for the alpha-0 reference), and on a trial stopped by early
+  stopping ``raysweep.stopped_early`` (its last round) with status KILLED.
 """
 
 from __future__ import annotations
@@ -325,6 +334,11 @@ class TrialRun:
     def set_node(self, node_id: str) -> None:
         """The Ray node the trial (last) ran on: shows how a sweep spread over a cluster."""
         self.call(lambda: self.client.set_tag(self.run_id, "raysweep.node_id", node_id))
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        """Extra tags (a search's group and setting), set again harmlessly on a retry."""
+        for name, value in tags.items():
+            self.call(lambda n=name, v=value: self.client.set_tag(self.run_id, n, v))
 
     def log_round(self, round_index: int, n_labels: int, metrics: Mapping[str, float]) -> None:
         """The core's MetricsSink: one batch per round, step = number of labels, never twice."""

@@ -23,9 +23,11 @@ import torch
 from mlflow.tracking import MlflowClient
 from ray import tune
 
+from raysweep.config import VAE_HEURISTICS
 from raysweep.encoders import embedding_provider
 from raysweep.labels import indices_sha256, initial_label_indices
 from raysweep.loop import TrajectoryState, label_schedule, run_trajectory
+from raysweep.search import setting_label, trial_objective
 from raysweep.shell.checkpoints import (
     RestorePoint,
     StorageFull,
@@ -34,7 +36,7 @@ from raysweep.shell.checkpoints import (
     save_checkpoint,
     trial_checkpoints,
 )
-from raysweep.sweep import Trial
+from raysweep.sweep import SweepConfig, Trial, proposed_trial
 
 FAULT_ENV = "RAYSWEEP_FAULT_AFTER_ROUND"
 """Fault injection for tests: ``<round>:<trial key substring>`` kills the trial's worker process
@@ -55,6 +57,34 @@ class SweepContext:
     cpus_per_trial: float
     sweep_dir: str
     tracking_outage_limit_s: float
+    sweep: SweepConfig | None = None
+    """A search's sweep config: its settings' trials are built from the searcher's proposals (under
+    ``search`` in the Tune config, beside the key), and every trial reports the search's objective."""
+
+
+def resolve_trial(config: dict[str, Any], context: SweepContext) -> Trial:
+    """The trial a Tune config names: a grid's or reference arm's by key, a search setting's from its proposal."""
+    key = config["trial"]
+    if key in context.trials:
+        return context.trials[key]
+    return proposed_trial(context.sweep, config["search"])
+
+
+def search_tags(trial: Trial, proposal: dict[str, Any] | None) -> dict[str, str]:
+    """Where a trial of a search stands in it: its group, its setting, the searcher's order (0: the alpha-0 reference)."""
+    if proposal is not None:
+        return {
+            "raysweep.search_group": proposal["group"],
+            "raysweep.setting": setting_label(proposal["values"]),
+            "raysweep.setting_index": str(proposal["setting"]),
+        }
+    if trial.heuristic in VAE_HEURISTICS:
+        return {
+            "raysweep.search_group": f"{trial.dataset}/{trial.heuristic}",
+            "raysweep.setting": "alpha=0",
+            "raysweep.setting_index": "0",
+        }
+    return {}
 
 
 def restore_point(key: str, sweep_dir: str) -> RestorePoint:
@@ -100,7 +130,7 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
     # One line per round is ours to print; Ray's own "Checkpoint successfully created" per round is noise.
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
     key = config["trial"]
-    trial = context.trials[key]
+    trial = resolve_trial(config, context)
     torch.set_num_threads(max(1, int(context.cpus_per_trial)))
 
     handle = ray.get(context.dataset_store.get.remote(trial.config.dataset))
@@ -140,6 +170,9 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
     )
     run.set_initial_labels_hash(indices_sha256(initial))
     run.set_node(ray.get_runtime_context().get_node_id())
+    search = context.sweep.sweep.search if context.sweep is not None else None
+    if search is not None:
+        run.set_tags(search_tags(trial, config.get("search")))
 
     def pool_embeddings() -> np.ndarray:
         [ref] = ray.get(context.embedding_store.get.remote(handle, trial.config.vae, trial.config.encoder))
@@ -153,7 +186,7 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
         last = state.curve[-1]
         n_labels = [point.n_labels for point in state.curve]
         accuracy = [point.metrics["accuracy"] for point in state.curve]
-        return {
+        metrics = {
             "round": last.round_index,
             "rounds": rounds,  # the launcher's summary tells finished trajectories from stopped ones
             "n_labels": last.n_labels,
@@ -163,6 +196,9 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
             "train_seconds": last.metrics["train_seconds"],
             "selection_seconds": last.metrics.get("selection_seconds", 0.0),
         }
+        if search is not None:
+            metrics["objective"] = trial_objective(state.curve, search.objective)
+        return metrics
 
     def on_state(state: TrajectoryState) -> None:
         last = state.curve[-1]
