@@ -9,10 +9,10 @@ defaults.
 Weighting: by default the VAE panel uses ``balanced`` scaling at alpha = 1
 (``raysweep.heuristics.weighting.weigh_features``), the weighting of ``configs/paper.yaml``'s VAE
 arm: each block divided by its pool spread, so both carry half of the squared distances, the
-midpoint between the task-only and the VAE-only ends; on real MNIST it keeps 0.765 of core-set's
-plain picks (benchmarks/alpha_effect.py, pool 4,000). Under the paper's literal ``raw`` scaling at
-alpha = 1 the VAE block carries ~4% of the distances on real MNIST (a trained ResNet-18's features
-spread ~20x more) and ~96% of core-set's picks equal the plain ones, so the two panels would show
+midpoint between the task-only and the VAE-only ends; on real MNIST it keeps 0.594 of core-set's
+plain picks (benchmarks/alpha_effect.py --full: pool 25,000, 3,000 labels + 3,000). Under the paper's
+literal ``raw`` scaling at alpha = 1 the VAE block carries ~3% of the distances on real MNIST (a
+trained ResNet-18's features spread ~30x more) and ~93% of core-set's picks equal the plain ones, so the two panels would show
 the same selection, unlike the paper's figures 5 and 6 (issue 10). ``--alpha`` and
 ``--alpha-scaling`` choose another weighting; the study prints the overlap of the two selections and
 the VAE block's share.
