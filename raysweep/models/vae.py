@@ -41,6 +41,7 @@ import contextlib
 import hashlib
 import json
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -190,7 +191,7 @@ def reconstruction_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Ten
     return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / logits.shape[0]
 
 
-class LatentPrior(nn.Module):
+class LatentPrior(nn.Module, ABC):
     """The prior p(z) of the ELBO, as the KL term it puts on q(z|x).
 
     ``batch_kl(mu, logvar, pool_index)`` returns the batch mean of each image's KL term (or of an
@@ -199,8 +200,9 @@ class LatentPrior(nn.Module):
     trained with the VAE.
     """
 
+    @abstractmethod
     def batch_kl(self, mu: torch.Tensor, logvar: torch.Tensor, pool_index: np.ndarray) -> torch.Tensor:
-        raise NotImplementedError
+        """The batch mean of the KL term (or its upper bound) under this prior."""
 
 
 class StandardNormalPrior(LatentPrior):
