@@ -89,6 +89,7 @@ def test_load_gives_one_tidy_row_per_trial_step_metric(study):
         "alpha",
         "seed",
         "uses_vae",
+        "encoder",
         "initial_labels_sha256",
         "n_labels",
         "metric",
