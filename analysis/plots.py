@@ -365,26 +365,17 @@ def alpha_figure(
     gain_ax.axhline(0.0, color=PLAIN_COLOUR, lw=1, ls="--")
     overlap_ax.axhline(0.99, color="tab:red", lw=1, ls="--", label="0.99: same picks as plain")
     if 0.0 in position:  # alpha 0 is the plain heuristic itself: overlap 1, VAE share 0
-        overlap_ax.scatter(
-            [position[0.0]],
-            [1.0],
-            marker="o",
-            s=30,
-            facecolors="white",
-            edgecolors="0.3",
-            zorder=4,
-            label="α = 0: by definition",
-        )
-        share_ax.scatter(
-            [position[0.0]],
-            [0.0],
-            marker="o",
-            s=30,
-            facecolors="white",
-            edgecolors="0.3",
-            zorder=4,
-            label="α = 0: by definition",
-        )
+        for axis, value_by_definition in ((overlap_ax, 1.0), (share_ax, 0.0)):
+            axis.scatter(
+                [position[0.0]],
+                [value_by_definition],
+                marker="o",
+                s=30,
+                facecolors="white",
+                edgecolors="0.3",
+                zorder=4,
+                label="α = 0: by definition",
+            )
     without_overlap = sorted(set(diag["heuristic"]) - set(diag.loc[diag["n_overlap"] > 0, "heuristic"]))
     if without_overlap:
         names = ", ".join(heuristic_name(h) for h in without_overlap)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from datafiles import Written, write_chestmnist, write_mnist, write_pathmnist
+
+if TYPE_CHECKING:  # the cluster helpers import Ray: only the type is needed here
+    from cluster_helpers import Driver
 
 
 @pytest.fixture
@@ -24,3 +29,13 @@ def chestmnist_file(tmp_path: Path) -> Written:
 def pathmnist_file(tmp_path: Path) -> Written:
     """A tiny ``tmp_path/pathmnist.npz`` (30/8/10 RGB images, 9 classes)."""
     return write_pathmnist(tmp_path)
+
+
+@pytest.fixture
+def drivers() -> Iterator[list[Driver]]:
+    """Every sweep driver a test starts; whatever is left of them is killed when the test ends,
+    also when it fails."""
+    started: list[Driver] = []
+    yield started
+    for driver in started:
+        driver.kill()

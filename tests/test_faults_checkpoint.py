@@ -10,7 +10,6 @@ every step exactly once. The SIGKILLed driver's lock must not block that resume.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -106,14 +105,6 @@ def test_restore_point_is_the_furthest_intact_checkpoint(tmp_path: Path) -> None
 # ---------------------------------------------------------------------------------------------
 # A real sweep resumed from damaged checkpoints
 # ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def drivers() -> Iterator[list[Driver]]:
-    started: list[Driver] = []
-    yield started
-    for driver in started:
-        driver.kill()
 
 
 def intact_by_trial(storage: Path) -> dict[str, list[tuple[int, Path]]]:

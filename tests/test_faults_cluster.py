@@ -51,14 +51,6 @@ def cluster() -> Iterator[LocalCluster]:
         assert not leftovers, f"processes left behind: {leftovers}"
 
 
-@pytest.fixture
-def drivers() -> Iterator[list[Driver]]:
-    started: list[Driver] = []
-    yield started
-    for driver in started:
-        driver.kill()
-
-
 def start_sweep(
     cluster: LocalCluster, tmp_path: Path, name: str, *extra: str, seeds: str = "0, 1, 2, 3", **config: object
 ) -> tuple[Driver, list[str]]:

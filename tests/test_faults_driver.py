@@ -9,12 +9,12 @@ step logged once.
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -67,15 +67,6 @@ def test_the_lock_names_its_holder_and_dies_with_it(tmp_path: Path) -> None:
     lock.release()
 
 
-@pytest.fixture
-def drivers() -> Iterator[list[Driver]]:
-    """Every driver a test starts; whatever is left of them is killed when the test ends."""
-    started: list[Driver] = []
-    yield started
-    for driver in started:
-        driver.kill()
-
-
 def first_checkpoint(storage: Path) -> bool:
     return bool(checkpoint_dirs(storage))
 
@@ -109,13 +100,20 @@ def test_sigterm_stops_and_a_second_driver_is_refused(tmp_path: Path, drivers: l
     drivers.append(first)
     first.wait_until(lambda: first_checkpoint(tmp_path / "raysweep_runs"), "first checkpoint", 400)
 
-    second = subprocess.run(
-        [sys.executable, "-m", "raysweep.launch", config, "--resume"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    # The first driver is paused while the second tries: on a loaded machine the second's imports
+    # can outlast the whole short sweep, and a finished sweep holds no lock to be refused by. A
+    # paused driver keeps its lock, and its trials wait at their next report for it.
+    os.kill(first.process.pid, signal.SIGSTOP)
+    try:
+        second = subprocess.run(
+            [sys.executable, "-m", "raysweep.launch", config, "--resume"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        os.kill(first.process.pid, signal.SIGCONT)
     assert second.returncode == 2, second.stdout[-2000:] + second.stderr[-2000:]
     assert "already running" in second.stderr
     assert f"driver PID {first.process.pid} on host {socket.gethostname()}" in second.stderr

@@ -55,14 +55,6 @@ def small_storage(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "--lazy", str(mount_point)], check=False)
 
 
-@pytest.fixture
-def drivers() -> Iterator[list[Driver]]:
-    started: list[Driver] = []
-    yield started
-    for driver in started:
-        driver.kill()
-
-
 def fill(folder: Path) -> Path:
     """Write zeros to ``folder/filler`` until the file system says ENOSPC."""
     filler = folder / "filler"

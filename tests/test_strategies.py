@@ -465,7 +465,9 @@ def test_two_rounds_on_digits(digits, embeddings, heuristic, alpha):
     from raysweep.loop import run_trajectory
 
     sink = ListSink()
-    result = run_trajectory(tiny_config(heuristic, alpha), digits, embeddings=lambda _round, _labeled: embeddings, sink=sink)
+    result = run_trajectory(
+        tiny_config(heuristic, alpha), digits, embeddings=lambda _round, _labeled: embeddings, sink=sink
+    )
     assert [row[1] for row in sink.rows] == [30, 50, 70]
     assert [len(p) for p in result.picks] == [30, 20, 20]
     assert len(np.unique(np.concatenate(result.picks))) == 70
