@@ -1,6 +1,6 @@
 """docker/ built and run for real (marker ``docker``, left out of the fast suite).
 
-    python -m pytest -m docker tests/test_docker_stack.py      # as root; 15-30 minutes on 2 cores
+    python -m pytest -m docker tests/test_docker_stack.py      # as root; about 10 minutes on 2 idle cores
 
 What users do, in order: build the CPU image from a checkout that holds a ``.git`` and a
 ``docker/.env`` with secrets, bring ``docker/compose.yaml`` up with two Ray workers, run the launch
