@@ -130,7 +130,7 @@ def test_nonexistent_config_and_dry_run(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "config file not found" in missing.stderr
     dry = launch(tmp_path, str(QUICKSTART), "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert "22 trials" in dry.stdout and "digits/lloss/0.5/1" in dry.stdout
+    assert "16 trials" in dry.stdout and "digits/lloss/1/1" in dry.stdout
     assert list(tmp_path.iterdir()) == []
 
 
