@@ -102,7 +102,7 @@ def test_sigterm_stops_and_a_second_driver_is_refused(tmp_path: Path, drivers: l
 
     # The first driver is paused while the second tries: on a loaded machine the second's imports
     # can outlast the whole short sweep, and a finished sweep holds no lock to be refused by. A
-    # paused driver keeps its lock, and its trials wait at their next report for it.
+    # paused driver keeps its lock, and the sweep cannot end without it.
     os.kill(first.process.pid, signal.SIGSTOP)
     try:
         second = subprocess.run(
