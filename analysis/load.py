@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -41,13 +40,22 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
-log = logging.getLogger(__name__)
+from raysweep.schedule import label_counts
+from raysweep.schema import (
+    ALPHA_SCALING_PARAM,
+    DIAGNOSTIC_METRICS,
+    INITIAL_LABELS_TAG,
+    PARENT_RUN_TAG,
+    POOL_SIZE_PARAM,
+    ROLE_SWEEP,
+    ROLE_TAG,
+    ROLE_TRIAL,
+    SWEEP_ID_TAG,
+    TRIAL_KEY_TAG,
+    VAE_TRAININGS_ARTIFACT,
+)
 
-SWEEP_TAG = "raysweep.sweep_id"
-ROLE_TAG = "raysweep.role"
-TRIAL_KEY_TAG = "raysweep.trial_key"
-HASH_TAG = "raysweep.initial_labels_sha256"
-PARENT_TAG = "mlflow.parentRunId"
+log = logging.getLogger(__name__)
 
 TRIAL_COLUMNS = ["dataset", "heuristic", "alpha", "seed"]
 TIDY_COLUMNS = [
@@ -69,22 +77,18 @@ DEFAULT_METRICS = ("accuracy", "auc", "train_seconds", "selection_seconds", "eva
 """``eval_seconds`` (the test-set evaluation after each round) exists since the firstrun launcher;
 older runs have none, and the runtime tables count it as 0 there. ``encoder_seconds``: a trial's
 time getting its embeddings each round (a ``cvae`` retraining; a pool encoder's fetch)."""
-DIAGNOSTIC_METRICS = ("vae_share", "plain_overlap", "diagnostics_seconds")
-"""Per-round pick diagnostics, logged only by trials that use VAE features (so read only for them)."""
-SCALING_PARAM = "config.alpha_scaling"
 SCALING_BEFORE_PARAM = "raw"
 """Runs logged before ``alpha_scaling`` existed scaled the VAE block by alpha alone: ``raw``."""
-VAE_TRAININGS_FILE = "vae_trainings.json"
 VAE_COLUMNS = ["sweep_id", "dataset", "cache_key", "trained_this_run", "seconds", "trials"]
 BUDGET_PARAMS = {
     "initial_labels": ("schedule.initial_labels", "initial_labels"),
     "labels_per_round": ("schedule.labels_per_round", "labels_per_round"),
-    "pool_size": ("dataset.pool_size", "pool_size"),
+    "pool_size": (POOL_SIZE_PARAM, "pool_size"),
 }
 """Budget field -> the parent param and the child param that may carry it."""
 SCHEDULE_PARAMS = {"rounds": "schedule.rounds", "max_labels": "schedule.max_labels"}
 """Where the schedule stops (parent params; "None" when unset): with the budgets, the label counts
-every trial of the sweep was to reach (:func:`scheduled_label_counts`)."""
+every trial of the sweep was to reach (``raysweep.schedule.label_counts``)."""
 
 
 class AnalysisError(ValueError):
@@ -174,10 +178,10 @@ def load_sweep(
     notes: list[str] = []
 
     if sweep_id is not None:
-        children = [r for r in children if r.data.tags.get(SWEEP_TAG) == sweep_id]
-        parents = [r for r in parents if r.data.tags.get(SWEEP_TAG) == sweep_id]
+        children = [r for r in children if r.data.tags.get(SWEEP_ID_TAG) == sweep_id]
+        parents = [r for r in parents if r.data.tags.get(SWEEP_ID_TAG) == sweep_id]
         if not children:
-            known = sorted({r.data.tags.get(SWEEP_TAG, "?") for r in runs if _is_trial(r)})
+            known = sorted({r.data.tags.get(SWEEP_ID_TAG, "?") for r in runs if _is_trial(r)})
             raise AnalysisError(
                 f"sweep {sweep_id!r} has no trial runs in experiment {experiment!r}; "
                 f"sweeps with trials: {', '.join(known) or 'none'}"
@@ -185,7 +189,7 @@ def load_sweep(
     if not children:
         raise AnalysisError(f"experiment {experiment!r} has no trial runs (runs with param 'heuristic')")
 
-    sweep_ids = sorted({r.data.tags.get(SWEEP_TAG, "") for r in children})
+    sweep_ids = sorted({r.data.tags.get(SWEEP_ID_TAG, "") for r in children})
     if sweep_id is None:
         if len(sweep_ids) > 1:
             notes.append(
@@ -233,23 +237,6 @@ def load_sweep(
     )
 
 
-def scheduled_label_counts(
-    initial_labels: int, labels_per_round: int, rounds: int | None, max_labels: int | None
-) -> list[int] | None:
-    """The label counts a schedule trains on, as ``raysweep.loop.label_schedule`` makes them; None
-    where neither ``rounds`` nor ``max_labels`` is set (the schedule then ends where the pool runs
-    out, which the runs do not log). The launcher refused schedules that do not fit the pool, so the
-    pool's size does not cut a schedule that names its end. Kept here, not imported, so that the
-    report does not load torch; a test holds it equal to ``label_schedule``."""
-    if rounds is None and max_labels is None:
-        return None
-    cap = max_labels if max_labels is not None else math.inf
-    counts = [initial_labels]
-    while counts[-1] < cap and (rounds is None or len(counts) - 1 < rounds):
-        counts.append(int(min(counts[-1] + labels_per_round, cap)))
-    return counts
-
-
 def scheduled_grids(sweeps: pd.DataFrame, trials: pd.DataFrame) -> dict[str, list[int]]:
     """dataset -> the union of the label counts its sweeps' schedules name (see :class:`SweepData`).
 
@@ -262,7 +249,7 @@ def scheduled_grids(sweeps: pd.DataFrame, trials: pd.DataFrame) -> dict[str, lis
     for sweep in sweeps.itertuples():
         if pd.isna(sweep.initial_labels) or pd.isna(sweep.labels_per_round):
             continue
-        counts = scheduled_label_counts(
+        counts = label_counts(
             int(sweep.initial_labels),
             int(sweep.labels_per_round),
             None if pd.isna(sweep.rounds) else int(sweep.rounds),
@@ -305,13 +292,13 @@ def _search_all(client, experiment_id: str) -> list:
 
 def _is_trial(run) -> bool:
     role = run.data.tags.get(ROLE_TAG)
-    return role == "trial" or (role is None and "heuristic" in run.data.params)
+    return role == ROLE_TRIAL or (role is None and "heuristic" in run.data.params)
 
 
 def _is_parent(run) -> bool:
     role = run.data.tags.get(ROLE_TAG)
-    return role == "sweep" or (
-        role is None and SWEEP_TAG in run.data.tags and PARENT_TAG not in run.data.tags
+    return role == ROLE_SWEEP or (
+        role is None and SWEEP_ID_TAG in run.data.tags and PARENT_RUN_TAG not in run.data.tags
     )
 
 
@@ -336,15 +323,15 @@ def _trial_table(children: list) -> pd.DataFrame:
             {
                 "run_id": info.run_id,
                 "trial_key": key,
-                "sweep_id": tags.get(SWEEP_TAG, ""),
+                "sweep_id": tags.get(SWEEP_ID_TAG, ""),
                 "dataset": params["dataset"],
                 "heuristic": params["heuristic"],
                 "alpha": alpha,
                 "seed": seed,
                 "uses_vae": uses_vae,
                 "encoder": encoder,
-                "alpha_scaling": params.get(SCALING_PARAM, SCALING_BEFORE_PARAM),
-                "initial_labels_sha256": tags.get(HASH_TAG),
+                "alpha_scaling": params.get(ALPHA_SCALING_PARAM, SCALING_BEFORE_PARAM),
+                "initial_labels_sha256": tags.get(INITIAL_LABELS_TAG),
                 "status": info.status,
                 "start_time": info.start_time,
                 "end_time": end,
@@ -393,7 +380,7 @@ def _sweep_table(parents: list, trials: pd.DataFrame) -> pd.DataFrame:
         end = info.end_time
         rows.append(
             {
-                "sweep_id": run.data.tags.get(SWEEP_TAG, ""),
+                "sweep_id": run.data.tags.get(SWEEP_ID_TAG, ""),
                 "parent_run_id": info.run_id,
                 "start_time": info.start_time,
                 "end_time": end,
@@ -482,7 +469,7 @@ def _vae_table(client, sweeps: pd.DataFrame, trials: pd.DataFrame, notes: list[s
         if logged is None:
             if sweep.sweep_id in vae_sweeps:
                 notes.append(
-                    f"sweep {sweep.sweep_id} logged no {VAE_TRAININGS_FILE} (a launcher older than the VAE "
+                    f"sweep {sweep.sweep_id} logged no {VAE_TRAININGS_ARTIFACT} (a launcher older than the VAE "
                     "timing): its VAE training seconds are unknown and left out of the runtime totals"
                 )
             continue
@@ -502,15 +489,15 @@ def _vae_table(client, sweeps: pd.DataFrame, trials: pd.DataFrame, notes: list[s
 
 
 def _read_vae_trainings(client, parent_run_id: str) -> list[dict] | None:
-    if VAE_TRAININGS_FILE not in {a.path for a in client.list_artifacts(parent_run_id)}:
+    if VAE_TRAININGS_ARTIFACT not in {a.path for a in client.list_artifacts(parent_run_id)}:
         return None
     with tempfile.TemporaryDirectory() as folder:
-        path = client.download_artifacts(parent_run_id, VAE_TRAININGS_FILE, folder)
+        path = client.download_artifacts(parent_run_id, VAE_TRAININGS_ARTIFACT, folder)
         try:
             return list(json.loads(Path(path).read_text())["vaes"])
         except (ValueError, KeyError, TypeError) as err:
             raise AnalysisError(
-                f"parent run {parent_run_id}: unreadable {VAE_TRAININGS_FILE} ({err})"
+                f"parent run {parent_run_id}: unreadable {VAE_TRAININGS_ARTIFACT} ({err})"
             ) from None
 
 

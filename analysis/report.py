@@ -29,10 +29,9 @@ import pandas as pd
 
 from analysis import encoders, plots, search, stats
 from analysis.load import AnalysisError, SweepData
+from raysweep.schema import ANALYSIS_ARTIFACT_DIR
 
 log = logging.getLogger(__name__)
-
-ARTIFACT_PATH = "analysis"
 
 
 @dataclass
@@ -128,7 +127,7 @@ def log_to_parent(report: Report, tracking_uri: str) -> bool:
     from mlflow import MlflowClient
 
     MlflowClient(tracking_uri).log_artifacts(
-        report.parent_run_id, str(report.out_dir), artifact_path=ARTIFACT_PATH
+        report.parent_run_id, str(report.out_dir), artifact_path=ANALYSIS_ARTIFACT_DIR
     )
     report.logged = True
     return True

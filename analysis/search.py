@@ -33,13 +33,26 @@ import numpy as np
 import pandas as pd
 
 from analysis import plots, stats
-from analysis.load import ROLE_TAG, SWEEP_TAG, TRIAL_KEY_TAG, SweepData
+from analysis.load import SweepData
+from raysweep.schema import (
+    ROLE_TAG,
+    ROLE_TRIAL,
+    SEARCH_GROUP_METRIC_PREFIXES,
+    SEARCH_GROUP_TAG,
+    SETTING_INDEX_TAG,
+    SETTING_TAG,
+    STOPPED_EARLY_TAG,
+    SWEEP_ID_TAG,
+    TRIAL_KEY_TAG,
+)
+
+SETTINGS_TRIED_PREFIX = SEARCH_GROUP_METRIC_PREFIXES[0]
 
 SEARCH_TAGS = {
-    "raysweep.search_group": "search_group",
-    "raysweep.setting": "setting",
-    "raysweep.setting_index": "setting_index",
-    "raysweep.stopped_early": "stopped_early_round",
+    SEARCH_GROUP_TAG: "search_group",
+    SETTING_TAG: "setting",
+    SETTING_INDEX_TAG: "setting_index",
+    STOPPED_EARLY_TAG: "stopped_early_round",
 }
 SEARCH_COLUMNS = ["trial_key", "search_group", "setting", "setting_index", "stopped_early"]
 
@@ -57,18 +70,18 @@ def search_tags(data: SweepData) -> pd.DataFrame:
     while True:
         page = client.search_runs(
             [data.experiment_id],
-            filter_string=f"tags.`{ROLE_TAG}` = 'trial'",
+            filter_string=f"tags.`{ROLE_TAG}` = '{ROLE_TRIAL}'",
             max_results=1000,
             page_token=token,
         )
         for run in page:
             tags = run.data.tags
-            if run.info.run_id not in wanted or "raysweep.setting_index" not in tags:
+            if run.info.run_id not in wanted or SETTING_INDEX_TAG not in tags:
                 continue
             rows.append(
                 {
                     "run_id": run.info.run_id,
-                    "sweep_id": tags.get(SWEEP_TAG, ""),
+                    "sweep_id": tags.get(SWEEP_ID_TAG, ""),
                     "trial_key": tags.get(TRIAL_KEY_TAG),
                     **{column: tags.get(tag) for tag, column in SEARCH_TAGS.items()},
                 }
@@ -355,8 +368,8 @@ def settings_tried_from_parents(data: SweepData) -> dict[str, int]:
     tried: dict[str, int] = {}
     for run_id in data.sweeps.get("parent_run_id", pd.Series(dtype=object)).dropna():
         for name, value in client.get_run(run_id).data.metrics.items():
-            if name.startswith("search_settings_tried."):
-                group = name.removeprefix("search_settings_tried.")
+            if name.startswith(SETTINGS_TRIED_PREFIX):
+                group = name.removeprefix(SETTINGS_TRIED_PREFIX)
                 tried[group] = max(tried.get(group, 0), int(value))
     return tried
 

@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.load import AnalysisError
+from raysweep.curves import normalised_area
 
 ALPHA_LEVEL = 0.05
 GROUP = ["dataset", "heuristic", "alpha"]
@@ -271,19 +272,6 @@ def significance_summary(tests: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
-
-def normalised_area(n_labels: np.ndarray, values: np.ndarray) -> float:
-    """Trapezoid area under ``values`` over ``n_labels`` divided by the label range (value units).
-
-    A single point has no range: its value is returned.
-    """
-    order = np.argsort(n_labels)
-    x = np.asarray(n_labels, dtype=float)[order]
-    y = np.asarray(values, dtype=float)[order]
-    if len(x) == 1:
-        return float(y[0])
-    return float(np.trapezoid(y, x) / (x[-1] - x[0]))
 
 
 def trial_areas(

@@ -195,7 +195,6 @@ def compute_tsne_study(study: TsneStudy) -> TsneResult:
     import torch
 
     from raysweep.config import (
-        CoresetHeuristicConfig,
         DatasetConfig,
         ModelConfig,
         TrainingConfig,
@@ -203,6 +202,8 @@ def compute_tsne_study(study: TsneStudy) -> TsneResult:
         VAEConfig,
     )
     from raysweep.data import load_dataset
+    from raysweep.heuristics import build_heuristic
+    from raysweep.heuristics.coreset import CoresetHeuristicConfig
     from raysweep.labels import derive_seed, initial_label_indices
     from raysweep.loop import build_models, deterministic_torch, seeded_generator
     from raysweep.models.vae import train_vae
@@ -263,7 +264,7 @@ def compute_tsne_study(study: TsneStudy) -> TsneResult:
     started = time.perf_counter()
     with deterministic_torch():
         try:
-            model, _ = build_models(config, dataset, device, vae_dim=0)
+            model, _ = build_models(config, dataset, device, build_heuristic(config.heuristic), vae_dim=0)
         except OSError as err:  # missing ImageNet weights: the message says what to do
             raise AnalysisError(f"{err} (or pass --no-pretrained)") from None
         data = DeviceData(dataset, device)

@@ -35,13 +35,15 @@ import torch
 from raysweep.config import TrialConfig
 from raysweep.data import load_dataset
 from raysweep.data.base import DataError
+from raysweep.heuristics import build_heuristic
 from raysweep.heuristics.coreset import greedy_k_center
 from raysweep.heuristics.medal import greedy_centroid
 from raysweep.heuristics.weighting import pick_overlap, rms_spread, weigh_features
 from raysweep.labels import initial_label_indices
 from raysweep.loop import build_models, deterministic_torch, seeded_generator
 from raysweep.models.vae import train_vae
-from raysweep.sweep import expand_trials, load_sweep_config
+from raysweep.sweep.config import load_sweep_config
+from raysweep.sweep.trials import expand_trials
 from raysweep.train import DeviceData, evaluate, infer, train_round
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +71,7 @@ def round_zero(config: TrialConfig) -> dict:
     )
     with deterministic_torch():
         data = DeviceData(dataset, device)
-        model, _ = build_models(config, dataset, device, vae_dim=0)
+        model, _ = build_models(config, dataset, device, build_heuristic(config.heuristic), vae_dim=0)
         started = time.perf_counter()
         train_round(
             model,

@@ -39,15 +39,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from raysweep.config import DatasetConfig, LLossHeuristicConfig, TrainingConfig, VAEConfig
+from raysweep.config import DatasetConfig, TrainingConfig, VAEConfig
 from raysweep.data import load_dataset
 from raysweep.data.base import ALDataset, channel_stats
+from raysweep.heuristics import build_heuristic
 from raysweep.heuristics.coreset import greedy_k_center
-from raysweep.loop import deterministic_torch, label_schedule
+from raysweep.heuristics.lloss import LearningLossHeuristic, LLossHeuristicConfig
+from raysweep.loop import deterministic_torch
 from raysweep.models.loss_module import LossPredictionModule
 from raysweep.models.resnet import ResNet18Task
 from raysweep.models.vae import build_vae, embed_pool, train_vae
-from raysweep.sweep import expand_trials, load_sweep_config
+from raysweep.schedule import label_schedule
+from raysweep.sweep.config import load_sweep_config
+from raysweep.sweep.trials import expand_trials
 from raysweep.train import DeviceData, infer, resolve_device, train_round
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -125,7 +129,7 @@ def measure_model(
         if training.channels_last:
             model.to(memory_format=torch.channels_last)
         loss_module = LossPredictionModule().to(device) if variant == "lloss" else None
-        lloss = LLossHeuristicConfig() if variant == "lloss" else None
+        lloss = LearningLossHeuristic(LLossHeuristicConfig()).loss_module() if variant == "lloss" else None
         labeled = torch.arange(n_train, device=device)
 
         def train(indices: torch.Tensor, model=model, loss_module=loss_module, lloss=lloss) -> None:
@@ -247,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     vae_datasets = set()
     for trial in trials:
         name, m = trial.dataset, measured[trial.dataset]
-        lloss = isinstance(trial.config.heuristic, LLossHeuristicConfig)
+        lloss = build_heuristic(trial.config.heuristic).loss_module() is not None
         pool = trial.config.dataset.pool_size or POOL[name]
         counts = label_schedule(trial.config.schedule, pool)
         sample_epochs = sum(

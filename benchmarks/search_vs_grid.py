@@ -33,6 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
+from raysweep.curves import normalised_area
+from raysweep.schema import ROLE_SWEEP, ROLE_TAG, ROLE_TRIAL, SWEEP_ID_TAG
+
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = REPO / "configs" / "quickstart.yaml"
 
@@ -67,21 +70,19 @@ def objectives(folder: Path, experiment: str, heuristic: str) -> dict:
     experiment_id = client.get_experiment_by_name(experiment).experiment_id
     found = client.search_runs([experiment_id], max_results=1000)
     parent = max(
-        (r for r in found if r.data.tags.get("raysweep.role") == "sweep"), key=lambda r: r.info.start_time
+        (r for r in found if r.data.tags.get(ROLE_TAG) == ROLE_SWEEP), key=lambda r: r.info.start_time
     )
-    sweep_id = parent.data.tags["raysweep.sweep_id"]  # the latest sweep of the experiment only
-    runs = [r for r in found if r.data.tags.get("raysweep.sweep_id") == sweep_id]
+    sweep_id = parent.data.tags[SWEEP_ID_TAG]  # the latest sweep of the experiment only
+    runs = [r for r in found if r.data.tags.get(SWEEP_ID_TAG) == sweep_id]
     areas: dict[float, list[float]] = {}
     for run in runs:
-        if run.data.tags.get("raysweep.role") != "trial" or run.data.params.get("heuristic") != heuristic:
+        if run.data.tags.get(ROLE_TAG) != ROLE_TRIAL or run.data.params.get("heuristic") != heuristic:
             continue
         if run.info.status != "FINISHED":
             continue
         points = sorted((m.step, m.value) for m in client.get_metric_history(run.info.run_id, "accuracy"))
         steps, values = zip(*points, strict=True)
-        areas.setdefault(float(run.data.params["alpha"]), []).append(
-            float(np.trapezoid(values, steps) / (steps[-1] - steps[0]))
-        )
+        areas.setdefault(float(run.data.params["alpha"]), []).append(normalised_area(steps, values))
     means = {alpha: float(np.mean(values)) for alpha, values in areas.items()}
     searched = {alpha: value for alpha, value in means.items() if alpha > 0}
     best = max(searched, key=searched.get)

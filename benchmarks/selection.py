@@ -282,8 +282,8 @@ def badge_child(impl: str, n: int, classes: int, dim: int, n_labeled: int, budge
     logits, features, labeled = badge_inputs(n, classes, dim, n_labeled)
     unlabeled = torch.nonzero(~labeled).squeeze(1)
     if impl == "raysweep":
-        from raysweep.config import BadgeHeuristicConfig
         from raysweep.heuristics import PoolInference, SelectionContext, build_heuristic
+        from raysweep.heuristics.badge import BadgeHeuristicConfig
 
         context = SelectionContext(
             labeled_mask=labeled,
@@ -410,10 +410,11 @@ def run_badge(
 
 
 def run_bald(n_images: int, passes: int, budget: int, repeats: int, root: Path, threads: int) -> None:
-    from raysweep.config import BaldHeuristicConfig, DatasetConfig
+    from raysweep.config import DatasetConfig
     from raysweep.data import load_dataset
     from raysweep.data.base import ALDataset
     from raysweep.heuristics import PoolInference, SelectionContext, build_heuristic
+    from raysweep.heuristics.bald import BaldHeuristicConfig
     from raysweep.models.resnet import ResNet18Task
     from raysweep.train import DeviceData, classifier_head, infer
 

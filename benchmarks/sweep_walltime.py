@@ -42,13 +42,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from raysweep.schema import ROLE_TAG, ROLE_TRIAL, TRIAL_KEY_TAG
+
 REPO = Path(__file__).resolve().parents[1]
 
 # Runs the launcher's own main() with timers around its phases; the code path is the CLI's.
 TIMED_LAUNCH = r"""
 import json, os, sys, time
 timeline = {"python_started": time.time()}
+import raysweep.shell.cli as cli
 import raysweep.shell.launch as launch
+import raysweep.shell.preflight as preflight
 import ray
 from ray import tune
 timeline["imported"] = time.time()
@@ -65,14 +69,14 @@ def timed(owner, name, key):
             timeline[key + "_end"] = time.time()
     setattr(owner, name, wrapper)
 
-timed(launch, "check_inputs", "check_inputs")
+timed(preflight, "check_inputs", "check_inputs")
 timed(launch, "start_ray", "ray_start")
-timed(launch, "setup_tracking", "mlflow_setup")
+timed(launch, "new_sweep", "mlflow_setup")
 timed(tune.Tuner, "fit", "fit")
 timed(ray, "shutdown", "ray_shutdown")
 timed(launch, "summarise", "summary")
 try:
-    code = launch.main(sys.argv[1:])
+    code = cli.main(sys.argv[1:])
 finally:
     timeline["main_returned"] = time.time()
     with open(os.environ["RAYSWEEP_TIMELINE"], "w") as out:
@@ -112,10 +116,10 @@ def trial_runs(tracking_uri: str, experiment: str) -> list[dict]:
 
     client = MlflowClient(tracking_uri)
     exp = client.get_experiment_by_name(experiment)
-    runs = client.search_runs([exp.experiment_id], filter_string="tags.`raysweep.role` = 'trial'")
+    runs = client.search_runs([exp.experiment_id], filter_string=f"tags.`{ROLE_TAG}` = '{ROLE_TRIAL}'")
     rows = []
     for run in runs:
-        row = {"key": run.data.tags["raysweep.trial_key"], "start": run.info.start_time / 1000}
+        row = {"key": run.data.tags[TRIAL_KEY_TAG], "start": run.info.start_time / 1000}
         row["end"] = (run.info.end_time or run.info.start_time) / 1000
         for metric in ("train", "eval", "inference", "selection", "diagnostics"):
             history = client.get_metric_history(run.info.run_id, f"{metric}_seconds")
@@ -196,7 +200,7 @@ def breakdown(
 
 
 def run_sweep(config: Path, extra: list[str], folder: Path) -> dict:
-    from raysweep.sweep import load_sweep_config
+    from raysweep.sweep.config import load_sweep_config
 
     overrides = [extra[i + 1] for i, flag in enumerate(extra[:-1]) if flag == "--set"]
     sweep = load_sweep_config(config, overrides)
@@ -247,7 +251,9 @@ def replay_cpu(config: Path, extra: list[str]) -> dict:
     import raysweep.train as train
     from raysweep.data import load_dataset
     from raysweep.encoders import build_encoder, embedding_provider, trains_per_round
-    from raysweep.sweep import expand_trials, load_sweep_config, smoke
+    from raysweep.sweep.config import load_sweep_config
+    from raysweep.sweep.smoke import smoke
+    from raysweep.sweep.trials import expand_trials
 
     torch.set_num_threads(1)
     overrides = [extra[i + 1] for i, flag in enumerate(extra[:-1]) if flag == "--set"]
@@ -381,7 +387,7 @@ def main(argv: list[str] | None = None) -> None:
             .splitlines()[-1]
         )
         driver_imports = import_cpu_seconds("raysweep.shell.launch, ray.tune")
-        worker_imports = import_cpu_seconds("raysweep.shell.trainable, raysweep.shell.tracking")
+        worker_imports = import_cpu_seconds("raysweep.shell.trainable, raysweep.shell.tracking.trial_run")
         store_imports = import_cpu_seconds("raysweep.shell.stores")
         workers = min(slots, cpu["n_trials"])
         store_processes = 3 if cpu["vae"] > 0 else 2  # DatasetStore, EmbeddingStore, the VAE task's worker

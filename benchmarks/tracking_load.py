@@ -39,6 +39,8 @@ sys.path.insert(0, str(REPO / "tests"))  # the test suite's cluster helpers, reu
 
 from cluster_helpers import LocalCluster  # noqa: E402
 
+from raysweep.schema import NODE_TAG, ROLE_TAG, ROLE_TRIAL, TRIAL_KEY_TAG  # noqa: E402
+
 STEPS = [40, 80]
 
 
@@ -81,14 +83,14 @@ def run_backend(
     client = MlflowClient(tracking_uri or f"sqlite:///{folder / 'mlflow.db'}")
     experiment_id = client.get_experiment_by_name(experiment).experiment_id
     runs = client.search_runs([experiment_id], max_results=10000)
-    trial_runs = [r for r in runs if r.data.tags.get("raysweep.role") == "trial"]
-    keys = Counter(r.data.tags["raysweep.trial_key"] for r in trial_runs)
+    trial_runs = [r for r in runs if r.data.tags.get(ROLE_TAG) == ROLE_TRIAL]
+    keys = Counter(r.data.tags[TRIAL_KEY_TAG] for r in trial_runs)
     steps_once = all(
         sorted(m.step for m in client.get_metric_history(r.info.run_id, "accuracy")) == STEPS
         for r in trial_runs
     )
     tracking = [r.data.metrics["tracking_seconds"] for r in trial_runs]
-    nodes = Counter(r.data.tags.get("raysweep.node_id", "?")[:8] for r in trial_runs)
+    nodes = Counter(r.data.tags.get(NODE_TAG, "?")[:8] for r in trial_runs)
     return {
         "trials": trials,
         "runs": len(trial_runs),

@@ -1,8 +1,10 @@
 """Typed, frozen configuration for one active-learning trajectory.
 
 Every model rejects unknown keys (``extra="forbid"``) and is immutable, so a config that loaded is
-the config that runs. Defaults are the paper's settings; where the paper is silent the value comes
-from the reference implementations listed in ``shared/REFERENCE.md`` and the field says so.
+the config that runs (``raysweep.typed_config``). Defaults are the paper's settings; where the paper
+is silent the value comes from the reference implementations listed in ``shared/REFERENCE.md`` and
+the field says so. Each heuristic's own fields live with the heuristic (``raysweep.heuristics``),
+which also says what it can do (VAE features, the VAE features alone, a loss module, dropout).
 
 ``load_trial_config(path)`` reads YAML and turns every validation problem into one
 :class:`ConfigError` that names the file and the dotted field path.
@@ -13,21 +15,14 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-class ConfigError(ValueError):
-    """A config file or value is wrong. The message names the file and the field path."""
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
+from raysweep.heuristics import HeuristicConfig, heuristic_class, names_where
+from raysweep.heuristics.random import RandomHeuristicConfig
+from raysweep.heuristics.weighting import AlphaScaling
+from raysweep.typed_config import Frozen, read_yaml, validate_config
 
 # --------------------------------------------------------------------------------------------
 # Components
@@ -106,88 +101,6 @@ class ScheduleConfig(Frozen):
     """Stop once this many labels are reached (the last round may be smaller)."""
 
 
-class RandomHeuristicConfig(Frozen):
-    name: Literal["random"] = "random"
-
-
-class EntropyHeuristicConfig(Frozen):
-    name: Literal["entropy"] = "entropy"
-
-
-class CoresetHeuristicConfig(Frozen):
-    name: Literal["coreset"] = "coreset"
-
-
-class MedalHeuristicConfig(Frozen):
-    name: Literal["medal"] = "medal"
-
-
-class LLossHeuristicConfig(Frozen):
-    name: Literal["lloss"] = "lloss"
-    margin: float = Field(default=1.0, ge=0)
-    """Pair-loss margin xi (Yoo & Kweon reference code: 1.0)."""
-    weight: float = Field(default=1.0, ge=0)
-    """Weight lambda of the loss-module term (reference: 1.0)."""
-    detach_epoch: int | None = Field(default=None, ge=0)
-    """Epoch after which the loss module's inputs are detached from the backbone. None: 60% of the
-    round's epochs, the reference's 120 of 200."""
-    subset_size: int = Field(default=10_000, gt=0)
-    """Random unlabeled subset scored at selection (reference: 10,000)."""
-    hidden_dim: int = Field(default=128, gt=0)
-    """Units per stage in the loss module (reference: 128)."""
-
-
-class MarginHeuristicConfig(Frozen):
-    name: Literal["margin"] = "margin"
-
-
-class LeastConfidenceHeuristicConfig(Frozen):
-    name: Literal["least_confidence"] = "least_confidence"
-
-
-class BaldHeuristicConfig(Frozen):
-    name: Literal["bald"] = "bald"
-    dropout: float = Field(default=0.5, gt=0, lt=1)
-    """Dropout rate before the classifier, in training and in the MC passes (ResNet-18 has none of its
-    own). 0.5: the usual rate for a hidden layer (Srivastava et al. 2014). Only BALD trials get the
-    dropout layer, so every other heuristic trains the model it always did."""
-    mc_passes: int = Field(default=20, ge=2)
-    """Stochastic passes T over the classifier (more: a less noisy estimate of the mutual information)."""
-
-
-class BadgeHeuristicConfig(Frozen):
-    name: Literal["badge"] = "badge"
-
-
-class TypiclustHeuristicConfig(Frozen):
-    name: Literal["typiclust"] = "typiclust"
-    max_clusters: int = Field(default=500, gt=0)
-    """k-means clusters: |labeled| + budget, capped here (reference code: 500)."""
-    min_cluster_size: int = Field(default=5, ge=0)
-    """Clusters of at most this many points come last (reference code: 5, where they are dropped)."""
-    neighbours: int = Field(default=20, gt=0)
-    """Typicality: inverse mean squared distance to this many nearest neighbours in the cluster, fewer
-    (half the cluster's remaining points) in small clusters (reference code: 20)."""
-    kmeans_iterations: int = Field(default=100, gt=0)
-    """Cap on Lloyd iterations after k-means++ seeding; they stop earlier once no point changes
-    cluster (scikit-learn's MiniBatchKMeans, which the reference calls, caps at 100)."""
-
-
-HeuristicConfig = Annotated[
-    RandomHeuristicConfig
-    | EntropyHeuristicConfig
-    | CoresetHeuristicConfig
-    | MedalHeuristicConfig
-    | LLossHeuristicConfig
-    | MarginHeuristicConfig
-    | LeastConfidenceHeuristicConfig
-    | BaldHeuristicConfig
-    | BadgeHeuristicConfig
-    | TypiclustHeuristicConfig,
-    Field(discriminator="name"),
-]
-
-
 class VAEConfig(Frozen):
     latent_dim: int = Field(default=32, gt=0)
     """Latent size; not in the paper (REFERENCE.md suggests 32)."""
@@ -235,7 +148,6 @@ batch size) and the paper's encoder/decoder, so encoders differ only in their pr
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 
-AlphaScaling = Literal["raw", "balanced"]
 VAE_ONLY_NAMES = ("vae_only", "inf")
 """Ways to write the task-agnostic end of the alpha axis in a config besides YAML's ``.inf``."""
 
@@ -291,77 +203,23 @@ class TrialConfig(Frozen):
 
     @model_validator(mode="after")
     def _alpha_only_where_supported(self) -> TrialConfig:
-        if self.alpha > 0 and self.heuristic.name not in VAE_HEURISTICS:
+        capabilities = heuristic_class(self.heuristic.name)
+        if self.alpha > 0 and not capabilities.supports_vae:
             raise ValueError(
                 f"alpha={self.alpha} but heuristic {self.heuristic.name!r} takes no VAE features "
-                f"(only {', '.join(sorted(VAE_HEURISTICS))} do); set alpha to 0"
+                f"(only {', '.join(names_where('supports_vae'))} do); set alpha to 0"
             )
-        if math.isinf(self.alpha) and self.heuristic.name not in VAE_ONLY_HEURISTICS:
+        if math.isinf(self.alpha) and not capabilities.supports_vae_only:
             raise ValueError(
                 f"alpha=vae_only (inf) means the VAE features alone, which heuristic {self.heuristic.name!r} "
-                f"cannot use (only {', '.join(sorted(VAE_ONLY_HEURISTICS))} can); give a finite alpha"
+                f"cannot use (only {', '.join(names_where('supports_vae_only'))} can); give a finite alpha"
             )
         return self
 
     @property
     def uses_vae(self) -> bool:
         """True when this trajectory needs the pool's VAE embeddings."""
-        return self.alpha > 0 and self.heuristic.name in VAE_HEURISTICS
-
-
-VAE_HEURISTICS = frozenset({"coreset", "medal", "lloss", "badge", "typiclust"})
-"""Heuristics that accept alpha-scaled VAE features (paper, REFERENCE.md): the ones that select on a
-feature space. Equal to the registry's ``supports_vae`` flags (a test keeps them so)."""
-VAE_ONLY_HEURISTICS = frozenset({"coreset", "medal", "badge", "typiclust"})
-"""Heuristics that also run on the VAE features alone (alpha = inf): they need only a feature space.
-Loss prediction cannot: its loss module always reads the task model's stages."""
-
-
-# --------------------------------------------------------------------------------------------
-# Loading with errors that name the file and the field
-# --------------------------------------------------------------------------------------------
-
-
-def format_validation_error(error: ValidationError, source: str) -> str:
-    """One readable message per problem: ``file: field.path: what is wrong``."""
-    lines = [f"{source}: invalid config ({error.error_count()} problem(s))"]
-    for problem in error.errors():
-        path = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-        if problem["type"] == "extra_forbidden":
-            message = "unknown key"
-        elif problem["type"] == "union_tag_invalid":
-            context = problem.get("ctx", {})
-            message = f"unknown name {context.get('tag')!r}; known: {context.get('expected_tags')}"
-        else:
-            message = problem["msg"]
-        lines.append(f"  {path}: {message}")
-    return "\n".join(lines)
-
-
-def read_yaml(path: Path | str) -> dict[str, Any]:
-    """Read a YAML mapping; missing files and YAML syntax errors become ConfigError."""
-    path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"{path}: is a folder, not a config file")
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys, not {type(data).__name__}")
-    return data
-
-
-def validate_config(model: type[ModelT], data: dict[str, Any], source: str) -> ModelT:
-    """Validate ``data`` as ``model``, turning pydantic's error into a ConfigError for ``source``."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
+        return self.alpha > 0 and heuristic_class(self.heuristic.name).supports_vae
 
 
 def load_trial_config(path: Path | str) -> TrialConfig:

@@ -70,12 +70,15 @@ class LabelState:
     def n_labeled(self) -> int:
         return int(sum(len(p) for p in self.picks))
 
-    def add(self, picked: np.ndarray) -> None:
-        picked = np.asarray(picked, dtype=np.int64)
-        mask = self.labeled_mask
-        if len(np.unique(picked)) != len(picked) or mask[picked].any():
-            raise ValueError("a selection repeated a point or picked an already labeled one")
-        self.picks.append(picked)
+    def advance(self, picked: np.ndarray | None = None) -> None:
+        """End the round whose training came next: buy ``picked`` (None after the last round, which
+        selects nothing) and move on to the next round."""
+        if picked is not None:
+            picked = np.asarray(picked, dtype=np.int64)
+            if len(np.unique(picked)) != len(picked) or self.labeled_mask[picked].any():
+                raise ValueError("a selection repeated a point or picked an already labeled one")
+            self.picks.append(picked)
+        self.next_round += 1
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -5,11 +5,11 @@
             select the next batch with the heuristic; label it
     until the schedule's last label count has been trained and evaluated
 
-The loop is pure: no Ray, no MLflow. The caller hands in where VAE embeddings come from (an
-embedding provider, asked once per round that needs them: every round for loss prediction, whose
-training takes them, every round with a selection for core-set and MedAL), where per-round metrics
-go, a saved state to resume from, and a hook that receives the state after every round so it can
-checkpoint.
+:func:`run_trajectory` is that loop; the helpers below it are its steps. The loop is pure: no Ray,
+no MLflow. The caller hands in where VAE embeddings come from (an embedding provider, asked once per
+round that needs them: every round for loss prediction, whose training takes them, every round with
+a selection for the heuristics that select on features), where per-round metrics go, a saved state
+to resume from, and a hook that receives the state after every round so it can checkpoint.
 """
 
 from __future__ import annotations
@@ -24,14 +24,15 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from raysweep.config import BaldHeuristicConfig, LLossHeuristicConfig, ScheduleConfig, TrialConfig
+from raysweep.config import TrialConfig
 from raysweep.data.base import ALDataset
 from raysweep.heuristics import build_heuristic
-from raysweep.heuristics.base import PoolInference, SelectionContext
+from raysweep.heuristics.base import Heuristic, PoolInference, Selection, SelectionContext
 from raysweep.heuristics.weighting import loss_module_vae_block, pick_overlap
 from raysweep.labels import LabelState, derive_seed, indices_sha256, initial_label_indices
 from raysweep.models.loss_module import LossPredictionModule
 from raysweep.models.resnet import ResNet18Task, load_imagenet_state_dict
+from raysweep.schedule import label_schedule
 from raysweep.train import (
     DeviceData,
     classifier_head,
@@ -54,37 +55,13 @@ class EmbeddingProvider(Protocol):
     def __call__(self, round_index: int, labeled_indices: np.ndarray) -> np.ndarray:
         """The pool's embeddings for ``round_index``, (n_pool, latent) float32 in pool order, given the
         pool indices labeled when the round starts."""
+        ...
 
 
 class MetricsSink(Protocol):
     def log_round(self, round_index: int, n_labels: int, metrics: Mapping[str, float]) -> None:
         """Called once per round, after the round's training, evaluation and selection."""
-
-
-class ScheduleError(ValueError):
-    """The AL schedule does not fit the pool."""
-
-
-def label_schedule(schedule: ScheduleConfig, n_pool: int) -> list[int]:
-    """Number of labels the task model is trained on in each round."""
-    cap = schedule.max_labels if schedule.max_labels is not None else n_pool
-    if schedule.initial_labels > n_pool:
-        raise ScheduleError(
-            f"schedule.initial_labels={schedule.initial_labels} exceeds the pool of {n_pool} points"
-        )
-    if cap > n_pool:
-        raise ScheduleError(f"schedule.max_labels={cap} exceeds the pool of {n_pool} points")
-    if schedule.rounds is not None and schedule.max_labels is None:
-        needed = schedule.initial_labels + schedule.rounds * schedule.labels_per_round
-        if needed > n_pool:
-            raise ScheduleError(
-                f"{schedule.rounds} rounds of {schedule.labels_per_round} labels after {schedule.initial_labels} "
-                f"initial ones need {needed} points, but the pool holds {n_pool}"
-            )
-    counts = [schedule.initial_labels]
-    while counts[-1] < cap and (schedule.rounds is None or len(counts) - 1 < schedule.rounds):
-        counts.append(min(counts[-1] + schedule.labels_per_round, cap))
-    return counts
+        ...
 
 
 @dataclass
@@ -121,6 +98,10 @@ class TrajectoryResult:
     picks: list[np.ndarray]
     """picks[0]: initial labels; picks[r]: points bought in selection round r."""
     initial_labels_sha256: str
+
+    @classmethod
+    def of(cls, state: TrajectoryState) -> TrajectoryResult:
+        return cls(list(state.curve), list(state.labels.picks), indices_sha256(state.labels.picks[0]))
 
 
 def start_state(config: TrialConfig, dataset: ALDataset) -> TrajectoryState:
@@ -168,22 +149,200 @@ def seeded_global_rng(seed: int, device: torch.device) -> Iterator[None]:
         yield
 
 
+# ---------------------------------------------------------------------------------------------
+# Algorithm 1
+# ---------------------------------------------------------------------------------------------
+
+
+def run_trajectory(
+    config: TrialConfig,
+    dataset: ALDataset,
+    embeddings: EmbeddingProvider | None = None,
+    sink: MetricsSink | None = None,
+    resume_from: TrajectoryState | None = None,
+    on_state: Callable[[TrajectoryState], None] | None = None,
+) -> TrajectoryResult:
+    """Run (or resume) one trajectory of Algorithm 1 and return its curve and picks."""
+    counts = label_schedule(config.schedule, dataset.n_pool)
+    state = resume_from if resume_from is not None else start_state(config, dataset)
+    if state.labels.next_round >= len(counts):
+        return TrajectoryResult.of(state)  # finished before a resume: nothing to build or train
+
+    with deterministic_torch():
+        round_ = RoundRunner(config, dataset, embeddings)
+        for round_index in range(state.labels.next_round, len(counts)):
+            budget = counts[round_index + 1] - counts[round_index] if round_index + 1 < len(counts) else 0
+            vae, metrics = round_.embeddings(round_index, state.labels, selects=budget > 0)
+            metrics = {**round_.train_and_evaluate(round_index, state.labels, vae), **metrics}
+            picked = None
+            if budget:
+                selection, selection_metrics = round_.select(round_index, state.labels, vae, budget)
+                picked = selection.indices.cpu().numpy()
+                metrics.update(selection_metrics)
+            state.labels.advance(picked)
+            state.curve.append(RoundResult(round_index, counts[round_index], metrics))
+            if sink is not None:
+                sink.log_round(round_index, counts[round_index], metrics)
+            if on_state is not None:
+                on_state(state)
+    return TrajectoryResult.of(state)
+
+
+class RoundRunner:
+    """The steps of one round on a trajectory's device: what :func:`run_trajectory` calls.
+
+    Holds the task model (and loss module) with their initial weights, the dataset's arrays on the
+    device and the heuristic; every round starts again from the initial weights.
+    """
+
+    def __init__(self, config: TrialConfig, dataset: ALDataset, provider: EmbeddingProvider | None) -> None:
+        self.config = config
+        self.dataset = dataset
+        self.provider = provider
+        self.device = resolve_device(config.device)
+        self.heuristic = build_heuristic(config.heuristic)
+        self.loss_training = self.heuristic.loss_module()
+        # Loss prediction takes [c ⁀ alpha V(x)] in its module; the other heuristics concatenate
+        # V(x) inside their selection.
+        self.feeds_loss_module = config.uses_vae and self.loss_training is not None
+        self.data = DeviceData(dataset, self.device, channels_last=config.training.channels_last)
+        self.model, self.loss_module = build_models(
+            config,
+            dataset,
+            self.device,
+            self.heuristic,
+            vae_dim=config.vae.latent_dim if self.feeds_loss_module else 0,
+        )
+        self.initial_weights = (
+            copy_state(self.model),
+            copy_state(self.loss_module) if self.loss_module is not None else None,
+        )
+
+    def embeddings(
+        self, round_index: int, labels: LabelState, selects: bool
+    ) -> tuple[torch.Tensor | None, dict[str, float]]:
+        """This round's VAE features on the device (None when the round reads none) and the seconds
+        it took to get them (``encoder_seconds``)."""
+        if not (self.config.uses_vae and (selects or self.feeds_loss_module)):
+            return None, {}
+        # Asked every round: a fixed provider returns its one array, cvae retrains on these labels.
+        started = time.perf_counter()
+        vae = load_embeddings(self.provider, round_index, labels, self.config.vae.latent_dim, self.device)
+        return vae, {"encoder_seconds": time.perf_counter() - started}
+
+    def train_and_evaluate(
+        self, round_index: int, labels: LabelState, vae: torch.Tensor | None
+    ) -> dict[str, float]:
+        """Train from the initial weights on the labels bought so far, then evaluate on the eval split."""
+        config, training = self.config, self.config.training
+        # Algorithm 1 retrains from the same initial weights each round instead of fine-tuning.
+        self.model.load_state_dict(self.initial_weights[0])
+        if self.loss_module is not None:
+            self.loss_module.load_state_dict(self.initial_weights[1])
+        self.loss_module_extra = (
+            loss_module_vae_block(vae, config.alpha, config.alpha_scaling)
+            if self.feeds_loss_module and vae is not None
+            else None
+        )
+        with seeded_global_rng(derive_seed("dropout", config.seed, round_index), self.device):
+            trained = train_round(
+                self.model,
+                self.data,
+                torch.as_tensor(labels.labeled_indices, device=self.device),
+                training,
+                epochs=training.initial_epochs + round_index * training.epochs_per_round,
+                generator=seeded_generator("train", config.seed, round_index),
+                loss_module=self.loss_module,
+                loss_training=self.loss_training,
+                loss_module_extra=self.loss_module_extra,
+            )
+        metrics = evaluate(self.model, self.data, training.eval_batch_size, training.amp_bf16)
+        metrics["train_seconds"] = trained.seconds
+        return metrics
+
+    def select(
+        self, round_index: int, labels: LabelState, vae: torch.Tensor | None, budget: int
+    ) -> tuple[Selection, dict[str, float]]:
+        """The heuristic's ``budget`` picks on the trained model, with the selection's metrics."""
+        inference = MemoisedInference(self._pool_inference)
+        context = SelectionContext(
+            labeled_mask=torch.as_tensor(labels.labeled_mask, device=self.device),
+            infer=inference,
+            generator=seeded_generator("select", self.config.seed, round_index),
+            device=self.device,
+            multi_label=self.dataset.multi_label,
+            embeddings=vae,
+            alpha=self.config.alpha if vae is not None else 0.0,
+            alpha_scaling=self.config.alpha_scaling,
+            head=classifier_head(self.model),
+        )
+        started = time.perf_counter()
+        selection = self.heuristic.select(context, budget)
+        selection.indices.cpu()  # the picks are on the host when the clock stops
+        metrics = {
+            "selection_seconds": time.perf_counter() - started,
+            "inference_seconds": inference.seconds,
+            **selection.diagnostics,
+        }
+        if vae is not None and self.heuristic.model_independent_of_alpha:
+            metrics.update(
+                plain_overlap(self.heuristic, context, selection, budget, self.config.seed, round_index)
+            )
+        return selection, metrics
+
+    def _pool_inference(self, indices: torch.Tensor) -> PoolInference:
+        training = self.config.training
+        return infer(
+            self.model,
+            self.data,
+            self.data.pool_images,
+            indices,
+            training.eval_batch_size,
+            training.amp_bf16,
+            self.loss_module,
+            self.loss_module_extra,
+        )
+
+
+def plain_overlap(
+    heuristic: Heuristic,
+    context: SelectionContext,
+    selection: Selection,
+    budget: int,
+    seed: int,
+    round_index: int,
+) -> dict[str, float]:
+    """What would alpha = 0 have picked on this same trained model? ``plain_overlap`` near 1 says the
+    alpha arm is not a different experiment. Same generator seed, same (memoised) pool inference:
+    only alpha differs. ``diagnostics_seconds``: the extra selection's time."""
+    started = time.perf_counter()
+    plain = heuristic.select(
+        replace(context, embeddings=None, alpha=0.0, generator=seeded_generator("select", seed, round_index)),
+        budget,
+    )
+    return {
+        "plain_overlap": pick_overlap(selection.indices, plain.indices),
+        "diagnostics_seconds": time.perf_counter() - started,
+    }
+
+
 def build_models(
-    config: TrialConfig, dataset: ALDataset, device: torch.device, vae_dim: int
+    config: TrialConfig, dataset: ALDataset, device: torch.device, heuristic: Heuristic, vae_dim: int
 ) -> tuple[ResNet18Task, LossPredictionModule | None]:
-    """``vae_dim``: width of the VAE block the loss module concatenates (0: none)."""
-    """The task model (and loss module) at their initial weights, a function of the seed alone."""
+    """The task model (and the loss module the heuristic asks for) at their initial weights, a
+    function of the seed alone. ``vae_dim``: width of the VAE block the loss module concatenates (0: none)."""
     imagenet = load_imagenet_state_dict(config.model.weights_path) if config.model.pretrained else None
+    loss_training = heuristic.loss_module()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed("model-init", config.seed))
-        # Only BALD's model gets a dropout layer (MC dropout); every other model stays as it was.
-        dropout = config.heuristic.dropout if isinstance(config.heuristic, BaldHeuristicConfig) else 0.0
-        model = ResNet18Task(dataset.in_channels, dataset.num_outputs, config.model.stem, imagenet, dropout)
+        model = ResNet18Task(
+            dataset.in_channels, dataset.num_outputs, config.model.stem, imagenet, heuristic.model_dropout()
+        )
         loss_module = None
-        if isinstance(config.heuristic, LLossHeuristicConfig):
+        if loss_training is not None:
             torch.manual_seed(derive_seed("loss-module-init", config.seed))
             loss_module = LossPredictionModule(
-                hidden_dim=config.heuristic.hidden_dim,
+                hidden_dim=loss_training.hidden_dim,
                 extra_dim=vae_dim,
                 balance_extra=config.alpha_scaling == "balanced",
             )
@@ -232,123 +391,3 @@ def load_embeddings(
             f"got {embeddings.shape}"
         )
     return tensor_view(embeddings).to(device=device, dtype=torch.float32)
-
-
-def run_trajectory(
-    config: TrialConfig,
-    dataset: ALDataset,
-    embeddings: EmbeddingProvider | None = None,
-    sink: MetricsSink | None = None,
-    resume_from: TrajectoryState | None = None,
-    on_state: Callable[[TrajectoryState], None] | None = None,
-) -> TrajectoryResult:
-    """Run (or resume) one trajectory of Algorithm 1 and return its curve and picks."""
-    device = resolve_device(config.device)
-    counts = label_schedule(config.schedule, dataset.n_pool)
-    heuristic = build_heuristic(config.heuristic)
-    state = resume_from if resume_from is not None else start_state(config, dataset)
-    training = config.training
-
-    with deterministic_torch():
-        data = DeviceData(dataset, device, channels_last=training.channels_last)
-        # Loss prediction takes [c ⁀ alpha V(x)]; core-set and MedAL concatenate inside the heuristic.
-        feeds_loss_module = config.uses_vae and heuristic.trains_loss_module
-        model, loss_module = build_models(
-            config, dataset, device, vae_dim=config.vae.latent_dim if feeds_loss_module else 0
-        )
-        initial_weights = copy_state(model), copy_state(loss_module) if loss_module is not None else None
-
-        for round_index in range(state.labels.next_round, len(counts)):
-            # Algorithm 1 retrains from the same initial weights each round instead of fine-tuning.
-            model.load_state_dict(initial_weights[0])
-            if loss_module is not None:
-                loss_module.load_state_dict(initial_weights[1])
-            labeled = torch.as_tensor(state.labels.labeled_indices, device=device)
-            selects = round_index + 1 < len(counts)
-            vae, loss_module_extra, encoder_seconds = None, None, None
-            if config.uses_vae and (selects or feeds_loss_module):
-                # Asked every round: a fixed provider returns its one array, cvae retrains on these labels.
-                started = time.perf_counter()
-                vae = load_embeddings(embeddings, round_index, state.labels, config.vae.latent_dim, device)
-                encoder_seconds = time.perf_counter() - started
-                if feeds_loss_module:
-                    loss_module_extra = loss_module_vae_block(vae, config.alpha, config.alpha_scaling)
-            with seeded_global_rng(derive_seed("dropout", config.seed, round_index), device):
-                trained = train_round(
-                    model,
-                    data,
-                    labeled,
-                    training,
-                    epochs=training.initial_epochs + round_index * training.epochs_per_round,
-                    generator=seeded_generator("train", config.seed, round_index),
-                    loss_module=loss_module,
-                    lloss=config.heuristic if isinstance(config.heuristic, LLossHeuristicConfig) else None,
-                    loss_module_extra=loss_module_extra,
-                )
-            metrics = evaluate(model, data, training.eval_batch_size, training.amp_bf16)
-            metrics["train_seconds"] = trained.seconds
-            if encoder_seconds is not None:
-                metrics["encoder_seconds"] = encoder_seconds
-
-            if selects:
-                pool_inference = MemoisedInference(
-                    # Bound as a default: the closure reads this round's features (ruff B023).
-                    lambda indices, extra=loss_module_extra: infer(
-                        model,
-                        data,
-                        data.pool_images,
-                        indices,
-                        training.eval_batch_size,
-                        training.amp_bf16,
-                        loss_module,
-                        extra,
-                    )
-                )
-                context = SelectionContext(
-                    labeled_mask=torch.as_tensor(state.labels.labeled_mask, device=device),
-                    infer=pool_inference,
-                    generator=seeded_generator("select", config.seed, round_index),
-                    device=device,
-                    multi_label=dataset.multi_label,
-                    embeddings=vae,
-                    alpha=config.alpha if vae is not None else 0.0,
-                    alpha_scaling=config.alpha_scaling,
-                    head=classifier_head(model),
-                )
-                budget = counts[round_index + 1] - counts[round_index]
-                started = time.perf_counter()
-                selection = heuristic.select(context, budget)
-                picked = selection.indices.cpu().numpy()
-                metrics["selection_seconds"] = time.perf_counter() - started
-                metrics["inference_seconds"] = pool_inference.seconds
-                metrics.update(selection.diagnostics)
-                if vae is not None and heuristic.model_independent_of_alpha:
-                    # What would alpha = 0 have picked on this same trained model? An overlap near 1
-                    # says this alpha arm is not a different experiment. Same generator seed, same
-                    # (memoised) pool inference: only alpha differs.
-                    started = time.perf_counter()
-                    plain = heuristic.select(
-                        replace(
-                            context,
-                            embeddings=None,
-                            alpha=0.0,
-                            generator=seeded_generator("select", config.seed, round_index),
-                        ),
-                        budget,
-                    )
-                    metrics["plain_overlap"] = pick_overlap(selection.indices, plain.indices)
-                    metrics["diagnostics_seconds"] = time.perf_counter() - started
-                state.labels.add(picked)
-
-            state.labels.next_round = round_index + 1
-            state.curve.append(RoundResult(round_index, counts[round_index], metrics))
-            if sink is not None:
-                sink.log_round(round_index, counts[round_index], metrics)
-            if on_state is not None:
-                on_state(state)
-
-    return TrajectoryResult(
-        curve=list(state.curve),
-        picks=list(state.labels.picks),
-        initial_labels_sha256=indices_sha256(state.labels.picks[0]),
-    )

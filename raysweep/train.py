@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from raysweep.config import LLossHeuristicConfig, TrainingConfig
+from raysweep.config import TrainingConfig
 from raysweep.data.base import ALDataset, normalise_batch
 from raysweep.heuristics.base import ClassifierHead, PoolInference
-from raysweep.models.loss_module import LossPredictionModule, pair_margin_loss
+from raysweep.models.loss_module import LossModuleTraining, LossPredictionModule, pair_margin_loss
 from raysweep.models.resnet import ResNet18Task
 
 FUSED_SGD_DEVICES = frozenset({"cpu", "cuda"})
@@ -193,10 +193,11 @@ def train_round(
     epochs: int,
     generator: torch.Generator,
     loss_module: LossPredictionModule | None = None,
-    lloss: LLossHeuristicConfig | None = None,
+    loss_training: LossModuleTraining | None = None,
     loss_module_extra: torch.Tensor | None = None,
 ) -> TrainResult:
-    """Train ``model`` (and the loss module, for learning loss) on the labeled pool points.
+    """Train ``model`` (and the loss module, for learning loss, as ``loss_training`` says) on the
+    labeled pool points.
 
     ``labeled_indices``: (n_labeled,) int64 on the device. ``loss_module_extra``: (n_pool, k)
     alpha-scaled VAE features on the device, concatenated to the loss module's input.
@@ -207,9 +208,11 @@ def train_round(
     )
     optimizer = make_optimizer(parameters, training, data.device)
     detach_epoch = None
-    if loss_module is not None and lloss is not None:
+    if loss_module is not None and loss_training is not None:
         # Reference: the loss module stops steering the backbone after epoch 120 of 200.
-        detach_epoch = lloss.detach_epoch if lloss.detach_epoch is not None else math.ceil(0.6 * epochs)
+        detach_epoch = (
+            loss_training.detach_epoch if loss_training.detach_epoch is not None else math.ceil(0.6 * epochs)
+        )
     buffers = BatchBuffers(data, data.pool_images, min(training.batch_size + 1, len(labeled_indices)))
     model.train()
     if loss_module is not None:
@@ -238,7 +241,9 @@ def train_round(
                         stages = tuple(stage.detach() for stage in stages)
                     extra = extra_in_order[batch_rows] if extra_in_order is not None else None
                     predicted = loss_module(stages, extra).float()
-                    loss = loss + lloss.weight * pair_margin_loss(predicted, per_sample, lloss.margin)
+                    loss = loss + loss_training.weight * pair_margin_loss(
+                        predicted, per_sample, loss_training.margin
+                    )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -30,8 +30,9 @@ from analysis_helpers import (
 from mlflow import MlflowClient
 
 from analysis import stats
-from analysis.load import AnalysisError, MixedBudgetsError, load_sweep, scheduled_label_counts
+from analysis.load import AnalysisError, MixedBudgetsError, load_sweep
 from analysis.report import build_report, log_to_parent
+from raysweep.schedule import label_counts
 
 REPO = Path(__file__).resolve().parents[1]
 GAIN = 0.03
@@ -465,16 +466,16 @@ def test_a_sweep_stopped_before_its_last_round_leaves_every_trial_incomplete(sto
 )
 def test_the_scheduled_grid_is_the_loops(initial, per_round, rounds, max_labels):
     from raysweep.config import ScheduleConfig
-    from raysweep.loop import label_schedule
+    from raysweep.schedule import label_schedule
 
     schedule = ScheduleConfig(
         initial_labels=initial, labels_per_round=per_round, rounds=rounds, max_labels=max_labels
     )
-    assert scheduled_label_counts(initial, per_round, rounds, max_labels) == label_schedule(schedule, 10**6)
+    assert label_counts(initial, per_round, rounds, max_labels) == label_schedule(schedule, 10**6)
 
 
 def test_a_schedule_that_ends_with_the_pool_names_no_grid():
-    assert scheduled_label_counts(100, 100, None, None) is None
+    assert label_counts(100, 100, None, None) is None
 
 
 def test_pick_diagnostics_of_two_seeds_show_no_interval_in_the_report(store, tmp_path):

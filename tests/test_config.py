@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from raysweep.config import ConfigError, TrialConfig, load_trial_config
-from raysweep.sweep import expand_trials, load_sweep_config, smoke
+from raysweep.config import TrialConfig, load_trial_config
+from raysweep.sweep.config import load_sweep_config
+from raysweep.sweep.smoke import smoke
+from raysweep.sweep.trials import expand_trials
+from raysweep.typed_config import ConfigError
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

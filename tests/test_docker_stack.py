@@ -46,7 +46,9 @@ from pathlib import Path
 import pytest
 from cluster_helpers import MlflowRest, metrics, tags
 
-from raysweep.sweep import expand_trials, load_sweep_config, smoke
+from raysweep.sweep.config import load_sweep_config
+from raysweep.sweep.smoke import smoke
+from raysweep.sweep.trials import expand_trials
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(3600)]
 

@@ -12,7 +12,6 @@ import torch
 from test_vae import make_dataset, random_images, two_clusters
 
 from raysweep.config import (
-    ConfigError,
     CVAEEncoderConfig,
     GMVAEEncoderConfig,
     TrialConfig,
@@ -34,7 +33,10 @@ from raysweep.encoders import (
 from raysweep.loop import TrajectoryState, run_trajectory
 from raysweep.models.vae import standard_normal_kl, train_vae, vae_cache_key
 from raysweep.registry import UnknownNameError
-from raysweep.sweep import SweepConfig, config_digest, expand_trials, load_sweep_config, smoke
+from raysweep.sweep.config import SweepConfig, config_digest, load_sweep_config
+from raysweep.sweep.smoke import smoke
+from raysweep.sweep.trials import expand_trials
+from raysweep.typed_config import ConfigError
 
 TINY = VAEConfig(latent_dim=4, epochs=2, batch_size=16, seed=0)
 

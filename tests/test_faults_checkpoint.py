@@ -49,8 +49,7 @@ def trajectory_state(done_rounds: int) -> TrajectoryState:
     labels = LabelState.start(50, np.arange(5))
     curve = []
     for round_index in range(done_rounds):
-        labels.add(np.arange(5 + 3 * round_index, 8 + 3 * round_index))
-        labels.next_round = round_index + 1
+        labels.advance(np.arange(5 + 3 * round_index, 8 + 3 * round_index))
         curve.append(RoundResult(round_index, 5 + 3 * round_index, {"accuracy": 0.1 * round_index}))
     return TrajectoryState(labels, curve)
 

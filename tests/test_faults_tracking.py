@@ -16,7 +16,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, TEMPORARILY_UNAVAILABLE
 from mlflow.tracking import MlflowClient
 
-from raysweep.shell.tracking import (
+from raysweep.shell.tracking.patience import (
     MLFLOW_HTTP_ATTEMPT_ENV,
     TrackingPatience,
     TrackingUnavailable,

@@ -8,20 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from raysweep.config import (
-    VAE_HEURISTICS,
-    VAE_ONLY_HEURISTICS,
-    BadgeHeuristicConfig,
-    BaldHeuristicConfig,
-    CoresetHeuristicConfig,
-    EntropyHeuristicConfig,
-    LeastConfidenceHeuristicConfig,
-    LLossHeuristicConfig,
-    MarginHeuristicConfig,
-    MedalHeuristicConfig,
-    RandomHeuristicConfig,
-    TypiclustHeuristicConfig,
-)
+from raysweep.config import TrialConfig
 from raysweep.heuristics import (
     HEURISTICS,
     ClassifierHead,
@@ -32,7 +19,18 @@ from raysweep.heuristics import (
     greedy_centroid_with_distances,
     greedy_k_center,
     greedy_k_center_with_distances,
+    names_where,
 )
+from raysweep.heuristics.badge import BadgeHeuristicConfig
+from raysweep.heuristics.bald import BaldHeuristicConfig
+from raysweep.heuristics.coreset import CoresetHeuristicConfig
+from raysweep.heuristics.entropy import EntropyHeuristicConfig
+from raysweep.heuristics.least_confidence import LeastConfidenceHeuristicConfig
+from raysweep.heuristics.lloss import LLossHeuristicConfig
+from raysweep.heuristics.margin import MarginHeuristicConfig
+from raysweep.heuristics.medal import MedalHeuristicConfig
+from raysweep.heuristics.random import RandomHeuristicConfig
+from raysweep.heuristics.typiclust import TypiclustHeuristicConfig
 
 
 @pytest.fixture(autouse=True)
@@ -150,7 +148,9 @@ def test_contract(name: str, mode: str):
     assert len(set(first.indices.tolist())) == budget
     assert not context.labeled_mask[first.indices].any()
     assert all(math.isfinite(v) or k == "equivalent_raw_alpha" for k, v in first.diagnostics.items())
-    if mode != "plain" and (heuristic_cls.supports_vae and not heuristic_cls.trains_loss_module):
+    if mode != "plain" and (
+        heuristic_cls.supports_vae and build_heuristic(CONFIGS[name]).loss_module() is None
+    ):
         assert 0 <= first.diagnostics["vae_share"] <= 1
     again = select(name, random_pool(seed=1, **extra), budget)
     assert torch.equal(first.indices, again.indices)
@@ -165,29 +165,22 @@ def test_unknown_name_lists_the_known_ones():
         HEURISTICS.get("nope")
 
 
-def test_flags():
-    assert {n for n in HEURISTICS.names() if HEURISTICS.get(n).supports_vae} == {
-        "coreset",
-        "medal",
-        "lloss",
-        "badge",
-        "typiclust",
-    }
-    assert [n for n in HEURISTICS.names() if HEURISTICS.get(n).trains_loss_module] == ["lloss"]
-
-
-def test_config_sets_follow_the_registry_flags():
-    """The config validates alpha with these sets before any heuristic is built: they must not drift."""
-    assert {n for n in HEURISTICS.names() if HEURISTICS.get(n).supports_vae} == VAE_HEURISTICS
-    assert {n for n in HEURISTICS.names() if HEURISTICS.get(n).supports_vae_only} == VAE_ONLY_HEURISTICS
-    assert all(HEURISTICS.get(n).supports_vae for n in VAE_ONLY_HEURISTICS)
+def test_capabilities_are_asked_of_the_heuristic():
+    """Each heuristic states what it can do once, on its class; the config and the trial list ask it."""
+    assert names_where("supports_vae") == ["badge", "coreset", "lloss", "medal", "typiclust"]
+    assert names_where("supports_vae_only") == ["badge", "coreset", "medal", "typiclust"]
+    assert set(names_where("supports_vae_only")) <= set(names_where("supports_vae"))
     # Every feature-space heuristic with VAE features gets the plain_overlap reference selection.
-    assert {n for n in HEURISTICS.names() if HEURISTICS.get(n).model_independent_of_alpha} == {
-        "coreset",
-        "medal",
-        "badge",
-        "typiclust",
-    }
+    assert names_where("model_independent_of_alpha") == ["badge", "coreset", "medal", "typiclust"]
+    assert [n for n in HEURISTICS.names() if build_heuristic(CONFIGS[n]).loss_module() is not None] == [
+        "lloss"
+    ]
+    assert [n for n in HEURISTICS.names() if build_heuristic(CONFIGS[n]).model_dropout() > 0] == ["bald"]
+    # The config refuses alpha where the registry says no, naming the heuristics that take it.
+    with pytest.raises(ValueError, match="badge, coreset, lloss, medal, typiclust"):
+        TrialConfig(heuristic=EntropyHeuristicConfig(), alpha=1.0)
+    with pytest.raises(ValueError, match="cannot use"):
+        TrialConfig(heuristic=LLossHeuristicConfig(), alpha=float("inf"))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 from datafiles import write_mnist
 from test_launch import QUICKSTART, curves, launch, steps_per_trial, trial_runs
 
-from raysweep.shell.launch import summary_table
+from raysweep.shell.summary import summary_table
 
 REPO = Path(__file__).resolve().parents[1]
 ENCODERS_CONFIG = REPO / "configs" / "encoders.yaml"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from raysweep.config import ConfigError, read_yaml
-from raysweep.shell.launch import DATASET_COLUMN, shorten, summary_table
+from raysweep.shell.summary import DATASET_COLUMN, shorten, summary_table
+from raysweep.typed_config import ConfigError, read_yaml
 
 LONG_NPZ = "npz:/data/projects/active-learning/medical/chest_xray_subset_2026_final.npz"
 

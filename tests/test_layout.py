@@ -61,6 +61,6 @@ def test_importing_every_core_module_loads_neither_ray_nor_mlflow() -> None:
 
 def test_launch_entry_point_is_the_shell_cli() -> None:
     from raysweep import launch
-    from raysweep.shell import launch as shell_launch
+    from raysweep.shell import cli
 
-    assert launch.main is shell_launch.main
+    assert launch.main is cli.main

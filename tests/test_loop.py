@@ -9,8 +9,9 @@ from raysweep.config import TrialConfig
 from raysweep.data import load_dataset
 from raysweep.encoders import FixedEmbeddings
 from raysweep.labels import initial_label_indices
-from raysweep.loop import ScheduleError, TrajectoryState, label_schedule, run_trajectory
+from raysweep.loop import TrajectoryState, run_trajectory
 from raysweep.models.vae import train_vae
+from raysweep.schedule import ScheduleError, label_schedule
 
 
 def tiny_config(heuristic: str = "coreset", alpha: float = 0.0, seed: int = 0, **schedule) -> TrialConfig:
@@ -138,6 +139,7 @@ def test_raw_mode_is_the_paper_s_literal_concatenation(digits, embeddings) -> No
     """raw: the picks of the greedy on [T_f ⁀ alpha V] computed by hand on the same trained model."""
     import torch
 
+    from raysweep.heuristics import build_heuristic
     from raysweep.heuristics.coreset import greedy_k_center
     from raysweep.loop import build_models, deterministic_torch, seeded_generator
     from raysweep.train import DeviceData, infer, train_round
@@ -147,7 +149,7 @@ def test_raw_mode_is_the_paper_s_literal_concatenation(digits, embeddings) -> No
     with deterministic_torch():
         device = torch.device("cpu")
         data = DeviceData(digits, device)
-        model, _ = build_models(config, digits, device, vae_dim=0)
+        model, _ = build_models(config, digits, device, build_heuristic(config.heuristic), vae_dim=0)
         labeled = torch.as_tensor(result.picks[0])
         train_round(model, data, labeled, config.training, 1, seeded_generator("train", 0, 0))
         pool = torch.arange(digits.n_pool)

@@ -21,37 +21,25 @@ import pytest
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import Searcher
 
-from raysweep.config import ConfigError
 from raysweep.loop import RoundResult
-from raysweep.search import (
-    OBJECTIVE_METRICS,
-    SEARCH_ALGORITHMS,
-    Objective,
-    behind_median,
-    normalise_setting,
-    round_significant,
-    space_kinds,
-    trial_objective,
-)
-from raysweep.shell.search import (
-    INNER_SEARCHERS,
-    LEDGER,
-    PairedSeedSearch,
-    SearchLedger,
-    SettingMedianStopping,
+from raysweep.schema import ROUND_METRICS
+from raysweep.search.config import SEARCH_ALGORITHMS, Objective
+from raysweep.search.groups import (
     ledger_trials,
-    search_outcome,
-)
-from raysweep.shell.tracking import ROUND_METRICS
-from raysweep.sweep import (
-    config_digest,
-    expand_trials,
-    load_sweep_config,
     planned_trial_count,
     prewarm_trials,
     search_groups,
     setting_trial,
 )
+from raysweep.search.ledger import LEDGER, SearchLedger
+from raysweep.search.objective import behind_median, trial_objective
+from raysweep.search.outcome import search_outcome
+from raysweep.search.space import normalise_setting, round_significant, space_kinds
+from raysweep.shell.search.searcher import PairedSeedSearch
+from raysweep.shell.search.stopping import SettingMedianStopping
+from raysweep.sweep.config import config_digest, load_sweep_config
+from raysweep.sweep.trials import expand_trials
+from raysweep.typed_config import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -175,9 +163,19 @@ def test_trial_objective_area_and_final() -> None:
     assert behind_median(0.7, [0.4, 0.6, 0.7], "min") and not behind_median(0.5, [], "max")
 
 
-def test_names_known_to_the_config_exist_in_the_shell() -> None:
-    assert INNER_SEARCHERS.names() == sorted(SEARCH_ALGORITHMS)
-    assert set(OBJECTIVE_METRICS) <= set(ROUND_METRICS)
+def test_every_search_algorithm_builds_an_inner_searcher() -> None:
+    from ray.tune.search.optuna import OptunaSearch
+
+    from raysweep.shell.search.algorithms import inner_searcher
+
+    sweep = load_sweep_config(REPO / "configs" / "alpha_search.yaml")
+    for name in SEARCH_ALGORITHMS:
+        search = sweep.sweep.search.model_copy(update={"algorithm": name})
+        built = inner_searcher(search, {"alpha": float}, seed=0)
+        assert isinstance(built, OptunaSearch)
+        expected = "TPESampler" if SEARCH_ALGORITHMS[name].sampler == "tpe" else "RandomSampler"
+        assert type(built._sampler).__name__ == expected
+    assert Objective(metric=ROUND_METRICS[-1]).metric == ROUND_METRICS[-1]
 
 
 BAD_BLOCKS = {

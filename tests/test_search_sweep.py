@@ -22,8 +22,11 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from raysweep.shell.search import LEDGER, PairedSeedSearch, SearchLedger
-from raysweep.sweep import expand_trials, load_sweep_config, smoke
+from raysweep.search.ledger import LEDGER, SearchLedger
+from raysweep.shell.search.searcher import PairedSeedSearch
+from raysweep.sweep.config import load_sweep_config
+from raysweep.sweep.smoke import smoke
+from raysweep.sweep.trials import expand_trials
 
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = REPO / "configs" / "quickstart.yaml"

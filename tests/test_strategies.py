@@ -16,16 +16,17 @@ import pytest
 import torch
 from test_heuristics import make_context, random_pool, select
 
-from raysweep.config import (
-    BaldHeuristicConfig,
-    TrialConfig,
-    TypiclustHeuristicConfig,
-)
+from raysweep.config import TrialConfig
 from raysweep.heuristics import ClassifierHead, build_heuristic
 from raysweep.heuristics.badge import gradient_embedding_spread, gradient_factor
-from raysweep.heuristics.bald import mc_dropout_logits, mutual_information
+from raysweep.heuristics.bald import BaldHeuristicConfig, mc_dropout_logits, mutual_information
 from raysweep.heuristics.kmeans import BlockEmbedding, EmbeddingBlock, cluster_sums, kmeans, kmeans_pp_seeding
-from raysweep.heuristics.typiclust import mean_neighbour_sq_distances, typical_picks, visiting_order
+from raysweep.heuristics.typiclust import (
+    TypiclustHeuristicConfig,
+    mean_neighbour_sq_distances,
+    typical_picks,
+    visiting_order,
+)
 from raysweep.heuristics.weighting import rms_spread
 from raysweep.models.resnet import ResNet18Task
 
@@ -503,8 +504,9 @@ def test_only_bald_trains_a_model_with_dropout(digits):
     from raysweep.loop import build_models
 
     cpu = torch.device("cpu")
-    bald, _ = build_models(tiny_config({"name": "bald", "dropout": 0.3}), digits, cpu, vae_dim=0)
-    badge, _ = build_models(tiny_config({"name": "badge"}), digits, cpu, vae_dim=0)
+    bald_config, badge_config = tiny_config({"name": "bald", "dropout": 0.3}), tiny_config({"name": "badge"})
+    bald, _ = build_models(bald_config, digits, cpu, build_heuristic(bald_config.heuristic), vae_dim=0)
+    badge, _ = build_models(badge_config, digits, cpu, build_heuristic(badge_config.heuristic), vae_dim=0)
     assert bald.dropout_rate == 0.3 and isinstance(bald.dropout, torch.nn.Dropout)
     assert badge.dropout_rate == 0.0 and isinstance(badge.dropout, torch.nn.Identity)
     # Same seed, same initial weights: the dropout layer adds no parameter and draws nothing at init.

@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 
 from raysweep.data import load_dataset
-from raysweep.loop import label_schedule, run_trajectory
-from raysweep.sweep import SMOKE_BATCH_SIZE, SMOKE_EPOCHS, expand_trials, load_sweep_config, smoke
+from raysweep.loop import run_trajectory
+from raysweep.schedule import label_schedule
+from raysweep.sweep.config import load_sweep_config
+from raysweep.sweep.smoke import SMOKE_BATCH_SIZE, SMOKE_EPOCHS, smoke
+from raysweep.sweep.trials import expand_trials
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

@@ -24,11 +24,19 @@ divides each block by its RMS spread over the pool, for g computed through the s
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
-from raysweep.heuristics.base import HEURISTICS, Heuristic, Selection, SelectionContext, check_budget
+from raysweep.heuristics.base import (
+    Heuristic,
+    HeuristicConfigBase,
+    Selection,
+    SelectionContext,
+    check_budget,
+    register_heuristic,
+)
 from raysweep.heuristics.kmeans import BlockEmbedding, EmbeddingBlock, check_finite, kmeans_pp_seeding
 from raysweep.heuristics.weighting import block_weights, rms_spread
 
@@ -69,9 +77,13 @@ def gradient_embedding_spread(factor: torch.Tensor, features: torch.Tensor) -> f
     return math.sqrt(max(mean_sq / n - float((mean_g * mean_g).sum()), 0.0))
 
 
-@HEURISTICS.register("badge")
+class BadgeHeuristicConfig(HeuristicConfigBase):
+    name: Literal["badge"] = "badge"
+
+
+@register_heuristic
 class BadgeHeuristic(Heuristic):
-    name = "badge"
+    config_class = BadgeHeuristicConfig
     supports_vae = True
     supports_vae_only = True
     model_independent_of_alpha = True

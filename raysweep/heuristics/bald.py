@@ -19,11 +19,19 @@ labels are modelled as independent given the features).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 
-from raysweep.config import BaldHeuristicConfig
-from raysweep.heuristics.base import HEURISTICS, ClassifierHead, SelectionContext, TopKHeuristic
+from raysweep.heuristics.base import (
+    ClassifierHead,
+    HeuristicConfigBase,
+    SelectionContext,
+    TopKHeuristic,
+    register_heuristic,
+)
 
 _ROWS_PER_CHUNK = 2048
 """Pool rows per batch of MC passes: one T x rows x 512 float32 buffer (84 MB at T = 20)."""
@@ -73,10 +81,23 @@ def mc_dropout_logits(
     return torch.baddbmm(head.bias.expand(passes, 1, -1), dropped, head.weight.T.expand(passes, -1, -1))
 
 
-@HEURISTICS.register("bald")
+class BaldHeuristicConfig(HeuristicConfigBase):
+    name: Literal["bald"] = "bald"
+    dropout: float = Field(default=0.5, gt=0, lt=1)
+    """Dropout rate before the classifier, in training and in the MC passes (ResNet-18 has none of its
+    own). 0.5: the usual rate for a hidden layer (Srivastava et al. 2014). Only BALD trials get the
+    dropout layer, so every other heuristic trains the model it always did."""
+    mc_passes: int = Field(default=20, ge=2)
+    """Stochastic passes T over the classifier (more: a less noisy estimate of the mutual information)."""
+
+
+@register_heuristic
 class BaldHeuristic(TopKHeuristic):
-    name = "bald"
+    config_class = BaldHeuristicConfig
     config: BaldHeuristicConfig
+
+    def model_dropout(self) -> float:
+        return self.config.dropout
 
     def score(self, context: SelectionContext, candidates: torch.Tensor) -> torch.Tensor:
         head = context.head

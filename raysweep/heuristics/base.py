@@ -8,6 +8,13 @@ weighed (see :mod:`raysweep.heuristics.weighting`). Top-k heuristics only implem
 with a deterministic tie-break (higher score first, then lower pool index). Greedy heuristics
 (core-set, MedAL) override ``select``.
 
+A heuristic is one module: its config class (a :class:`HeuristicConfigBase` with its name and
+fields) and its :class:`Heuristic` subclass, registered with :func:`register_heuristic`. The class
+states what the heuristic can do (``supports_vae``, ``supports_vae_only``,
+``model_independent_of_alpha``) and what it needs of the trained model (:meth:`Heuristic.loss_module`,
+:meth:`Heuristic.model_dropout`); the config validation, the sweep's trial list, the loop and the
+training ask it, so a new heuristic is one new module.
+
 Everything is batched tensor work on ``context.device``; no Python loop over pool points.
 """
 
@@ -16,12 +23,21 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import torch
 
-from raysweep.config import HeuristicConfig
 from raysweep.heuristics.weighting import AlphaScaling, weigh_features
+from raysweep.models.loss_module import LossModuleTraining
+from raysweep.registry import Registry
+from raysweep.typed_config import Frozen
+
+
+class HeuristicConfigBase(Frozen):
+    """A heuristic's config: its registry ``name`` (a ``Literal`` in each subclass, which makes the
+    sweep's ``heuristics`` axis a tagged union) and its own fields."""
+
+    name: str
 
 
 @dataclass(frozen=True)
@@ -109,22 +125,30 @@ def augment_features(
 
 class Heuristic(ABC):
     name: ClassVar[str]
+    """The registry name (set by :func:`register_heuristic` from the config class's ``name``)."""
+    config_class: ClassVar[type[HeuristicConfigBase]]
     supports_vae: ClassVar[bool] = False
-    """Takes alpha-scaled VAE features (core-set, MedAL, loss prediction)."""
+    """Takes alpha-scaled VAE features (it selects on a feature space, or feeds its loss module)."""
     supports_vae_only: ClassVar[bool] = False
     """Also works on the VAE block alone (alpha = inf): the heuristic needs no task-model output."""
     model_independent_of_alpha: ClassVar[bool] = False
     """The trained task model does not depend on alpha (alpha only enters the selection), so the
     same model's alpha = 0 picks are a fair reference: the loop logs ``plain_overlap`` for these."""
-    trains_loss_module: ClassVar[bool] = False
-    """Needs the task model trained jointly with a loss-prediction module (learning loss)."""
 
-    def __init__(self, config: HeuristicConfig) -> None:
+    def __init__(self, config: HeuristicConfigBase) -> None:
         self.config = config
 
     @classmethod
-    def from_config(cls, config: HeuristicConfig) -> Heuristic:
+    def from_config(cls, config: HeuristicConfigBase) -> Heuristic:
         return cls(config)
+
+    def loss_module(self) -> LossModuleTraining | None:
+        """How to train a loss-prediction module with the task model, when the heuristic reads one."""
+        return None
+
+    def model_dropout(self) -> float:
+        """Dropout rate in front of the task model's classifier this heuristic trains with (0: none)."""
+        return 0.0
 
     @abstractmethod
     def select(self, context: SelectionContext, budget: int) -> Selection: ...
@@ -201,7 +225,13 @@ def check_budget(budget: int, available: int, name: str) -> None:
         raise ValueError(f"{name}: budget {budget} exceeds the {available} selectable points")
 
 
-# The registry lives here (not in __init__) so heuristic modules can register without import cycles.
-from raysweep.registry import Registry  # noqa: E402
-
 HEURISTICS: Registry[type[Heuristic]] = Registry("heuristic")
+"""Name -> heuristic class. Here, not in ``__init__``, so heuristic modules register without cycles."""
+
+HeuristicT = TypeVar("HeuristicT", bound=type[Heuristic])
+
+
+def register_heuristic(cls: HeuristicT) -> HeuristicT:
+    """Class decorator: register ``cls`` under its config class's ``name``, the one place it is written."""
+    cls.name = cls.config_class.model_fields["name"].default
+    return HEURISTICS.register(cls.name)(cls)

@@ -27,13 +27,15 @@ every pick in float64).
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 
 from raysweep.heuristics.base import (
-    HEURISTICS,
     GreedyFeatureHeuristic,
+    HeuristicConfigBase,
     check_greedy_inputs,
+    register_heuristic,
 )
 
 _ROW_CHUNK = 8192
@@ -290,9 +292,13 @@ def _sq_dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (diff * diff).sum(1)
 
 
-@HEURISTICS.register("coreset")
+class CoresetHeuristicConfig(HeuristicConfigBase):
+    name: Literal["coreset"] = "coreset"
+
+
+@register_heuristic
 class CoresetHeuristic(GreedyFeatureHeuristic):
     """Greedy k-center on [T_f(x) ⁀ alpha V(x)] of the whole pool (labeled points are the centers)."""
 
-    name = "coreset"
+    config_class = CoresetHeuristicConfig
     greedy = staticmethod(greedy_k_center_with_distances)

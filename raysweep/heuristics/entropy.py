@@ -7,10 +7,12 @@ log space (log_softmax, logsigmoid) so saturated logits give 0, never NaN.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 
-from raysweep.heuristics.base import HEURISTICS, SelectionContext, TopKHeuristic
+from raysweep.heuristics.base import HeuristicConfigBase, SelectionContext, TopKHeuristic, register_heuristic
 
 
 def softmax_entropy(logits: torch.Tensor) -> torch.Tensor:
@@ -26,9 +28,13 @@ def binary_entropy_sum(logits: torch.Tensor) -> torch.Tensor:
     return -(log_p.exp() * log_p + log_q.exp() * log_q).sum(1)
 
 
-@HEURISTICS.register("entropy")
+class EntropyHeuristicConfig(HeuristicConfigBase):
+    name: Literal["entropy"] = "entropy"
+
+
+@register_heuristic
 class EntropyHeuristic(TopKHeuristic):
-    name = "entropy"
+    config_class = EntropyHeuristicConfig
 
     def score(self, context: SelectionContext, candidates: torch.Tensor) -> torch.Tensor:
         logits = context.infer(candidates).logits

@@ -12,9 +12,11 @@ is computed from the logit, so saturated labels give exactly 0.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 
-from raysweep.heuristics.base import HEURISTICS, SelectionContext, TopKHeuristic
+from raysweep.heuristics.base import HeuristicConfigBase, SelectionContext, TopKHeuristic, register_heuristic
 
 
 def softmax_least_confidence(logits: torch.Tensor) -> torch.Tensor:
@@ -27,9 +29,13 @@ def mean_label_least_confidence(logits: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(-logits.float().abs()).mean(1)
 
 
-@HEURISTICS.register("least_confidence")
+class LeastConfidenceHeuristicConfig(HeuristicConfigBase):
+    name: Literal["least_confidence"] = "least_confidence"
+
+
+@register_heuristic
 class LeastConfidenceHeuristic(TopKHeuristic):
-    name = "least_confidence"
+    config_class = LeastConfidenceHeuristicConfig
 
     def score(self, context: SelectionContext, candidates: torch.Tensor) -> torch.Tensor:
         logits = context.infer(candidates).logits

@@ -9,27 +9,50 @@ over the scored points (``vae_share``: of that input's spread).
 
 from __future__ import annotations
 
-import torch
+from typing import Literal
 
-from raysweep.config import LLossHeuristicConfig
+import torch
+from pydantic import Field
+
 from raysweep.heuristics.base import (
-    HEURISTICS,
+    HeuristicConfigBase,
     PoolInference,
     Selection,
     SelectionContext,
     TopKHeuristic,
     check_budget,
+    register_heuristic,
     top_k,
 )
 from raysweep.heuristics.weighting import rms_spread, vae_share
+from raysweep.models.loss_module import LossModuleTraining
 
 
-@HEURISTICS.register("lloss")
+class LLossHeuristicConfig(HeuristicConfigBase):
+    name: Literal["lloss"] = "lloss"
+    margin: float = Field(default=1.0, ge=0)
+    """Pair-loss margin xi (Yoo & Kweon reference code: 1.0)."""
+    weight: float = Field(default=1.0, ge=0)
+    """Weight lambda of the loss-module term (reference: 1.0)."""
+    detach_epoch: int | None = Field(default=None, ge=0)
+    """Epoch after which the loss module's inputs are detached from the backbone. None: 60% of the
+    round's epochs, the reference's 120 of 200."""
+    subset_size: int = Field(default=10_000, gt=0)
+    """Random unlabeled subset scored at selection (reference: 10,000)."""
+    hidden_dim: int = Field(default=128, gt=0)
+    """Units per stage in the loss module (reference: 128)."""
+
+
+@register_heuristic
 class LearningLossHeuristic(TopKHeuristic):
-    name = "lloss"
+    config_class = LLossHeuristicConfig
     supports_vae = True
-    trains_loss_module = True
     config: LLossHeuristicConfig
+
+    def loss_module(self) -> LossModuleTraining:
+        """Learning loss ranks by a loss-prediction module trained jointly with the task model."""
+        c = self.config
+        return LossModuleTraining(c.hidden_dim, c.margin, c.weight, c.detach_epoch)
 
     def candidates(self, context: SelectionContext) -> torch.Tensor:
         unlabeled = context.unlabeled_indices()
@@ -63,6 +86,6 @@ class LearningLossHeuristic(TopKHeuristic):
         if inference.predicted_loss is None:
             raise RuntimeError(
                 "lloss: the task model has no loss-prediction module (infer returned no predicted_loss); "
-                "train it with the loss module (the heuristic's trains_loss_module is True)"
+                "train it with the loss module the heuristic asks for (LearningLossHeuristic.loss_module)"
             )
         return inference.predicted_loss.reshape(-1)

@@ -14,9 +14,11 @@ saturated label gives a margin of exactly 1, never a rounding artefact of 1 - 1e
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 
-from raysweep.heuristics.base import HEURISTICS, SelectionContext, TopKHeuristic
+from raysweep.heuristics.base import HeuristicConfigBase, SelectionContext, TopKHeuristic, register_heuristic
 
 
 def softmax_margin(logits: torch.Tensor) -> torch.Tensor:
@@ -32,9 +34,13 @@ def mean_label_margin(logits: torch.Tensor) -> torch.Tensor:
     return torch.tanh(logits.float().abs() / 2).mean(1)
 
 
-@HEURISTICS.register("margin")
+class MarginHeuristicConfig(HeuristicConfigBase):
+    name: Literal["margin"] = "margin"
+
+
+@register_heuristic
 class MarginHeuristic(TopKHeuristic):
-    name = "margin"
+    config_class = MarginHeuristicConfig
 
     def score(self, context: SelectionContext, candidates: torch.Tensor) -> torch.Tensor:
         logits = context.infer(candidates).logits

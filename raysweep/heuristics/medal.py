@@ -14,13 +14,15 @@ through their Gram matrix; a candidate pick stands while it beats that bound for
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 
 from raysweep.heuristics.base import (
-    HEURISTICS,
     GreedyFeatureHeuristic,
+    HeuristicConfigBase,
     check_greedy_inputs,
+    register_heuristic,
 )
 
 _MARGIN = {torch.float64: 1e-12, torch.float32: 1e-5, torch.float16: 1e-2, torch.bfloat16: 1e-2}
@@ -146,9 +148,13 @@ def greedy_centroid_with_distances(
     return indices, distances
 
 
-@HEURISTICS.register("medal")
+class MedalHeuristicConfig(HeuristicConfigBase):
+    name: Literal["medal"] = "medal"
+
+
+@register_heuristic
 class MedalHeuristic(GreedyFeatureHeuristic):
     """Farthest from the running labeled centroid, on [T_f(x) ⁀ alpha V(x)] of the whole pool."""
 
-    name = "medal"
+    config_class = MedalHeuristicConfig
     greedy = staticmethod(greedy_centroid_with_distances)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 
-from raysweep.heuristics.base import HEURISTICS, SelectionContext, TopKHeuristic
+from raysweep.heuristics.base import HeuristicConfigBase, SelectionContext, TopKHeuristic, register_heuristic
 
 
-@HEURISTICS.register("random")
+class RandomHeuristicConfig(HeuristicConfigBase):
+    name: Literal["random"] = "random"
+
+
+@register_heuristic
 class RandomHeuristic(TopKHeuristic):
     """Scores are uniform draws; the top ``budget`` are a uniform random subset."""
 
-    name = "random"
+    config_class = RandomHeuristicConfig
 
     def score(self, context: SelectionContext, candidates: torch.Tensor) -> torch.Tensor:
         # Drawn on the CPU generator, then moved: the same picks on every device.

@@ -23,11 +23,19 @@ pick-by-pick order exactly.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
+from pydantic import Field
 
-from raysweep.config import TypiclustHeuristicConfig
-from raysweep.heuristics.base import HEURISTICS, Heuristic, Selection, SelectionContext, check_budget
+from raysweep.heuristics.base import (
+    Heuristic,
+    HeuristicConfigBase,
+    Selection,
+    SelectionContext,
+    check_budget,
+    register_heuristic,
+)
 from raysweep.heuristics.kmeans import check_finite, kmeans
 from raysweep.heuristics.weighting import weigh_features
 
@@ -161,9 +169,23 @@ def typical_picks(
     return torch.cat(picks), torch.cat(scores)
 
 
-@HEURISTICS.register("typiclust")
+class TypiclustHeuristicConfig(HeuristicConfigBase):
+    name: Literal["typiclust"] = "typiclust"
+    max_clusters: int = Field(default=500, gt=0)
+    """k-means clusters: |labeled| + budget, capped here (reference code: 500)."""
+    min_cluster_size: int = Field(default=5, ge=0)
+    """Clusters of at most this many points come last (reference code: 5, where they are dropped)."""
+    neighbours: int = Field(default=20, gt=0)
+    """Typicality: inverse mean squared distance to this many nearest neighbours in the cluster, fewer
+    (half the cluster's remaining points) in small clusters (reference code: 20)."""
+    kmeans_iterations: int = Field(default=100, gt=0)
+    """Cap on Lloyd iterations after k-means++ seeding; they stop earlier once no point changes
+    cluster (scikit-learn's MiniBatchKMeans, which the reference calls, caps at 100)."""
+
+
+@register_heuristic
 class TypiclustHeuristic(Heuristic):
-    name = "typiclust"
+    config_class = TypiclustHeuristicConfig
     supports_vae = True
     supports_vae_only = True
     model_independent_of_alpha = True

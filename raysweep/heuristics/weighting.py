@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import get_args
+from typing import Literal, get_args
 
 import torch
 
-from raysweep.config import AlphaScaling
-
+AlphaScaling = Literal["raw", "balanced"]
+"""How alpha weighs the VAE block against the task block (the trial config's ``alpha_scaling``)."""
 ALPHA_SCALINGS: tuple[str, ...] = get_args(AlphaScaling)
 _ROW_CHUNK = 16384
 

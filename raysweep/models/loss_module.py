@@ -15,11 +15,26 @@ running average for inference, as BatchNorm does with its statistics.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from raysweep.models.resnet import STAGE_CHANNELS
+
+
+@dataclass(frozen=True)
+class LossModuleTraining:
+    """How a trial trains its loss-prediction module beside the task model (learning loss asks for it)."""
+
+    hidden_dim: int
+    """Units per stage in the module."""
+    margin: float
+    """Pair-loss margin xi."""
+    weight: float
+    """Weight lambda of the module's loss term."""
+    detach_epoch: int | None
+    """Epoch after which the module's inputs are detached from the backbone; None: 60% of the epochs."""
 
 
 class LossPredictionModule(nn.Module):

@@ -17,9 +17,8 @@ heuristics that used it).
 
 from __future__ import annotations
 
+import io
 import math
-import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ import ray
 from ray.util.placement_group import PlacementGroup, placement_group_table
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
+from raysweep.atomic import atomic_write_bytes
 from raysweep.config import DatasetConfig, EncoderConfig, VAEConfig
 from raysweep.data import load_dataset
 from raysweep.data.base import ALDataset
@@ -111,16 +111,10 @@ def pool_encoder(vae: VAEConfig, encoder: EncoderConfig) -> PoolEncoder:
 
 
 def write_embeddings(path: Path, embeddings: np.ndarray, train_seconds: float = math.nan) -> None:
-    """Write to a temp file in the same folder and rename: a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, embeddings=embeddings, train_seconds=np.float64(train_seconds))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """The embeddings and their training's seconds as one npz, whole or not at all."""
+    buffer = io.BytesIO()
+    np.savez(buffer, embeddings=embeddings, train_seconds=np.float64(train_seconds))
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def read_embeddings(path: Path) -> np.ndarray | None:

@@ -20,14 +20,21 @@ from typing import Any
 import numpy as np
 import ray
 import torch
-from mlflow.tracking import MlflowClient
 from ray import tune
 
-from raysweep.config import VAE_HEURISTICS
+from raysweep.curves import normalised_area
 from raysweep.encoders import embedding_provider
 from raysweep.labels import indices_sha256, initial_label_indices
-from raysweep.loop import TrajectoryState, label_schedule, run_trajectory
-from raysweep.search import setting_label, trial_objective
+from raysweep.loop import TrajectoryResult, TrajectoryState, run_trajectory
+from raysweep.schedule import label_schedule
+from raysweep.schema import (
+    RESULT_AREA,
+    RESULT_N_LABELS,
+    RESULT_OBJECTIVE,
+    RESULT_ROUND,
+    RESULT_ROUNDS,
+    TRIAL_CONFIG_KEY,
+)
 from raysweep.shell.checkpoints import (
     RestorePoint,
     StorageFull,
@@ -36,7 +43,7 @@ from raysweep.shell.checkpoints import (
     save_checkpoint,
     trial_checkpoints,
 )
-from raysweep.sweep import SweepConfig, Trial, proposed_trial
+from raysweep.shell.plan import GridPlan
 
 FAULT_ENV = "RAYSWEEP_FAULT_AFTER_ROUND"
 """Fault injection for tests: ``<round>:<trial key substring>`` kills the trial's worker process
@@ -48,7 +55,9 @@ class SweepContext:
     """What every trial of a sweep shares (passed once through ``tune.with_parameters``)."""
 
     sweep_id: str
-    trials: dict[str, Trial]
+    plan: GridPlan
+    """How the sweep hands out trials (a grid or a search): which trial a Tune config names, its tags,
+    its objective."""
     tracking_uri: str
     experiment_id: str
     parent_run_id: str
@@ -57,34 +66,6 @@ class SweepContext:
     cpus_per_trial: float
     sweep_dir: str
     tracking_outage_limit_s: float
-    sweep: SweepConfig | None = None
-    """A search's sweep config: its settings' trials are built from the searcher's proposals (under
-    ``search`` in the Tune config, beside the key), and every trial reports the search's objective."""
-
-
-def resolve_trial(config: dict[str, Any], context: SweepContext) -> Trial:
-    """The trial a Tune config names: a grid's or reference arm's by key, a search setting's from its proposal."""
-    key = config["trial"]
-    if key in context.trials:
-        return context.trials[key]
-    return proposed_trial(context.sweep, config["search"])
-
-
-def search_tags(trial: Trial, proposal: dict[str, Any] | None) -> dict[str, str]:
-    """Where a trial of a search stands in it: its group, its setting, the searcher's order (0: the alpha-0 reference)."""
-    if proposal is not None:
-        return {
-            "raysweep.search_group": proposal["group"],
-            "raysweep.setting": setting_label(proposal["values"]),
-            "raysweep.setting_index": str(proposal["setting"]),
-        }
-    if trial.heuristic in VAE_HEURISTICS:
-        return {
-            "raysweep.search_group": f"{trial.dataset}/{trial.heuristic}",
-            "raysweep.setting": "alpha=0",
-            "raysweep.setting_index": "0",
-        }
-    return {}
 
 
 def restore_point(key: str, sweep_dir: str) -> RestorePoint:
@@ -101,13 +82,6 @@ def restore_point(key: str, sweep_dir: str) -> RestorePoint:
             folders.append(Path(folder))
             return choose_restore_point(folders)
     return choose_restore_point(folders)
-
-
-def normalised_area(n_labels: list[int], values: list[float]) -> float:
-    """Trapezoid area under the curve divided by the label range (in the metric's units)."""
-    if len(n_labels) < 2:
-        return float(values[0]) if values else float("nan")
-    return float(np.trapezoid(values, n_labels) / (n_labels[-1] - n_labels[0]))
 
 
 def maybe_inject_fault(key: str, round_index: int, sweep_dir: str) -> None:
@@ -129,8 +103,8 @@ def maybe_inject_fault(key: str, round_index: int, sweep_dir: str) -> None:
 def run_trial(config: dict[str, Any], context: SweepContext) -> None:
     # One line per round is ours to print; Ray's own "Checkpoint successfully created" per round is noise.
     logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
-    key = config["trial"]
-    trial = resolve_trial(config, context)
+    key = config[TRIAL_CONFIG_KEY]
+    trial = context.plan.resolve(config)
     torch.set_num_threads(max(1, int(context.cpus_per_trial)))
 
     handle = ray.get(context.dataset_store.get.remote(trial.config.dataset))
@@ -141,12 +115,14 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
         print(f"[{key}] {start.note}", flush=True)
 
     # mlflow imported here, not at module import, for the workers' startup
-    from raysweep.shell.tracking import (
+    from mlflow.tracking import MlflowClient
+
+    from raysweep.shell.tracking.patience import (
         TrackingPatience,
         TrackingUnavailable,
-        TrialRun,
         short_mlflow_http_attempts,
     )
+    from raysweep.shell.tracking.trial_run import TrialRun
 
     short_mlflow_http_attempts()
     client = MlflowClient(context.tracking_uri)
@@ -170,9 +146,7 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
     )
     run.set_initial_labels_hash(indices_sha256(initial))
     run.set_node(ray.get_runtime_context().get_node_id())
-    search = context.sweep.sweep.search if context.sweep is not None else None
-    if search is not None:
-        run.set_tags(search_tags(trial, config.get("search")))
+    run.set_tags(context.plan.tags(trial, config))
 
     def pool_embeddings() -> np.ndarray:
         [ref] = ray.get(context.embedding_store.get.remote(handle, trial.config.vae, trial.config.encoder))
@@ -187,17 +161,18 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
         n_labels = [point.n_labels for point in state.curve]
         accuracy = [point.metrics["accuracy"] for point in state.curve]
         metrics = {
-            "round": last.round_index,
-            "rounds": rounds,  # the launcher's summary tells finished trajectories from stopped ones
-            "n_labels": last.n_labels,
+            RESULT_ROUND: last.round_index,
+            RESULT_ROUNDS: rounds,  # the launcher's summary tells finished trajectories from stopped ones
+            RESULT_N_LABELS: last.n_labels,
             "accuracy": last.metrics["accuracy"],
             "auc": last.metrics.get("auc", float("nan")),
-            "area_under_curve": normalised_area(n_labels, accuracy),
+            RESULT_AREA: normalised_area(n_labels, accuracy),
             "train_seconds": last.metrics["train_seconds"],
             "selection_seconds": last.metrics.get("selection_seconds", 0.0),
         }
-        if search is not None:
-            metrics["objective"] = trial_objective(state.curve, search.objective)
+        objective = context.plan.objective(state.curve)
+        if objective is not None:
+            metrics[RESULT_OBJECTIVE] = objective
         return metrics
 
     def on_state(state: TrajectoryState) -> None:
@@ -227,6 +202,8 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
     if start.state is not None and start.state.labels.next_round >= rounds:
         # Finished before a resume that had to start Tune afresh: report the curve, rerun nothing.
         tune.report(tune_metrics(start.state))
+        run.finish(start.state.curve, TrajectoryResult.of(start.state).picks)
+        return
 
     try:
         result = run_trajectory(

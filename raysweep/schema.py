@@ -1,0 +1,180 @@
+"""Every name outside code reads: MLflow's tags, params, metrics and artifacts, and Tune's result keys.
+
+The one definition of raysweep's run schema. The shell writes it (``raysweep.shell.tracking``, the
+trainable, the launcher), ``analysis`` reads it, and neither spells a name itself. Names are only
+ever added, never renamed: sweeps logged by earlier versions stay readable.
+
+Layout of a sweep in MLflow:
+
+- one parent run per sweep: tags :data:`SWEEP_ID_TAG`, :data:`ROLE_TAG` = :data:`ROLE_SWEEP`,
+  :data:`TRIALS_TAG`; the :data:`SWEEP_PARAMS` (budgets and axes; a search adds ``search.*``); the
+  resolved config as :data:`SWEEP_CONFIG_ARTIFACT`; at the end the :data:`SWEEP_METRICS`,
+  :data:`VAE_SECONDS_METRIC` and :data:`VAE_TRAININGS_ARTIFACT` (one row per pool encoder: dataset,
+  vae and encoder configs, cache_key, trained_this_run, seconds, the keys of the trials that used it);
+  a search's outcome (:data:`SEARCH_OUTCOME_ARTIFACT`, per-group metrics and best-setting tags); the
+  analysis report under :data:`ANALYSIS_ARTIFACT_DIR`.
+- one child run per trial: tags :data:`PARENT_RUN_TAG`, :data:`SWEEP_ID_TAG`, :data:`ROLE_TAG` =
+  :data:`ROLE_TRIAL`, :data:`TRIAL_KEY_TAG` (``dataset/heuristic/alpha/seed``, ``/encoder`` appended
+  when not ``vae``), :data:`HEURISTIC_TAG`, :data:`ALPHA_TAG`, :data:`ENCODER_TAG`,
+  :data:`INITIAL_LABELS_TAG`, :data:`NODE_TAG`, :data:`ERROR_TAG` (why a FAILED run failed); the
+  :data:`TRIAL_PARAMS` and the whole resolved trial config flattened under :data:`CONFIG_PARAM_PREFIX`;
+  the :data:`ROUND_METRICS` with step = number of labels, and :data:`ROUND_INDEX_METRIC`; at the end
+  :data:`TRACKING_SECONDS_METRIC`; artifacts :data:`PICKS_ARTIFACT`, :data:`CURVE_ARTIFACT`. A search's
+  trials carry the :data:`SEARCH_TRIAL_TAGS`, and one stopped early :data:`STOPPED_EARLY_TAG`.
+
+Which round metrics appear where: ``auc`` where it is defined; ``encoder_seconds`` in every round
+that reads VAE features (a ``cvae`` retraining, or the wait for the store's array); in every
+selecting round of a trial that uses VAE features ``task_feature_spread``, ``vae_feature_spread``
+(RMS distance to the pool centroid of each block as the heuristic sees it, after scaling and alpha),
+``vae_share`` (the VAE block's fraction of the squared distances; for loss prediction of its head
+input's spread), ``equivalent_raw_alpha`` (core-set, MedAL), and for heuristics whose model does not
+depend on alpha ``plain_overlap`` (fraction of the round's picks the same heuristic at alpha 0 picks
+on the same model) with ``diagnostics_seconds``.
+"""
+
+from __future__ import annotations
+
+# --------------------------------------------------------------------------------------------
+# Tags
+# --------------------------------------------------------------------------------------------
+
+SWEEP_ID_TAG = "raysweep.sweep_id"
+ROLE_TAG = "raysweep.role"
+ROLE_SWEEP = "sweep"
+ROLE_TRIAL = "trial"
+TRIALS_TAG = "raysweep.trials"
+"""Parent run: how many trials the sweep planned."""
+PARENT_RUN_TAG = "mlflow.parentRunId"
+"""MLflow's own tag that nests a trial's run under its sweep's run in the UI."""
+
+TRIAL_KEY_TAG = "raysweep.trial_key"
+HEURISTIC_TAG = "raysweep.heuristic"
+ALPHA_TAG = "raysweep.alpha"
+ENCODER_TAG = "raysweep.encoder"
+INITIAL_LABELS_TAG = "raysweep.initial_labels_sha256"
+"""SHA-256 of the trial's initial labels: runs compared by seed must carry the same one."""
+NODE_TAG = "raysweep.node_id"
+"""The Ray node the trial (last) ran on."""
+ERROR_TAG = "raysweep.error"
+
+SEARCH_GROUP_TAG = "raysweep.search_group"
+"""``dataset/heuristic``: the settings searched together."""
+SETTING_TAG = "raysweep.setting"
+"""``alpha=0.371326,vae.latent_dim=16``."""
+SETTING_INDEX_TAG = "raysweep.setting_index"
+"""1, 2, ... in the searcher's order; 0 for the alpha-0 reference."""
+STOPPED_EARLY_TAG = "raysweep.stopped_early"
+"""On a trial stopped by early stopping: its last round (the run is KILLED)."""
+SEARCH_TRIAL_TAGS = (SEARCH_GROUP_TAG, SETTING_TAG, SETTING_INDEX_TAG)
+SEARCH_BEST_TAG_PREFIX = "raysweep.search.best."
+"""Parent run, one per search group: the best setting's label."""
+
+# --------------------------------------------------------------------------------------------
+# Params
+# --------------------------------------------------------------------------------------------
+
+TRIAL_PARAMS = (
+    "dataset",
+    "heuristic",
+    "alpha",
+    "seed",
+    "encoder",
+    "uses_vae",
+    "initial_labels",
+    "labels_per_round",
+)
+"""A trial run's own params besides its flattened config (``encoder``: the config's, ``vae`` at alpha 0)."""
+CONFIG_PARAM_PREFIX = "config."
+"""A trial run's whole resolved config, flattened: ``config.training.lr``, ``config.alpha_scaling``, ..."""
+ALPHA_SCALING_PARAM = CONFIG_PARAM_PREFIX + "alpha_scaling"
+
+SCHEDULE_PARAMS = (
+    "schedule.initial_labels",
+    "schedule.labels_per_round",
+    "schedule.rounds",
+    "schedule.max_labels",
+)
+POOL_SIZE_PARAM = "dataset.pool_size"
+AXIS_PARAMS = ("datasets", "heuristics", "alphas", "seeds", "encoders")
+SWEEP_PARAMS = (*SCHEDULE_PARAMS, POOL_SIZE_PARAM, *AXIS_PARAMS, "trials")
+"""The parent run's params (values: the sweep's; an unset field logs ``None``)."""
+SEARCH_PARAM_PREFIX = "search."
+
+# --------------------------------------------------------------------------------------------
+# Metrics
+# --------------------------------------------------------------------------------------------
+
+ROUND_METRICS = (
+    "accuracy",
+    "auc",
+    "train_seconds",
+    "selection_seconds",
+    "eval_seconds",
+    "inference_seconds",
+    "encoder_seconds",
+    "task_feature_spread",
+    "vae_feature_spread",
+    "vae_share",
+    "equivalent_raw_alpha",
+    "plain_overlap",
+    "diagnostics_seconds",
+)
+"""Per-round metrics of a trial run, logged at step = number of labels."""
+ROUND_INDEX_METRIC = "round"
+"""Logged beside the round metrics: the round's index."""
+DIAGNOSTIC_METRICS = ("vae_share", "plain_overlap", "diagnostics_seconds")
+"""Round metrics that only trials with VAE features log: how much the VAE block weighed."""
+TRACKING_SECONDS_METRIC = "tracking_seconds"
+"""A trial's time in MLflow calls, logged once at its end."""
+
+VAE_TRAININGS_METRIC = "vae_trainings"
+"""Pool-encoder trainings this run (its first name, kept for readers of older sweeps)."""
+SWEEP_METRICS = (
+    VAE_TRAININGS_METRIC,
+    "vae_cache_hits",
+    "encoder_trainings",
+    "encoder_cache_hits",
+    "trials_finished",
+    "trials_failed",
+    "sweep_seconds",
+)
+"""The parent run's metrics at the end of each driver run (plus ``encoder_trainings.<name>``)."""
+ENCODER_TRAININGS_PREFIX = "encoder_trainings."
+VAE_SECONDS_METRIC = "vae_seconds"
+"""Training seconds of every pool encoder the sweep's trials used (trained now or read from the cache)."""
+SEARCH_SETTINGS_TRIED_METRIC = "search_settings_tried"
+SEARCH_GROUP_METRIC_PREFIXES = (
+    "search_settings_tried.",
+    "search_best_objective.",
+    "search_reference_objective.",
+)
+"""Parent run, one metric per search group (``<prefix><dataset>/<heuristic>``)."""
+
+# --------------------------------------------------------------------------------------------
+# Artifacts
+# --------------------------------------------------------------------------------------------
+
+PICKS_ARTIFACT = "picks.npz"
+"""A trial's picks: ``round_0`` the initial labels, ``round_r`` the points bought in round r."""
+CURVE_ARTIFACT = "curve.csv"
+SWEEP_CONFIG_ARTIFACT = "sweep_config.yaml"
+VAE_TRAININGS_ARTIFACT = "vae_trainings.json"
+SEARCH_OUTCOME_ARTIFACT = "search.json"
+ANALYSIS_ARTIFACT_DIR = "analysis"
+
+# --------------------------------------------------------------------------------------------
+# Tune: a trial's config and its per-round result
+# --------------------------------------------------------------------------------------------
+
+TRIAL_CONFIG_KEY = "trial"
+"""The trial key in a Tune trial's config (the only thing Tune's param space carries)."""
+PROPOSAL_CONFIG_KEY = "search"
+"""A searched trial's proposal in its Tune config: ``{group, setting, seed, values}``."""
+RESULT_ROUND = "round"
+RESULT_ROUNDS = "rounds"
+"""The trajectory's length: a result whose round is the last one is a finished trajectory."""
+RESULT_N_LABELS = "n_labels"
+RESULT_AREA = "area_under_curve"
+"""Normalised area under the test accuracy curve so far."""
+RESULT_OBJECTIVE = "objective"
+"""A search's objective over the curve so far."""

@@ -1,0 +1,160 @@
+"""``python -m raysweep.launch CONFIG``: run a whole sweep with Ray Tune, every curve in MLflow.
+
+    python -m raysweep.launch CONFIG [--smoke] [--set a.b=value ...] [--address ADDR]
+        [--tracking-uri URI] [--storage PATH] [--resume [SWEEP_ID]] [--dry-run]
+        [--tracking-outage-limit SECONDS]
+
+The command line: arguments, the input checks (``raysweep.shell.preflight``) before anything
+starts, the sweep (``raysweep.shell.launch``), and the exit code (``raysweep.shell.exit_codes``).
+Bad input is caught before Ray starts, or right after it for the GPU check, and leaves nothing
+behind: no MLflow run, no storage folder. A stopped sweep prints the command that resumes it
+(:func:`resume_command`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+# Read by Ray and Tune when they are imported, so set before any ray import: the classic progress
+# table (with our metric columns) and every trial's per-round line, not deduplicated.
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+# Checkpointing every round is the design (resume mid-trajectory), not a misconfiguration to warn about.
+os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+
+from raysweep.data.base import DataError
+from raysweep.models.resnet import WeightsError
+from raysweep.registry import UnknownNameError
+from raysweep.shell.exit_codes import EXIT_BAD_INPUT, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, LaunchError
+from raysweep.shell.tracking import DEFAULT_OUTAGE_LIMIT_S
+from raysweep.sweep.config import SweepConfig, load_sweep_config
+from raysweep.sweep.smoke import smoke
+from raysweep.sweep.trials import Trial, expand_trials
+from raysweep.typed_config import ConfigError
+
+BAD_INPUT_ERRORS = (ConfigError, DataError, LaunchError, WeightsError, UnknownNameError)
+"""What the input checks raise for bad input: exit 2 with the message, no traceback."""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m raysweep.launch",
+        description="Run an active-learning sweep (one Ray Tune trial per dataset/heuristic/alpha/seed).",
+    )
+    parser.add_argument("config", type=Path, help="sweep YAML, e.g. configs/quickstart.yaml")
+    parser.add_argument(
+        "--smoke", action="store_true", help="shrink pool, budgets, epochs, rounds and seeds; keep the axes"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. --set training.lr=0.01 (repeatable)",
+    )
+    parser.add_argument("--address", help="address of a running Ray cluster (default: start a local one)")
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///mlflow.db here)")
+    parser.add_argument("--storage", type=Path, help="Ray Tune storage path (default: from the config)")
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const="latest",
+        metavar="SWEEP_ID",
+        help="resume the latest (or the named) sweep of this experiment from its checkpoints",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print the resolved trial list and exit")
+    parser.add_argument(
+        "--tracking-outage-limit",
+        type=positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help=f"how long trials wait out an unreachable MLflow tracking store before failing "
+        f"(default {DEFAULT_OUTAGE_LIMIT_S:.0f}); a retry or --resume continues from the last round",
+    )
+    return parser.parse_args(argv)
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def resume_command(args: argparse.Namespace, sweep_id: str) -> str:
+    """The exact command that resumes this sweep: the same config and flags, from the same directory."""
+    command = [sys.executable, "-m", "raysweep.launch", str(args.config)]
+    if args.smoke:
+        command.append("--smoke")
+    for override in args.overrides:
+        command += ["--set", override]
+    for flag, value in (
+        ("--address", args.address),
+        ("--tracking-uri", args.tracking_uri),
+        ("--storage", args.storage),
+        ("--tracking-outage-limit", args.tracking_outage_limit),
+    ):
+        if value is not None:
+            command += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    command += ["--resume", sweep_id]
+    return f"cd {shlex.quote(os.getcwd())} && {shlex.join(command)}"
+
+
+def print_trials(
+    trials: list[Trial], sweep: SweepConfig, pools: dict[str, int], plan_lines: list[str]
+) -> None:
+    """The resolved trial list (``--dry-run``, and the start of every sweep)."""
+    from raysweep.schedule import label_schedule
+
+    print(f"{len(trials)} trials in experiment {sweep.experiment!r}:")
+    print(f"  {'trial key':<48} {'uses_vae':<9} labels schedule")
+    for trial in trials:
+        counts = label_schedule(trial.config.schedule, pools[trial.dataset])
+        print(
+            f"  {trial.key:<48} {trial.config.uses_vae!s:<9} {counts[0]} -> {counts[-1]} in {len(counts)} rounds"
+        )
+    for line in plan_lines:
+        print(line)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        from raysweep.shell.plan import plan_for
+        from raysweep.shell.preflight import check_inputs, resolve_paths
+
+        sweep = load_sweep_config(args.config, args.overrides)
+        if args.smoke:
+            sweep = smoke(sweep)
+        sweep = resolve_paths(sweep, args)
+        trials = expand_trials(sweep)
+        pools = check_inputs(sweep, trials)
+        plan = plan_for(sweep, trials)
+        print_trials(trials, sweep, pools, plan.describe())
+        if args.dry_run:
+            return EXIT_OK
+        from raysweep.shell.launch import run_sweep
+
+        code = run_sweep(sweep, plan, args)
+    except BAD_INPUT_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # Ctrl-C while the input was being checked: nothing was started
+        print("\nstopped by SIGINT before the sweep started: nothing to resume", file=sys.stderr)
+        return EXIT_SIGINT
+    if code in (EXIT_SIGINT, EXIT_SIGTERM):
+        # Everything is cleaned up (Ray shut down, runs marked, lock released). A Ctrl-C from a
+        # terminal also reached the local Ray's GCS and raylet, and the interpreter's own teardown
+        # then waits ~10 s on them in C++; a stopped sweep should stop now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

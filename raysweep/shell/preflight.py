@@ -1,0 +1,76 @@
+"""Every check of the input before Ray starts: a bad config or missing data is exit 2 with nothing
+written (no MLflow run, no storage folder).
+
+:func:`resolve_paths` makes every path absolute (Tune runs trials in their own working directories);
+:func:`check_inputs` loads each dataset once and checks the schedule against its pool, the ImageNet
+weights and the device settings; :func:`check_reachable` fails fast on a Ray address nobody answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+from pathlib import Path
+
+from raysweep.data import load_dataset
+from raysweep.models.resnet import load_imagenet_state_dict
+from raysweep.schedule import ScheduleError, label_schedule
+from raysweep.shell.exit_codes import LaunchError
+from raysweep.shell.tracking.uris import default_tracking_uri
+from raysweep.sweep.config import SweepConfig
+from raysweep.sweep.trials import Trial
+
+
+def resolve_paths(sweep: SweepConfig, args: argparse.Namespace) -> SweepConfig:
+    """Absolute paths everywhere: Tune trials run in their own working directories."""
+    root = sweep.dataset.root.expanduser().resolve()
+    storage = (args.storage or sweep.storage).expanduser().resolve()
+    tracking_uri = args.tracking_uri or sweep.tracking_uri
+    if tracking_uri is None:
+        tracking_uri = default_tracking_uri()
+    elif tracking_uri.startswith("sqlite:///") and not tracking_uri.startswith("sqlite:////"):
+        tracking_uri = f"sqlite:///{Path(tracking_uri.removeprefix('sqlite:///')).resolve()}"
+    datasets = [
+        f"npz:{Path(name[4:]).expanduser().resolve()}" if name.startswith("npz:") else name
+        for name in sweep.sweep.datasets
+    ]
+    return sweep.model_copy(
+        update={
+            "dataset": sweep.dataset.model_copy(update={"root": root}),
+            "storage": storage,
+            "tracking_uri": tracking_uri,
+            "sweep": sweep.sweep.model_copy(update={"datasets": datasets}),
+        }
+    )
+
+
+def check_inputs(sweep: SweepConfig, trials: list[Trial]) -> dict[str, int]:
+    """Load every dataset once and check budgets, weights and devices. Returns pool sizes."""
+    if sweep.device.startswith("cuda") and sweep.resources.gpu == 0:
+        raise LaunchError(
+            f"device: {sweep.device} but resources.gpu is 0; give trials a GPU or use device: auto"
+        )
+    if sweep.model.pretrained:
+        load_imagenet_state_dict(sweep.model.weights_path)
+    pools = {}
+    for name in sweep.sweep.datasets:
+        config = trials[[t.dataset for t in trials].index(name)].config.dataset
+        dataset = load_dataset(config)
+        try:
+            label_schedule(sweep.schedule, dataset.n_pool)
+        except ScheduleError as exc:
+            raise LaunchError(f"dataset {name}: {exc}") from None
+        pools[name] = dataset.n_pool
+        del dataset
+    return pools
+
+
+def check_reachable(address: str) -> None:
+    """Fail fast on a HOST:PORT nobody listens on; ray.init would retry for minutes."""
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():
+        return  # ray://, auto, ...: leave it to Ray
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise LaunchError(f"--address {address}: no Ray cluster answers there ({exc})") from None

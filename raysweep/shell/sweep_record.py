@@ -1,0 +1,73 @@
+"""The sweep folder (``<storage>/<experiment>/<sweep id>``) and its record, ``raysweep.json``: what a
+``--resume`` needs to find everything again; and whether Tune's own state there can be restored."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from raysweep.atomic import atomic_write_text
+from raysweep.shell.exit_codes import LaunchError
+
+SWEEP_FILE = "raysweep.json"
+TUNE_STATE_GLOB = "experiment_state-*.json"
+
+
+@dataclass
+class SweepRecord:
+    """``raysweep.json`` in the sweep folder."""
+
+    sweep_id: str
+    experiment_id: str
+    parent_run_id: str
+    tracking_uri: str
+    config_digest: str
+
+    def write(self, folder: Path) -> None:
+        """Whole or not at all: a full disk never leaves half a record."""
+        atomic_write_text(folder / SWEEP_FILE, json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def read(cls, folder: Path) -> SweepRecord:
+        return cls(**json.loads((folder / SWEEP_FILE).read_text()))
+
+
+def new_sweep_id(digest: str) -> str:
+    """``20261206-014935-a1b2c3``: when it started, and the config it started with."""
+    return f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{digest[:6]}"
+
+
+def find_sweep_folder(experiment_dir: Path, wanted: str) -> Path:
+    """The folder of sweep ``wanted`` (an id, or ``latest``: the last one written) under the experiment."""
+    if wanted != "latest":
+        folder = experiment_dir / wanted
+        if not (folder / SWEEP_FILE).is_file():
+            raise LaunchError(f"--resume {wanted}: no sweep at {folder}")
+        return folder
+    candidates = sorted(experiment_dir.glob(f"*/{SWEEP_FILE}"), key=lambda p: p.stat().st_mtime)
+    if not candidates:
+        raise LaunchError(f"--resume: no sweep to resume under {experiment_dir}")
+    return candidates[-1].parent
+
+
+def tune_state_problem(sweep_dir: Path) -> str | None:
+    """Why Tuner.restore cannot take up this sweep folder, or None if it can.
+
+    Tune does not check its experiment state itself: a truncated file makes it log an error and
+    restart with no trials. An unreadable state file is renamed so that no later resume picks it.
+    """
+    from ray import tune
+
+    if not tune.Tuner.can_restore(str(sweep_dir)):
+        return "Tune had not saved its state"
+    states = sorted(sweep_dir.glob(TUNE_STATE_GLOB))
+    if not states:
+        return "Tune had not saved its state"
+    try:
+        json.loads(states[-1].read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        states[-1].rename(states[-1].with_name(states[-1].name + ".damaged"))
+        return f"Tune's state file {states[-1].name} is damaged ({type(exc).__name__})"
+    return None
