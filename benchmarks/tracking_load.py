@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/tracking_load.py                 # 200 trials per backend
     .venv/bin/python benchmarks/tracking_load.py --trials 40     # a shorter run
 
-Starts the cluster the tests use (``tests/cluster_helpers.LocalCluster``: two Ray nodes of one CPU
+Starts the cluster the tests use (``tests/helpers/cluster.LocalCluster``: two Ray nodes of one CPU
 each, PostgreSQL and an ``mlflow server`` with proxied artifacts, all on 127.0.0.1), then runs the
 same sweep twice through the real CLI on that cluster, half a CPU per trial (four at once):
 
@@ -37,7 +37,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # the test suite's cluster helpers, reused as they are
 
-from cluster_helpers import LocalCluster  # noqa: E402
+from helpers.cluster import LocalCluster  # noqa: E402
 
 from raysweep.schema import NODE_TAG, ROLE_TAG, ROLE_TRIAL, TRIAL_KEY_TAG  # noqa: E402
 

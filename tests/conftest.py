@@ -1,4 +1,4 @@
-"""Shared fixtures. Data-file fixtures write tiny datasets in the real formats (see tests/datafiles.py)."""
+"""Shared fixtures. Data-file fixtures write tiny datasets in the real formats (see tests/helpers/datafiles.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from datafiles import Written, write_chestmnist, write_mnist, write_pathmnist
+from helpers.datafiles import Written, write_chestmnist, write_mnist, write_pathmnist
 
 if TYPE_CHECKING:  # the cluster helpers import Ray: only the type is needed here
-    from cluster_helpers import Driver
+    from helpers.cluster import Driver
 
 
 @pytest.fixture

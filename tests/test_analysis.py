@@ -1,4 +1,4 @@
-"""The analysis package on MLflow stores written with the real mlflow client (tests/analysis_helpers.py).
+"""The analysis package on MLflow stores written with the real mlflow client (tests/helpers/mlflow_runs.py).
 
 One module-level store holds several experiments so the sqlite schema is created once:
 ``study`` (digits; core-set alphas 0, 0.5, 1 with +0.03 injected at alpha 0.5; loss prediction 0, 1
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_helpers import (
+from helpers.mlflow_runs import (
     T0_MS,
     Diagnostics,
     base_curve,

@@ -13,7 +13,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_helpers import T0_MS, base_curve, get_or_create_experiment, initial_hash, store_uri, write_trial
+from helpers.mlflow_runs import (
+    T0_MS,
+    base_curve,
+    get_or_create_experiment,
+    initial_hash,
+    store_uri,
+    write_trial,
+)
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
@@ -125,7 +132,7 @@ def test_encoder_seconds_and_report_section(sweep, tmp_path) -> None:
 
 
 def test_a_sweep_without_other_encoders_gets_no_section(tmp_path) -> None:
-    from analysis_helpers import write_sweep
+    from helpers.mlflow_runs import write_sweep
 
     uri = store_uri(tmp_path)
     write_sweep(

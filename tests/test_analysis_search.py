@@ -1,6 +1,6 @@
 """The analysis of a search sweep: settings in the searcher's order, the best one against alpha 0.
 
-The store is written with the real mlflow client in the launcher's schema (tests/analysis_helpers.py)
+The store is written with the real mlflow client in the launcher's schema (tests/helpers/mlflow_runs.py)
 plus a search's tags; curves carry a known gain per alpha, so the best setting is a known answer.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_helpers import initial_hash, store_uri, write_sweep, write_trial
+from helpers.mlflow_runs import initial_hash, store_uri, write_sweep, write_trial
 from mlflow import MlflowClient
 
 from analysis import search, stats

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cluster_helpers import (
+from helpers.cluster import (
     REQUIRE_CLUSTER_ENV,
     ClusterUnavailable,
     LocalCluster,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from datafiles import (
+from helpers.datafiles import (
     MNIST_FILES,
     Written,
     medmnist_arrays,

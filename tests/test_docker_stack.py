@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from cluster_helpers import MlflowRest, metrics, tags
+from helpers.cluster import MlflowRest, metrics, tags
 
 from raysweep.sweep.config import load_sweep_config
 from raysweep.sweep.smoke import smoke

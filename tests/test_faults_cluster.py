@@ -1,5 +1,5 @@
 """Faults a cluster meets, on docker/compose.yaml's topology without containers (two Ray nodes, an
-``mlflow server`` on PostgreSQL, all on 127.0.0.1; see ``cluster_helpers.LocalCluster``):
+``mlflow server`` on PostgreSQL, all on 127.0.0.1; see ``helpers.cluster.LocalCluster``):
 
 - the tracking server down for 60 s, then back: unnoticed;
 - PostgreSQL restarted under the running tracking server: unnoticed;
@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cluster_helpers import (
+from helpers.cluster import (
     Driver,
     LocalCluster,
     checkpoint_dirs,

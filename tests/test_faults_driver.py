@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cluster_helpers import (
+from helpers.cluster import (
     Driver,
     checkpoint_dirs,
     fault_sweep_steps,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cluster_helpers import (
+from helpers.cluster import (
     Driver,
     checkpoint_dirs,
     fault_sweep_steps,

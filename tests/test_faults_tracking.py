@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cluster_helpers import free_port
+from helpers.cluster import free_port
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, TEMPORARILY_UNAVAILABLE
 from mlflow.tracking import MlflowClient

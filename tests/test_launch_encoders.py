@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from datafiles import write_mnist
+from helpers.datafiles import write_mnist
 from test_launch import QUICKSTART, curves, launch, steps_per_trial, trial_runs
 
 from raysweep.shell.summary import summary_table

@@ -231,7 +231,7 @@ def test_device_comes_from_the_config(digits) -> None:
 def test_medmnist_multilabel_and_rgb_trajectories(tmp_path, flag, heuristic, alpha) -> None:
     """ChestMNIST-shaped multi-label data (per-label BCE, summed binary entropy, mean per-label AUC)
     and PathMNIST-shaped RGB data run Algorithm 1 through medmnist's real classes."""
-    from datafiles import write_chestmnist, write_pathmnist
+    from helpers.datafiles import write_chestmnist, write_pathmnist
 
     writer = write_chestmnist if flag == "chestmnist" else write_pathmnist
     written = writer(tmp_path, {"train": 90, "val": 10, "test": 40})

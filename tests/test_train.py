@@ -8,7 +8,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from datafiles import medmnist_arrays, write_npz
+from helpers.datafiles import medmnist_arrays, write_npz
 from torch import nn
 
 from raysweep.config import DatasetConfig, TrainingConfig
