@@ -42,9 +42,17 @@ class DatasetConfig(Frozen):
     pool_seed: int = 0
     """Seed of the pool subset; shared by every trial of a sweep so all see one pool."""
     eval_split: Literal["test", "val"] = "test"
-    """Split the per-round metrics are computed on."""
+    """Split of the per-round ``accuracy``/``auc``: ``test``, the held-out split results are reported
+    on (every shipped config). ``val`` makes them validation numbers, which choosing and reporting on
+    one split mixes up; ``val_accuracy``/``val_auc`` are logged on the validation split either way."""
     eval_size: int | None = Field(default=None, gt=0)
     """Optional cap on the eval split (a fixed random subset drawn with ``pool_seed``)."""
+    val_size: int | None = Field(default=None, gt=0)
+    """Size of the validation split (``val_accuracy``, ``val_auc``; what a search and the report
+    choose by). A dataset with its own val split (digits, MedMNIST, npz files that carry one) uses it,
+    capped at ``val_size`` (a fixed subset drawn with ``pool_seed``); one without (MNIST) holds out
+    ``val_size`` train points outside the pool (None: the smaller of 5,000 and a tenth of the train
+    split), drawn with ``pool_seed``, so the pool is the same whatever this field says."""
 
     @field_validator("name")
     @classmethod
@@ -59,6 +67,10 @@ class ModelConfig(Frozen):
     """Start from ImageNet weights (paper). Needs ``weights_path`` or torch's hub cache offline."""
     weights_path: Path | None = None
     """Local ``resnet18`` ImageNet state dict; None looks in torch's hub cache."""
+    dropout: float = Field(default=0.0, ge=0, lt=1)
+    """Dropout before the classifier, in every arm of a sweep alike (MC-dropout BALD needs it, and an
+    arm compared with BALD must train the same network: ``configs/strategies.yaml`` sets 0.5 for all).
+    ResNet-18 has none of its own; 0 leaves the network as it was, bit for bit."""
     stem: Literal["repeat", "conv1x1"] = "repeat"
     """How 1-channel 28x28 input meets the 3-channel stem (REFERENCE.md): repeat the channel, or
     learn a 1x1 convolution in front. Both keep the pretrained stem."""
@@ -83,6 +95,13 @@ class TrainingConfig(Frozen):
     """bf16 autocast for training and inference (GPU switch; off by default)."""
     channels_last: bool = False
     """channels_last memory format (GPU switch; off by default)."""
+    until_train_accuracy: float | None = Field(default=None, gt=0, le=1)
+    """Train each round until the task model's accuracy on the labeled set reaches this (checked after
+    every epoch once the round's epochs above are done), as the paper intends ("until >99% train
+    accuracy"), up to ``max_epochs``. None: the epochs above, the paper's stand-in (every round logs
+    ``train_accuracy`` either way, so the report can tell whether they fit the labels)."""
+    max_epochs: int = Field(default=100, gt=0)
+    """Cap on a round's epochs when training until a train accuracy."""
     recalibrate_batchnorm: bool = False
     """After a round's training, recompute BatchNorm's running statistics in one forward pass over the
     labeled points (precise BN). With a few dozen SGD steps the running averages still describe an
@@ -113,7 +132,23 @@ class VAEConfig(Frozen):
     batch_size: int = Field(default=128, gt=0)
     """Batch size; not in the paper."""
     seed: int = 0
-    """Seed of the VAE's init and batch order; one VAE per (dataset, VAE config) in a sweep."""
+    """Seed of the VAE's init and batch order (a trial's: its sweep's ``vae.seed``, resolved)."""
+
+
+class SweepVAEConfig(VAEConfig):
+    """A sweep's ``vae`` block: the trials' VAE settings, with the encoder's seed left to each trial."""
+
+    seed: int | Literal["trial"] = "trial"
+    """``trial`` (default): each trial's pool encoder is seeded by the trial's seed, so the encoder is
+    trained once per (dataset, encoder config, seed), every arm of a seed shares it (pairing kept), and
+    the paired tests' intervals include the variance of training the encoder, the thing the study
+    varies. An integer: one encoder draw for every seed (the earlier behaviour); the tests are then
+    conditional on that draw."""
+
+    def for_trial(self, trial_seed: int) -> VAEConfig:
+        """The trial's VAE config: this block with the seed resolved."""
+        seed = trial_seed if self.seed == "trial" else self.seed
+        return VAEConfig(**{**self.model_dump(), "seed": seed})
 
 
 class VAEEncoderConfig(Frozen):
@@ -208,6 +243,12 @@ class TrialConfig(Frozen):
             raise ValueError(
                 f"alpha={self.alpha} but heuristic {self.heuristic.name!r} takes no VAE features "
                 f"(only {', '.join(names_where('supports_vae'))} do); set alpha to 0"
+            )
+        if capabilities.needs_model_dropout and self.model.dropout <= 0:
+            raise ValueError(
+                f"heuristic {self.heuristic.name!r} samples the model with MC dropout, but model.dropout is 0; "
+                "set model.dropout (e.g. 0.5) for every arm of the sweep, so the arms it is compared with "
+                "train the same network"
             )
         if math.isinf(self.alpha) and not capabilities.supports_vae_only:
             raise ValueError(

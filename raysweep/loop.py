@@ -35,11 +35,13 @@ from raysweep.models.resnet import ResNet18Task, load_imagenet_state_dict
 from raysweep.schedule import label_schedule
 from raysweep.train import (
     DeviceData,
+    TrainUntil,
     classifier_head,
     copy_state,
     evaluate,
     infer,
     resolve_device,
+    split_accuracy,
     tensor_view,
     train_round,
 )
@@ -244,20 +246,36 @@ class RoundRunner:
             if self.feeds_loss_module and vae is not None
             else None
         )
+        labeled = torch.as_tensor(labels.labeled_indices, device=self.device)
+        until = None
+        if training.until_train_accuracy is not None:
+            until = TrainUntil(training.until_train_accuracy, training.max_epochs)
         with seeded_global_rng(derive_seed("dropout", config.seed, round_index), self.device):
             trained = train_round(
                 self.model,
                 self.data,
-                torch.as_tensor(labels.labeled_indices, device=self.device),
+                labeled,
                 training,
                 epochs=training.initial_epochs + round_index * training.epochs_per_round,
                 generator=seeded_generator("train", config.seed, round_index),
                 loss_module=self.loss_module,
                 loss_training=self.loss_training,
                 loss_module_extra=self.loss_module_extra,
+                until=until,
             )
         metrics = evaluate(self.model, self.data, training.eval_batch_size, training.amp_bf16)
         metrics["train_seconds"] = trained.seconds
+        metrics["train_epochs"] = float(trained.epochs)
+        # The paper trains "until >99% train accuracy": whether the round's training fit its labels.
+        metrics["train_accuracy"] = split_accuracy(
+            self.model,
+            self.data,
+            self.data.pool_images,
+            self.data.pool_labels,
+            labeled,
+            training.eval_batch_size,
+            training.amp_bf16,
+        )
         return metrics
 
     def select(
@@ -312,18 +330,27 @@ def plain_overlap(
     seed: int,
     round_index: int,
 ) -> dict[str, float]:
-    """What would alpha = 0 have picked on this same trained model? ``plain_overlap`` near 1 says the
-    alpha arm is not a different experiment. Same generator seed, same (memoised) pool inference:
-    only alpha differs. ``diagnostics_seconds``: the extra selection's time."""
+    """What would alpha = 0 have picked on this same trained model? ``plain_overlap`` near its baseline
+    says the alpha arm is not a different experiment. Same generator seed, same (memoised) pool
+    inference: only alpha differs.
+
+    A heuristic that draws at random picks other points under another seed even at alpha 0, so its
+    overlap is read against ``plain_overlap_baseline``: the plain heuristic against itself under
+    another selection seed, on the same model (1 for deterministic heuristics, not logged).
+    ``diagnostics_seconds``: the extra selections' time."""
     started = time.perf_counter()
+    plain_context = replace(context, embeddings=None, alpha=0.0)
     plain = heuristic.select(
-        replace(context, embeddings=None, alpha=0.0, generator=seeded_generator("select", seed, round_index)),
-        budget,
+        replace(plain_context, generator=seeded_generator("select", seed, round_index)), budget
     )
-    return {
-        "plain_overlap": pick_overlap(selection.indices, plain.indices),
-        "diagnostics_seconds": time.perf_counter() - started,
-    }
+    metrics = {"plain_overlap": pick_overlap(selection.indices, plain.indices)}
+    if heuristic.draws_at_random:
+        again = heuristic.select(
+            replace(plain_context, generator=seeded_generator("select-baseline", seed, round_index)), budget
+        )
+        metrics["plain_overlap_baseline"] = pick_overlap(again.indices, plain.indices)
+    metrics["diagnostics_seconds"] = time.perf_counter() - started
+    return metrics
 
 
 def build_models(
@@ -336,7 +363,7 @@ def build_models(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed("model-init", config.seed))
         model = ResNet18Task(
-            dataset.in_channels, dataset.num_outputs, config.model.stem, imagenet, heuristic.model_dropout()
+            dataset.in_channels, dataset.num_outputs, config.model.stem, imagenet, config.model.dropout
         )
         loss_module = None
         if loss_training is not None:

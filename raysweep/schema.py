@@ -66,6 +66,11 @@ SETTING_INDEX_TAG = "raysweep.setting_index"
 STOPPED_EARLY_TAG = "raysweep.stopped_early"
 """On a trial stopped by early stopping: its last round (the run is KILLED)."""
 SEARCH_TRIAL_TAGS = (SEARCH_GROUP_TAG, SETTING_TAG, SETTING_INDEX_TAG)
+CONFIRMS_TAG = "raysweep.confirms"
+"""On a confirmation's parent and trial runs: the id of the sweep whose choice they confirm on fresh
+seeds (``--confirm``). Runs without it are a sweep's own (the choice's: selection results)."""
+CHOSEN_TAG_PREFIX = "raysweep.chosen."
+"""Confirmation parent run, one per group (``raysweep.chosen.<dataset>/<heuristic>``): the chosen arm."""
 SEARCH_BEST_TAG_PREFIX = "raysweep.search.best."
 """Parent run, one per search group: the best setting's label."""
 
@@ -107,6 +112,10 @@ SEARCH_PARAM_PREFIX = "search."
 ROUND_METRICS = (
     "accuracy",
     "auc",
+    "val_accuracy",
+    "val_auc",
+    "train_accuracy",
+    "train_epochs",
     "train_seconds",
     "selection_seconds",
     "eval_seconds",
@@ -117,15 +126,48 @@ ROUND_METRICS = (
     "vae_share",
     "equivalent_raw_alpha",
     "plain_overlap",
+    "plain_overlap_baseline",
+    "vae_share_of_pick_distances",
     "diagnostics_seconds",
 )
 """Per-round metrics of a trial run, logged at step = number of labels."""
+TEST_METRIC = "accuracy"
+"""The held-out result (on ``dataset.eval_split``, test in every shipped config)."""
+VALIDATION_METRIC = "val_accuracy"
+"""What choosing reads (a search's objective, the report's best alpha): the validation split."""
+VALIDATION_PREFIX = "val_"
+"""``val_<metric>`` is ``<metric>`` on the validation split."""
 ROUND_INDEX_METRIC = "round"
 """Logged beside the round metrics: the round's index."""
-DIAGNOSTIC_METRICS = ("vae_share", "plain_overlap", "diagnostics_seconds")
+DIAGNOSTIC_METRICS = (
+    "vae_share",
+    "plain_overlap",
+    "plain_overlap_baseline",
+    "vae_share_of_pick_distances",
+    "diagnostics_seconds",
+)
 """Round metrics that only trials with VAE features log: how much the VAE block weighed."""
 TRACKING_SECONDS_METRIC = "tracking_seconds"
 """A trial's time in MLflow calls, logged once at its end."""
+
+
+def area_metric(metric: str) -> str:
+    """The trial-end metric holding the normalised area under ``metric``'s curve: ``accuracy_area``."""
+    return f"{metric}_area"
+
+
+def final_metric(metric: str) -> str:
+    """The trial-end metric holding ``metric`` at the last label count: ``final_accuracy``."""
+    return f"final_{metric}"
+
+
+SUMMARISED_METRICS = (TEST_METRIC, VALIDATION_METRIC)
+TRIAL_SUMMARY_METRICS = tuple(
+    name for metric in SUMMARISED_METRICS for name in (area_metric(metric), final_metric(metric))
+)
+"""One number per trial, logged at its end (step 0), for the MLflow UI's compare views (sort,
+scatter and parallel coordinates of alpha against the outcome): the normalised area under the test
+and validation accuracy curves (``raysweep.curves``) and the last round's values."""
 
 VAE_TRAININGS_METRIC = "vae_trainings"
 """Pool-encoder trainings this run (its first name, kept for readers of older sweeps)."""
@@ -160,6 +202,8 @@ CURVE_ARTIFACT = "curve.csv"
 SWEEP_CONFIG_ARTIFACT = "sweep_config.yaml"
 VAE_TRAININGS_ARTIFACT = "vae_trainings.json"
 SEARCH_OUTCOME_ARTIFACT = "search.json"
+CHOICE_ARTIFACT = "choice.json"
+"""Confirmation parent run: every arm's score per seed, and the arm chosen per group."""
 ANALYSIS_ARTIFACT_DIR = "analysis"
 
 # --------------------------------------------------------------------------------------------

@@ -76,6 +76,10 @@ class DeviceData:
         labels_dtype = torch.float32 if dataset.multi_label else torch.int64
         self.pool_labels = tensor_view(dataset.pool_labels).to(device=device, dtype=labels_dtype)
         self.eval_labels = tensor_view(dataset.eval_labels).to(device=device, dtype=labels_dtype)
+        self.val_images, self.val_labels = None, None
+        if dataset.val_images is not None:
+            self.val_images = tensor_view(dataset.val_images).to(device)
+            self.val_labels = tensor_view(dataset.val_labels).to(device=device, dtype=labels_dtype)
         shape = (1, dataset.in_channels, 1, 1)
         self.mean = torch.tensor(dataset.channel_mean, device=device).view(shape)
         self.std = torch.tensor(dataset.channel_std, device=device).view(shape)
@@ -183,6 +187,17 @@ class TrainResult:
     seconds: float
     final_train_loss: float
     """Mean task loss of the last epoch."""
+    epochs: int
+    """Epochs trained (more than asked for when training until a train accuracy)."""
+
+
+@dataclass(frozen=True)
+class TrainUntil:
+    """Keep training past the round's epochs until the labeled set's accuracy reaches ``accuracy``,
+    for at most ``max_epochs`` epochs in all (the paper's "until >99% train accuracy")."""
+
+    accuracy: float
+    max_epochs: int
 
 
 def train_round(
@@ -195,9 +210,11 @@ def train_round(
     loss_module: LossPredictionModule | None = None,
     loss_training: LossModuleTraining | None = None,
     loss_module_extra: torch.Tensor | None = None,
+    until: TrainUntil | None = None,
 ) -> TrainResult:
     """Train ``model`` (and the loss module, for learning loss, as ``loss_training`` says) on the
-    labeled pool points.
+    labeled pool points for ``epochs`` epochs; with ``until``, then epoch by epoch until the labeled
+    set's accuracy (eval mode, BatchNorm recalibrated first where the config asks) reaches its target.
 
     ``labeled_indices``: (n_labeled,) int64 on the device. ``loss_module_extra``: (n_pool, k)
     alpha-scaled VAE features on the device, concatenated to the loss module's input.
@@ -218,7 +235,13 @@ def train_round(
     if loss_module is not None:
         loss_module.train()
     epoch_loss = float("nan")
-    for epoch in range(epochs):
+    epoch = -1
+    while True:
+        epoch += 1
+        if epoch >= epochs and not keep_training(
+            model, data, buffers, labeled_indices, training, until, epoch
+        ):
+            break
         # Per epoch, not per batch: the order's one host-to-device copy, the labeled indices and
         # labels in that order (batches are views of them), and a loss sum read back once at the end.
         order = labeled_indices[torch.randperm(len(labeled_indices), generator=generator).to(data.device)]
@@ -255,7 +278,35 @@ def train_round(
             )
     if training.recalibrate_batchnorm:
         recalibrate_batchnorm(model, buffers, labeled_indices, training.batch_size, training.amp_bf16)
-    return TrainResult(seconds=time.perf_counter() - start, final_train_loss=epoch_loss)
+    return TrainResult(seconds=time.perf_counter() - start, final_train_loss=epoch_loss, epochs=epoch)
+
+
+def keep_training(
+    model: ResNet18Task,
+    data: DeviceData,
+    buffers: BatchBuffers,
+    labeled_indices: torch.Tensor,
+    training: TrainingConfig,
+    until: TrainUntil | None,
+    epochs_done: int,
+) -> bool:
+    """After the round's own epochs: whether another epoch is due to reach ``until``'s accuracy."""
+    if until is None or epochs_done >= until.max_epochs:
+        return False
+    if training.recalibrate_batchnorm:
+        # Eval-mode accuracy with stale running statistics would understate the fit.
+        recalibrate_batchnorm(model, buffers, labeled_indices, training.batch_size, training.amp_bf16)
+    reached = split_accuracy(
+        model,
+        data,
+        data.pool_images,
+        data.pool_labels,
+        labeled_indices,
+        training.eval_batch_size,
+        training.amp_bf16,
+    )
+    model.train()
+    return reached < until.accuracy
 
 
 def batched_indices(n: int, batch_size: int, device: torch.device) -> Iterator[torch.Tensor]:
@@ -312,16 +363,36 @@ def classifier_head(model: ResNet18Task) -> ClassifierHead:
 def evaluate(
     model: ResNet18Task, data: DeviceData, batch_size: int, amp_bf16: bool = False
 ) -> dict[str, float]:
-    """Accuracy and AUC on the eval split, with medmnist's definitions, and the seconds it took.
+    """The round's evaluation: ``accuracy``/``auc`` on the eval split (test), ``val_accuracy``/``val_auc``
+    on the validation split when the dataset has one, and ``eval_seconds`` for both."""
+    start = time.perf_counter()
+    everything = torch.arange(data.dataset.n_eval, device=data.device)
+    metrics = split_metrics(model, data, data.eval_images, data.eval_labels, everything, batch_size, amp_bf16)
+    if data.val_images is not None:
+        everything = torch.arange(data.dataset.n_val, device=data.device)
+        val = split_metrics(model, data, data.val_images, data.val_labels, everything, batch_size, amp_bf16)
+        metrics.update({f"val_{name}": value for name, value in val.items()})
+    metrics["eval_seconds"] = time.perf_counter() - start
+    return metrics
+
+
+def split_metrics(
+    model: ResNet18Task,
+    data: DeviceData,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    indices: torch.Tensor,
+    batch_size: int,
+    amp_bf16: bool = False,
+) -> dict[str, float]:
+    """Accuracy and AUC of ``images[indices]`` against ``labels[indices]``, with medmnist's definitions.
 
     Multi-class: argmax accuracy; AUC one-vs-rest averaged over classes (binary: AUC of class 1).
     Multi-label: accuracy of sigmoid > 0.5 averaged over labels and samples; AUC averaged over labels.
     AUC is left out when no class has both positives and negatives in the split.
     """
-    start = time.perf_counter()
-    indices = torch.arange(data.dataset.n_eval, device=data.device)
-    logits = infer(model, data, data.eval_images, indices, batch_size, amp_bf16).logits
-    labels = data.eval_labels
+    logits = infer(model, data, images, indices, batch_size, amp_bf16).logits
+    labels = labels.index_select(0, indices)
     if data.dataset.multi_label:
         accuracy = float(((logits > 0).float() == labels).float().mean())
         scores, truth = torch.sigmoid(logits), labels > 0.5
@@ -332,8 +403,20 @@ def evaluate(
     auc = mean_auc(truth, scores, binary=not data.dataset.multi_label and logits.shape[1] == 2)
     if auc is not None:
         metrics["auc"] = auc
-    metrics["eval_seconds"] = time.perf_counter() - start
     return metrics
+
+
+def split_accuracy(
+    model: ResNet18Task,
+    data: DeviceData,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    indices: torch.Tensor,
+    batch_size: int,
+    amp_bf16: bool = False,
+) -> float:
+    """:func:`split_metrics`' accuracy alone (the training criterion)."""
+    return split_metrics(model, data, images, labels, indices, batch_size, amp_bf16)["accuracy"]
 
 
 def binary_auc(truth: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:

@@ -2,7 +2,8 @@
 
 Each source module returns its raw splits (:class:`~raysweep.data.npz.RawSplits`); the code here
 does what is the same for all of them: pick the eval split, draw the unlabeled pool from the train
-split with the pool seed, cap the eval split, and compute the pool's channel statistics.
+split with the pool seed, cap the eval split, find the validation split (the source's own, or a
+hold-out of train points outside the pool), and compute the pool's channel statistics.
 
     >>> dataset = load_dataset(DatasetConfig(name="digits"))
     >>> dataset.pool_images.shape, dataset.task
@@ -68,6 +69,7 @@ def load_dataset(config: DatasetConfig) -> ALDataset:
     if config.eval_size is not None and config.eval_size < len(eval_images):
         eval_indices = draw_subset(len(eval_images), config.eval_size, config.pool_seed)
         eval_images, eval_labels = eval_images[eval_indices], eval_labels[eval_indices]
+    val_images, val_labels = validation_split(raw, config, pool_indices)
 
     pool_images = np.ascontiguousarray(train_images[pool_indices])
     mean, std = channel_stats(pool_images)
@@ -83,7 +85,42 @@ def load_dataset(config: DatasetConfig) -> ALDataset:
         channel_std=std,
         source=raw.source,
         pool_source_indices=pool_indices,
+        val_images=np.ascontiguousarray(val_images),
+        val_labels=np.ascontiguousarray(val_labels),
     )
+
+
+DEFAULT_HOLDOUT = 5_000
+"""Validation hold-out of a dataset without a val split: at most this many train points..."""
+DEFAULT_HOLDOUT_FRACTION = 0.1
+"""...and at most this fraction of the train split (MNIST: 5,000 of 60,000)."""
+
+
+def validation_split(
+    raw: RawSplits, config: DatasetConfig, pool_indices: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The validation split: the source's own (capped at ``val_size``), else ``val_size`` train points
+    outside the pool, drawn with the pool seed (the pool itself does not depend on it)."""
+    if "val" in raw.splits:
+        images, labels = raw.splits["val"]
+        if config.val_size is not None and config.val_size < len(images):
+            chosen = draw_subset(len(images), config.val_size, config.pool_seed)
+            images, labels = images[chosen], labels[chosen]
+        return images, labels
+    train_images, train_labels = raw.splits["train"]
+    outside = np.setdiff1d(np.arange(len(train_images)), pool_indices, assume_unique=True)
+    size = config.val_size or min(DEFAULT_HOLDOUT, int(DEFAULT_HOLDOUT_FRACTION * len(train_images)))
+    if size > len(outside) or size == 0:
+        raise DataError(
+            f"{raw.source}: dataset {config.name!r} has no val split, so the validation split is held out "
+            f"from the train points outside the pool: {len(outside):,} are left by a pool of "
+            f"{len(pool_indices):,}, but the validation split needs {max(size, 1):,}; lower dataset.pool_size "
+            "or dataset.val_size"
+        )
+    # A purpose of its own in the seed: the hold-out is not the pool draw's first points again.
+    rng = np.random.default_rng([config.pool_seed, 0x76616C])
+    held_out = np.sort(rng.choice(outside, size=size, replace=False)).astype(np.int64)
+    return train_images[held_out], train_labels[held_out]
 
 
 def draw_subset(n: int, size: int, seed: int) -> np.ndarray:

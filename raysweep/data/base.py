@@ -47,15 +47,24 @@ class ALDataset:
     """Where the data came from (file or folder), for messages and the MLflow params."""
     pool_source_indices: np.ndarray | None = field(default=None, repr=False)
     """Index of each pool point in the source's train split (for provenance)."""
+    val_images: np.ndarray | None = None
+    """(n_val, C, H, W) uint8: the validation split, disjoint from the pool and the eval split (what
+    a search and the report choose by). None for a dataset built without one (a notebook, a benchmark)."""
+    val_labels: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         check_split(self.pool_images, self.pool_labels, self.task, self.num_outputs, f"{self.name} pool")
         check_split(self.eval_images, self.eval_labels, self.task, self.num_outputs, f"{self.name} eval")
-        if self.pool_images.shape[1:] != self.eval_images.shape[1:]:
-            raise DataError(
-                f"{self.name}: pool images {self.pool_images.shape[1:]} and eval images "
-                f"{self.eval_images.shape[1:]} differ in shape"
-            )
+        if (self.val_images is None) != (self.val_labels is None):
+            raise DataError(f"{self.name}: give both val_images and val_labels, or neither")
+        if self.val_images is not None:
+            check_split(self.val_images, self.val_labels, self.task, self.num_outputs, f"{self.name} val")
+        for split, images in (("eval", self.eval_images), ("val", self.val_images)):
+            if images is not None and self.pool_images.shape[1:] != images.shape[1:]:
+                raise DataError(
+                    f"{self.name}: pool images {self.pool_images.shape[1:]} and {split} images "
+                    f"{images.shape[1:]} differ in shape"
+                )
 
     @property
     def n_pool(self) -> int:
@@ -64,6 +73,10 @@ class ALDataset:
     @property
     def n_eval(self) -> int:
         return int(self.eval_images.shape[0])
+
+    @property
+    def n_val(self) -> int:
+        return 0 if self.val_images is None else int(self.val_images.shape[0])
 
     @property
     def in_channels(self) -> int:

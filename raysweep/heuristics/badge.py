@@ -84,6 +84,7 @@ class BadgeHeuristicConfig(HeuristicConfigBase):
 @register_heuristic
 class BadgeHeuristic(Heuristic):
     config_class = BadgeHeuristicConfig
+    draws_at_random = True  # k-means++ seeding draws each pick
     supports_vae = True
     supports_vae_only = True
     model_independent_of_alpha = True

@@ -1,8 +1,9 @@
 """BALD (Houlsby et al. 2011) with MC dropout (Gal et al. 2017): the mutual information between a
 point's label and the model, H[mean_t p_t] - mean_t H[p_t] over T stochastic passes.
 
-ResNet-18 has no dropout, so a BALD trial's model has one before its classifier (rate in the
-heuristic's config, trained with it; see ``ResNet18Task``). Because that is the only random layer,
+ResNet-18 has no dropout, so BALD needs the model's dropout before the classifier (``model.dropout``,
+shared by every arm of a sweep, so BALD is compared with arms that train the same network; a trial
+config without it is refused). Because that is the only random layer,
 the network below it is deterministic: the T passes share one backbone pass (``context.infer``'s
 features) and differ only in the dropout mask applied to the 512 features before the classifier
 (``context.head``). That is exactly T full stochastic forward passes (BatchNorm in eval mode, as at
@@ -19,11 +20,11 @@ labels are modelled as independent given the features).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from raysweep.heuristics.base import (
     ClassifierHead,
@@ -83,12 +84,18 @@ def mc_dropout_logits(
 
 class BaldHeuristicConfig(HeuristicConfigBase):
     name: Literal["bald"] = "bald"
-    dropout: float = Field(default=0.5, gt=0, lt=1)
-    """Dropout rate before the classifier, in training and in the MC passes (ResNet-18 has none of its
-    own). 0.5: the usual rate for a hidden layer (Srivastava et al. 2014). Only BALD trials get the
-    dropout layer, so every other heuristic trains the model it always did."""
     mc_passes: int = Field(default=20, ge=2)
     """Stochastic passes T over the classifier (more: a less noisy estimate of the mutual information)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dropout_is_the_models(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "dropout" in data:
+            raise ValueError(
+                "heuristic.dropout is now model.dropout, shared by every arm of the sweep (BALD alone with "
+                "dropout would compare a regularised network with plain ones); move it there"
+            )
+        return data
 
 
 @register_heuristic
@@ -96,15 +103,14 @@ class BaldHeuristic(TopKHeuristic):
     config_class = BaldHeuristicConfig
     config: BaldHeuristicConfig
 
-    def model_dropout(self) -> float:
-        return self.config.dropout
+    needs_model_dropout = True
 
     def score(self, context: SelectionContext, candidates: torch.Tensor) -> torch.Tensor:
         head = context.head
         if head is None or head.dropout <= 0:
             raise RuntimeError(
                 "bald: the task model has no dropout before its classifier, so MC dropout has nothing to "
-                "sample; the loop trains BALD's model with heuristic.dropout (context.head gives the rate)"
+                "sample; set model.dropout (context.head gives the rate)"
             )
         features = context.infer(candidates).features
         # One draw of the trial's generator seeds the masks' generator on the device, so the masks

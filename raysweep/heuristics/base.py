@@ -11,9 +11,9 @@ with a deterministic tie-break (higher score first, then lower pool index). Gree
 A heuristic is one module: its config class (a :class:`HeuristicConfigBase` with its name and
 fields) and its :class:`Heuristic` subclass, registered with :func:`register_heuristic`. The class
 states what the heuristic can do (``supports_vae``, ``supports_vae_only``,
-``model_independent_of_alpha``) and what it needs of the trained model (:meth:`Heuristic.loss_module`,
-:meth:`Heuristic.model_dropout`); the config validation, the sweep's trial list, the loop and the
-training ask it, so a new heuristic is one new module.
+``model_independent_of_alpha``, ``draws_at_random``) and what it needs of the trained model
+(:meth:`Heuristic.loss_module`, ``needs_model_dropout``); the config validation, the sweep's trial
+list, the loop and the training ask it, so a new heuristic is one new module.
 
 Everything is batched tensor work on ``context.device``; no Python loop over pool points.
 """
@@ -27,7 +27,7 @@ from typing import ClassVar, TypeVar
 
 import torch
 
-from raysweep.heuristics.weighting import AlphaScaling, weigh_features
+from raysweep.heuristics.weighting import AlphaScaling, vae_share_of_differences, weigh_features
 from raysweep.models.loss_module import LossModuleTraining
 from raysweep.registry import Registry
 from raysweep.typed_config import Frozen
@@ -134,6 +134,12 @@ class Heuristic(ABC):
     model_independent_of_alpha: ClassVar[bool] = False
     """The trained task model does not depend on alpha (alpha only enters the selection), so the
     same model's alpha = 0 picks are a fair reference: the loop logs ``plain_overlap`` for these."""
+    draws_at_random: ClassVar[bool] = False
+    """Its picks are a random draw (seeded by the trial's generator), so even the plain heuristic under
+    another seed picks other points: ``plain_overlap`` is read against ``plain_overlap_baseline``."""
+    needs_model_dropout: ClassVar[bool] = False
+    """Samples the trained model with MC dropout: the config must give the model dropout
+    (``model.dropout``), which every arm of the sweep then shares."""
 
     def __init__(self, config: HeuristicConfigBase) -> None:
         self.config = config
@@ -145,10 +151,6 @@ class Heuristic(ABC):
     def loss_module(self) -> LossModuleTraining | None:
         """How to train a loss-prediction module with the task model, when the heuristic reads one."""
         return None
-
-    def model_dropout(self) -> float:
-        """Dropout rate in front of the task model's classifier this heuristic trains with (0: none)."""
-        return 0.0
 
     @abstractmethod
     def select(self, context: SelectionContext, budget: int) -> Selection: ...
@@ -195,13 +197,27 @@ class GreedyFeatureHeuristic(Heuristic):
         features: torch.Tensor, labeled_mask: torch.Tensor, budget: int
     ) -> tuple[torch.Tensor, torch.Tensor]: ...
 
+    @staticmethod
+    @abstractmethod
+    def deciding_differences(
+        features: torch.Tensor, labeled_mask: torch.Tensor, picks: torch.Tensor
+    ) -> torch.Tensor:
+        """(k, d) float64: each pick minus the point its greedy measured it from when it was picked."""
+
     def select(self, context: SelectionContext, budget: int) -> Selection:
         pool = torch.arange(context.n_pool, device=context.device)
         weighted = weigh_features(
             context.infer(pool).features, context.embeddings, context.alpha, context.alpha_scaling
         )
         indices, distances = self.greedy(weighted.features, context.labeled_mask, budget)
-        return Selection(indices=indices, scores=distances.float(), diagnostics=weighted.diagnostics())
+        diagnostics = weighted.diagnostics()
+        if weighted.uses_vae:
+            # vae_share is the block's share of the pool's spread; this is its share of the distances
+            # that decided the picks, which is what the selection actually saw.
+            differences = self.deciding_differences(weighted.features, context.labeled_mask, indices)
+            vae_width = context.embeddings.shape[1]
+            diagnostics["vae_share_of_pick_distances"] = vae_share_of_differences(differences, vae_width)
+        return Selection(indices=indices, scores=distances.float(), diagnostics=diagnostics)
 
 
 def check_greedy_inputs(

@@ -37,6 +37,7 @@ from raysweep.heuristics.base import (
     check_greedy_inputs,
     register_heuristic,
 )
+from raysweep.heuristics.weighting import nearest_centre_differences
 
 _ROW_CHUNK = 8192
 _CENTER_CHUNK = 8192
@@ -302,3 +303,4 @@ class CoresetHeuristic(GreedyFeatureHeuristic):
 
     config_class = CoresetHeuristicConfig
     greedy = staticmethod(greedy_k_center_with_distances)
+    deciding_differences = staticmethod(nearest_centre_differences)

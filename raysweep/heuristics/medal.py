@@ -24,6 +24,7 @@ from raysweep.heuristics.base import (
     check_greedy_inputs,
     register_heuristic,
 )
+from raysweep.heuristics.weighting import running_centroid_differences
 
 _MARGIN = {torch.float64: 1e-12, torch.float32: 1e-5, torch.float16: 1e-2, torch.bfloat16: 1e-2}
 
@@ -158,3 +159,4 @@ class MedalHeuristic(GreedyFeatureHeuristic):
 
     config_class = MedalHeuristicConfig
     greedy = staticmethod(greedy_centroid_with_distances)
+    deciding_differences = staticmethod(running_centroid_differences)

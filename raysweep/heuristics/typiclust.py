@@ -186,6 +186,7 @@ class TypiclustHeuristicConfig(HeuristicConfigBase):
 @register_heuristic
 class TypiclustHeuristic(Heuristic):
     config_class = TypiclustHeuristicConfig
+    draws_at_random = True  # k-means++ seeding of its clusters
     supports_vae = True
     supports_vae_only = True
     model_independent_of_alpha = True

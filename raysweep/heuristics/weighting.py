@@ -168,6 +168,67 @@ def loss_module_vae_block(embeddings: torch.Tensor, alpha: float, scaling: Alpha
     return (alpha * _unit(rms_spread(embeddings))) * embeddings
 
 
+def vae_share_of_differences(differences: torch.Tensor, vae_width: int) -> float:
+    """The VAE block's share of the summed squared lengths of (k, d) difference vectors whose last
+    ``vae_width`` columns are the VAE block: what the block contributed to the distances that decided."""
+    squared = differences.to(torch.float64).square()
+    total = float(squared.sum())
+    return float(squared[:, differences.shape[1] - vae_width :].sum()) / total if total > 0 else 0.0
+
+
+@torch.no_grad()
+def nearest_centre_differences(
+    features: torch.Tensor, labeled_mask: torch.Tensor, picks: torch.Tensor, chunk: int = 4096
+) -> torch.Tensor:
+    """(k, d) float64: each pick minus its nearest centre when it was picked (the labeled points and
+    the earlier picks), the distance that decided a core-set pick.
+
+    Nearest centres are found with matrix products in chunks (no picks x pool matrix); the difference
+    to the chosen centre is then taken directly, in float64.
+    """
+    x = features.to(torch.float64)
+    chosen = x[picks]
+    centres = x[labeled_mask.to(features.device)]
+    best = torch.full((len(picks),), math.inf, dtype=torch.float64, device=x.device)
+    nearest = torch.zeros((len(picks), x.shape[1]), dtype=torch.float64, device=x.device)
+    sq_chosen = (chosen * chosen).sum(1)
+
+    def absorb(candidates: torch.Tensor, allowed: torch.Tensor | None) -> None:
+        distances = sq_chosen[:, None] - 2 * chosen @ candidates.T + (candidates * candidates).sum(1)[None, :]
+        if allowed is not None:
+            distances = distances.masked_fill(~allowed, math.inf)
+        values, where = distances.min(1)
+        better = values < best
+        best[better] = values[better]
+        nearest[better] = candidates[where[better]]
+
+    for start in range(0, len(centres), chunk):
+        absorb(centres[start : start + chunk], None)
+    for start in range(0, len(picks), chunk):
+        earlier = torch.arange(start, min(start + chunk, len(picks)), device=x.device)
+        # Pick j is a centre for pick i only when it came first (j < i).
+        absorb(
+            chosen[start : start + chunk],
+            earlier[None, :] < torch.arange(len(picks), device=x.device)[:, None],
+        )
+    return chosen - nearest
+
+
+@torch.no_grad()
+def running_centroid_differences(
+    features: torch.Tensor, labeled_mask: torch.Tensor, picks: torch.Tensor
+) -> torch.Tensor:
+    """(k, d) float64: each pick minus the centroid of the labeled points and the earlier picks when it
+    was picked, the distance that decided a MedAL pick."""
+    x = features.to(torch.float64)
+    chosen = x[picks]
+    labeled = x[labeled_mask.to(features.device)]
+    before = torch.cumsum(chosen, 0) - chosen  # the picks before each pick, summed
+    counts = len(labeled) + torch.arange(len(picks), device=x.device, dtype=torch.float64)
+    centroids = (labeled.sum(0)[None, :] + before) / counts.clamp_min(1)[:, None]
+    return chosen - centroids
+
+
 def pick_overlap(picks: torch.Tensor, reference: torch.Tensor) -> float:
     """Fraction of ``picks`` that ``reference`` also holds (order ignored), e.g. the plain picks."""
     if len(picks) == 0:

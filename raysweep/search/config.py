@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from raysweep.schema import ROUND_METRICS
+from raysweep.schema import ROUND_METRICS, VALIDATION_METRIC
 from raysweep.typed_config import Frozen
 
 
@@ -92,8 +92,10 @@ class SearchDimension(Frozen):
 class Objective(Frozen):
     """What a setting is judged by: each trial's curve of ``metric`` summarised, then the mean over seeds."""
 
-    metric: str = "accuracy"
-    """A per-round metric trials log (``raysweep.schema.ROUND_METRICS``)."""
+    metric: str = VALIDATION_METRIC
+    """A per-round metric trials log (``raysweep.schema.ROUND_METRICS``). ``val_accuracy`` (default):
+    a search chooses on the validation split, so the chosen setting's test results are not the ones it
+    was chosen by; choosing on ``accuracy`` (test) biases the reported gain upward."""
     summary: Literal["area", "final"] = "area"
     """``area``: normalised area under the curve (trapezoid over labels / label range, in the
     metric's units); ``final``: the value at the last label count."""

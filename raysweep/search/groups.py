@@ -61,20 +61,20 @@ def proposed_trial(sweep: SweepConfig, proposal: dict[str, Any]) -> Trial:
 
 
 def prewarm_trials(sweep: SweepConfig) -> list[Trial]:
-    """For a search that leaves the VAE's fields alone: one trial per dataset with the VAE every
-    setting shares, so the launcher trains it before the trials start (as it does for a grid)."""
+    """For a search that leaves the VAE's fields alone: one trial per (dataset, seed) with the VAE every
+    setting of that seed shares, so the launcher trains them before the trials start (as it does for a
+    grid). One seed is enough when every seed shares one VAE (an integer ``vae.seed``)."""
     search = sweep.sweep.search
     if search is None or any(path.startswith("vae.") for path in search.space):
         return []
     groups = {group.dataset: group for group in search_groups(sweep)}
+    seeds = sweep.sweep.seeds if sweep.vae.seed == "trial" else sweep.sweep.seeds[:1]
     return [
         Trial(
-            "prewarm",
-            trial_config(
-                sweep, group.dataset, group.heuristic, 1.0, sweep.sweep.seeds[0], search_encoder(sweep)
-            ),
+            "prewarm", trial_config(sweep, group.dataset, group.heuristic, 1.0, seed, search_encoder(sweep))
         )
         for group in groups.values()
+        for seed in seeds
     ]
 
 

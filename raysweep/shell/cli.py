@@ -67,6 +67,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="SWEEP_ID",
         help="resume the latest (or the named) sweep of this experiment from its checkpoints",
     )
+    parser.add_argument(
+        "--confirm",
+        nargs="?",
+        const="latest",
+        metavar="SWEEP_ID",
+        help="rerun the settings the latest (or the named) finished sweep chose on validation, with their "
+        "alpha-0 partners, on fresh seeds (sweep.confirm_seeds); run again to continue it",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the resolved trial list and exit")
     parser.add_argument(
         "--tracking-outage-limit",
@@ -104,7 +112,11 @@ def resume_command(args: argparse.Namespace, sweep_id: str) -> str:
     ):
         if value is not None:
             command += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
-    command += ["--resume", sweep_id]
+    if args.confirm:
+        # A confirmation continues when started again: its own id is <sweep id>-confirm.
+        command += ["--confirm", args.confirm]
+    else:
+        command += ["--resume", sweep_id]
     return f"cd {shlex.quote(os.getcwd())} && {shlex.join(command)}"
 
 
@@ -138,12 +150,24 @@ def main(argv: list[str] | None = None) -> int:
         trials = expand_trials(sweep)
         pools = check_inputs(sweep, trials)
         plan = plan_for(sweep, trials)
-        print_trials(trials, sweep, pools, plan.describe())
+        sweep_id = None
+        if args.confirm:
+            if args.resume:
+                raise LaunchError("--confirm continues its confirmation by itself: leave out --resume")
+            from raysweep.shell.confirm import prepare_confirmation
+
+            plan, sweep_id, exists = prepare_confirmation(
+                sweep, plan, args.confirm, args.tracking_outage_limit or DEFAULT_OUTAGE_LIMIT_S
+            )
+            sweep = plan.sweep
+            args.confirm = plan.choice.sweep_id
+            args.resume = sweep_id if exists else None
+        print_trials(plan.trials, sweep, pools, plan.describe())
         if args.dry_run:
             return EXIT_OK
         from raysweep.shell.launch import run_sweep
 
-        code = run_sweep(sweep, plan, args)
+        code = run_sweep(sweep, plan, args, sweep_id=sweep_id)
     except BAD_INPUT_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

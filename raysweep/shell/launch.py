@@ -54,8 +54,11 @@ INTERRUPTED_OUTAGE_LIMIT_S = 10.0
 """Tracking patience while an interrupted driver marks its runs KILLED: it must stop within seconds."""
 
 
-def run_sweep(sweep: SweepConfig, plan: GridPlan, args: argparse.Namespace) -> int:
-    """Start (or resume) the sweep; the exit code. Owns Ray, the sweep's lock and the stop signals."""
+def run_sweep(
+    sweep: SweepConfig, plan: GridPlan, args: argparse.Namespace, sweep_id: str | None = None
+) -> int:
+    """Start (or, with ``args.resume``, resume) the sweep; the exit code. Owns Ray, the sweep's lock
+    and the stop signals. ``sweep_id``: the id of a new sweep (default: from the time and the config)."""
     started = time.perf_counter()
     experiment_dir = sweep.storage / sweep.experiment
     outage_limit = args.tracking_outage_limit or DEFAULT_OUTAGE_LIMIT_S
@@ -84,9 +87,10 @@ def run_sweep(sweep: SweepConfig, plan: GridPlan, args: argparse.Namespace) -> i
         check_cluster_gpus(sweep)
         try:
             if record is None:
-                record = new_sweep(sweep, plan, patience)
+                record = new_sweep(sweep, plan, patience, sweep_id)
                 sweep_dir = experiment_dir / record.sweep_id
                 record.write(sweep_dir)
+                plan.keep(sweep_dir)
                 lock = take_lock(sweep_dir, record.sweep_id)
             else:
                 resume_sweep_run(record, patience)
@@ -145,10 +149,12 @@ def take_lock(sweep_dir: Path, sweep_id: str) -> SweepLock:
         raise LaunchError(str(exc)) from None
 
 
-def new_sweep(sweep: SweepConfig, plan: GridPlan, patience: TrackingPatience) -> SweepRecord:
-    """A new sweep id and its parent run in MLflow: the record the sweep folder keeps."""
+def new_sweep(
+    sweep: SweepConfig, plan: GridPlan, patience: TrackingPatience, sweep_id: str | None = None
+) -> SweepRecord:
+    """A new sweep id (unless given) and its parent run in MLflow: the record the sweep folder keeps."""
     digest = config_digest(sweep)
-    sweep_id = new_sweep_id(digest)
+    sweep_id = sweep_id or new_sweep_id(digest)
     params = {
         "schedule.initial_labels": sweep.schedule.initial_labels,
         "schedule.labels_per_round": sweep.schedule.labels_per_round,
@@ -165,7 +171,15 @@ def new_sweep(sweep: SweepConfig, plan: GridPlan, patience: TrackingPatience) ->
     }
     resolved_yaml = yaml.safe_dump(sweep.model_dump(mode="json"), sort_keys=False)
     experiment_id, parent_run_id = create_sweep_run(
-        sweep.tracking_uri, sweep.experiment, sweep_id, len(plan.trials), params, resolved_yaml, patience
+        sweep.tracking_uri,
+        sweep.experiment,
+        sweep_id,
+        len(plan.trials),
+        params,
+        resolved_yaml,
+        patience,
+        tags=plan.parent_tags(),
+        texts=plan.parent_texts(),
     )
     return SweepRecord(sweep_id, experiment_id, parent_run_id, sweep.tracking_uri, digest)
 

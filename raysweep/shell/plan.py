@@ -74,6 +74,17 @@ class GridPlan:
         """Params the parent run gets beside the sweep's own."""
         return {}
 
+    def parent_tags(self) -> dict[str, str]:
+        """Tags the parent run gets beside the sweep's own."""
+        return {}
+
+    def parent_texts(self) -> dict[str, str]:
+        """Text artifacts of the parent run (file name -> content)."""
+        return {}
+
+    def keep(self, sweep_dir: Path) -> None:
+        """Save what a resume of this sweep needs beside its record (called once, when it starts)."""
+
     def pool_encoder_trials(self) -> list[Trial]:
         """Trials whose pool encoders the driver trains before Tune starts (one per encoder suffices)."""
         return list(self.trials)

@@ -37,7 +37,8 @@ from raysweep.data.base import ALDataset
 from raysweep.encoders import PoolEncoder, build_encoder
 from raysweep.models.vae import dataset_fingerprint
 
-SHARDS = ("pool_images", "pool_labels", "eval_images", "eval_labels")
+SHARDS = ("pool_images", "pool_labels", "eval_images", "eval_labels", "val_images", "val_labels")
+"""The dataset's arrays, one object each (the val pair only where the dataset has one)."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,8 @@ class DatasetHandle:
 
     def materialise(self) -> ALDataset:
         """The ALDataset over zero-copy (read-only) views of the shards."""
-        arrays = dict(zip(SHARDS, ray.get([self.shards[name] for name in SHARDS]), strict=True))
+        names = [name for name in SHARDS if name in self.shards]
+        arrays = dict(zip(names, ray.get([self.shards[name] for name in names]), strict=True))
         return ALDataset(**self.metadata, **arrays)
 
 
@@ -69,7 +71,11 @@ class DatasetStore:
         key = dataset_key(config)
         if key not in self._handles:
             dataset = load_dataset(config)
-            shards = {name: ray.put(np.ascontiguousarray(getattr(dataset, name))) for name in SHARDS}
+            shards = {
+                name: ray.put(np.ascontiguousarray(getattr(dataset, name)))
+                for name in SHARDS
+                if getattr(dataset, name) is not None
+            }
             metadata = {
                 "name": dataset.name,
                 "task": dataset.task,

@@ -12,6 +12,9 @@ from raysweep.atomic import atomic_write_text
 from raysweep.shell.exit_codes import LaunchError
 
 SWEEP_FILE = "raysweep.json"
+CONFIRMATION_SUFFIX = "-confirm"
+"""A sweep's confirmation (``--confirm``) lives beside it as ``<sweep id>-confirm``: one per sweep, so
+a repeated ``--confirm`` finds and continues it instead of starting another."""
 TUNE_STATE_GLOB = "experiment_state-*.json"
 
 
@@ -39,16 +42,29 @@ def new_sweep_id(digest: str) -> str:
     return f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{digest[:6]}"
 
 
-def find_sweep_folder(experiment_dir: Path, wanted: str) -> Path:
-    """The folder of sweep ``wanted`` (an id, or ``latest``: the last one written) under the experiment."""
+def confirmation_id(sweep_id: str) -> str:
+    return f"{sweep_id}{CONFIRMATION_SUFFIX}"
+
+
+def find_sweep_folder(experiment_dir: Path, wanted: str, flag: str = "--resume") -> Path:
+    """The folder of sweep ``wanted`` (an id, or ``latest``: the last sweep written that is not a
+    confirmation) under the experiment; ``flag`` names the option in the error."""
     if wanted != "latest":
         folder = experiment_dir / wanted
         if not (folder / SWEEP_FILE).is_file():
-            raise LaunchError(f"--resume {wanted}: no sweep at {folder}")
+            raise LaunchError(f"{flag} {wanted}: no sweep at {folder}")
         return folder
-    candidates = sorted(experiment_dir.glob(f"*/{SWEEP_FILE}"), key=lambda p: p.stat().st_mtime)
+    candidates = sorted(
+        (
+            p
+            for p in experiment_dir.glob(f"*/{SWEEP_FILE}")
+            if not p.parent.name.endswith(CONFIRMATION_SUFFIX)
+        ),
+        key=lambda p: p.stat().st_mtime,
+    )
     if not candidates:
-        raise LaunchError(f"--resume: no sweep to resume under {experiment_dir}")
+        purpose = "to resume" if flag == "--resume" else "to confirm"
+        raise LaunchError(f"{flag}: no sweep {purpose} under {experiment_dir}")
     return candidates[-1].parent
 
 

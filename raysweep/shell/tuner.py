@@ -62,7 +62,11 @@ def start_stores(sweep: SweepConfig, plan: GridPlan, record: SweepRecord) -> Sto
     # for it. Only encoders trained once per pool go to the store; cvae trains inside its trials.
     pool_encoder_trials = list(
         {
-            (t.config.dataset.model_dump_json(), t.config.encoder.model_dump_json()): t
+            (
+                t.config.dataset.model_dump_json(),
+                t.config.vae.model_dump_json(),
+                t.config.encoder.model_dump_json(),
+            ): t
             for t in plan.pool_encoder_trials()
             if t.config.uses_vae and not trains_per_round(t.config.encoder)
         }.values()

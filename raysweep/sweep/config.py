@@ -15,16 +15,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from raysweep.config import (
     DatasetConfig,
     EncoderConfig,
     ModelConfig,
     ScheduleConfig,
+    SweepVAEConfig,
     TrainingConfig,
     TrialConfig,
-    VAEConfig,
     check_alpha,
     parse_alpha,
 )
@@ -71,12 +71,36 @@ class SweepAxes(Frozen):
             raise ValueError(f"axis lists an encoder twice: {names}; give each encoder once per sweep")
         return value
 
-    @field_validator("datasets", "seeds", "alphas")
+    confirm_seeds: list[int] | None = None
+    """Seeds a confirmation (``--confirm``) reruns the chosen settings on: seeds the choice never
+    saw. None: as many as ``seeds``, the integers after the largest of them."""
+
+    @field_validator("datasets", "seeds", "alphas", "confirm_seeds")
     @classmethod
-    def _no_duplicates(cls, value: list) -> list:
-        if len(set(value)) != len(value):
+    def _no_duplicates(cls, value: list | None) -> list | None:
+        if value is not None and len(set(value)) != len(value):
             raise ValueError(f"axis has duplicate entries: {value}")
         return value
+
+    @model_validator(mode="after")
+    def _confirmation_on_fresh_seeds(self) -> SweepAxes:
+        if self.confirm_seeds is not None:
+            shared = sorted(set(self.confirm_seeds) & set(self.seeds))
+            if shared:
+                raise ValueError(
+                    f"confirm_seeds must be seeds the choice never saw; {shared} are also in seeds"
+                )
+            if not self.confirm_seeds:
+                raise ValueError("confirm_seeds is empty: leave it out for as many fresh seeds as seeds")
+        return self
+
+    @property
+    def confirmation_seeds(self) -> list[int]:
+        """The seeds of a confirmation: ``confirm_seeds``, or as many as ``seeds`` after the largest."""
+        if self.confirm_seeds is not None:
+            return list(self.confirm_seeds)
+        start = max(self.seeds) + 1
+        return list(range(start, start + len(self.seeds)))
 
 
 class Resources(Frozen):
@@ -97,7 +121,7 @@ class SweepConfig(Frozen):
     model: ModelConfig = ModelConfig()
     training: TrainingConfig = TrainingConfig()
     schedule: ScheduleConfig = ScheduleConfig()
-    vae: VAEConfig = VAEConfig()
+    vae: SweepVAEConfig = SweepVAEConfig()
     alpha_scaling: AlphaScaling = "balanced"
     """How alpha weighs the VAE block against the task block: ``balanced`` or ``raw`` (TrialConfig)."""
     device: str = "auto"
@@ -167,5 +191,7 @@ def config_digest(sweep: SweepConfig) -> str:
         del data["sweep"]["encoders"]
     if sweep.sweep.search is None:
         del data["sweep"]["search"]
+    if sweep.sweep.confirm_seeds is None:
+        del data["sweep"]["confirm_seeds"]
     payload = json.dumps(data, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]

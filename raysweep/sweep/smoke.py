@@ -45,6 +45,7 @@ def smoke(sweep: SweepConfig) -> SweepConfig:
                 update={
                     "pool_size": pool,
                     "eval_size": min(sweep.dataset.eval_size or SMOKE_EVAL, SMOKE_EVAL),
+                    "val_size": min(sweep.dataset.val_size or SMOKE_EVAL, SMOKE_EVAL),
                 }
             ),
             "schedule": schedule,

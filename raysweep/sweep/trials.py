@@ -44,6 +44,28 @@ class Trial:
         """The encoder's name where the trial reads embeddings (alpha > 0), else None."""
         return self.config.encoder.name if self.config.uses_vae else None
 
+    @property
+    def arm(self) -> str:
+        """The key with the seed left out (``digits/coreset/1/*``): every seed of one setting."""
+        head, tail = self._split_key()
+        return f"{head}/*{tail}"
+
+    def with_seed(self, seed: int, sweep: SweepConfig) -> Trial:
+        """The same arm on another seed: the key's seed, the trial's seed and its VAE seed (when the
+        sweep derives it from the trial's) replaced."""
+        head, tail = self._split_key()
+        config = self.config.model_copy(update={"seed": seed, "vae": sweep.vae.for_trial(seed)})
+        return Trial(f"{head}/{seed}{tail}", config)
+
+    def _split_key(self) -> tuple[str, str]:
+        """(``dataset/heuristic/alpha``, what follows the seed): the dataset name may hold slashes
+        (``npz:/a/b.npz``), so the key is cut where this trial's own fields put the seed."""
+        head = f"{self.dataset}/{self.heuristic}/{format_alpha(self.config.alpha)}"
+        prefix = f"{head}/{self.config.seed}"
+        if not self.key.startswith(prefix):
+            raise ValueError(f"trial key {self.key!r} does not start with {prefix!r}")
+        return head, self.key[len(prefix) :]
+
 
 def format_alpha(alpha: float) -> str:
     return f"{alpha:g}"
@@ -72,7 +94,7 @@ def trial_config(
         training=sweep.training,
         schedule=sweep.schedule,
         heuristic=heuristic,
-        vae=sweep.vae,
+        vae=sweep.vae.for_trial(seed),
         encoder=encoder,
         alpha=alpha,
         alpha_scaling=sweep.alpha_scaling,

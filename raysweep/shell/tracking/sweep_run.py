@@ -78,22 +78,27 @@ def create_sweep_run(
     params: Mapping[str, Any],
     resolved_yaml: str,
     patience: TrackingPatience,
+    tags: Mapping[str, str] | None = None,
+    texts: Mapping[str, str] | None = None,
 ) -> tuple[str, str]:
-    """The experiment (created if new) and a new parent run with the sweep's params and config:
-    (experiment id, parent run id)."""
+    """The experiment (created if new) and a new parent run with the sweep's params and config, plus
+    the plan's own ``tags`` and text artifacts (``texts``: file name -> content): (experiment id,
+    parent run id)."""
     client = MlflowClient(tracking_uri)
     experiment_id = patience.call(lambda: ensure_experiment(client, experiment, tracking_uri))
     run = patience.call(
         lambda: client.create_run(
             experiment_id,
             run_name=f"sweep-{sweep_id}",
-            tags={SWEEP_ID_TAG: sweep_id, ROLE_TAG: ROLE_SWEEP, TRIALS_TAG: str(trials)},
+            tags={SWEEP_ID_TAG: sweep_id, ROLE_TAG: ROLE_SWEEP, TRIALS_TAG: str(trials), **(tags or {})},
         )
     )
     run_id = run.info.run_id
     for key, value in params.items():
         patience.call(lambda k=key, v=value: client.log_param(run_id, k, str(v)))
     patience.call(lambda: client.log_text(run_id, resolved_yaml, SWEEP_CONFIG_ARTIFACT))
+    for name, text in (texts or {}).items():
+        patience.call(lambda n=name, t=text: client.log_text(run_id, t, n))
     return experiment_id, run_id
 
 
@@ -215,6 +220,16 @@ def log_search_outcome(
                 continue
             patience.call(lambda r=trial_run, n=last_round: client.set_tag(r, STOPPED_EARLY_TAG, str(n)))
             patience.call(lambda r=trial_run: client.set_terminated(r, status="KILLED"))
+
+
+def finished_trial_metric(record: SweepRecord, metric: str, patience: TrackingPatience) -> dict[str, float]:
+    """Trial key -> ``metric``'s (last) value, for the sweep's FINISHED trial runs that logged it."""
+    client = MlflowClient(record.tracking_uri)
+    values = {}
+    for run in trial_runs(client, record.experiment_id, record.sweep_id, patience):
+        if run.info.status == "FINISHED" and metric in run.data.metrics:
+            values[run.data.tags[TRIAL_KEY_TAG]] = float(run.data.metrics[metric])
+    return values
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
 from raysweep.config import TrialConfig
+from raysweep.curves import final_value, normalised_area
 from raysweep.loop import RoundResult
 from raysweep.schema import (
     ALPHA_TAG,
@@ -32,9 +34,12 @@ from raysweep.schema import (
     ROLE_TRIAL,
     ROUND_INDEX_METRIC,
     ROUND_METRICS,
+    SUMMARISED_METRICS,
     SWEEP_ID_TAG,
     TRACKING_SECONDS_METRIC,
     TRIAL_KEY_TAG,
+    area_metric,
+    final_metric,
 )
 from raysweep.shell.tracking.patience import TrackingPatience
 from raysweep.shell.tracking.sweep_run import find_run
@@ -162,6 +167,10 @@ class TrialRun:
             )
             (Path(folder) / CURVE_ARTIFACT).write_text(curve_csv(curve))
             self.call(lambda: self.client.log_artifacts(self.run_id, folder))
+        now = int(time.time() * 1000)
+        summary = [Metric(name, value, now, 0) for name, value in trial_summary(curve).items()]
+        if summary:
+            self.call(lambda: self.client.log_batch(self.run_id, metrics=summary))
         seconds = self.tracking_seconds  # the metric's own call is not in it
         self.call(lambda: self.client.log_metric(self.run_id, TRACKING_SECONDS_METRIC, seconds))
         self.call(lambda: self.client.set_terminated(self.run_id, status="FINISHED"))
@@ -171,6 +180,19 @@ class TrialRun:
         Tune's own record of the error is unreadable)."""
         self.call(lambda: self.client.set_tag(self.run_id, ERROR_TAG, reason[:4000]))
         self.call(lambda: self.client.set_terminated(self.run_id, status="FAILED"))
+
+
+def trial_summary(curve: list[RoundResult]) -> dict[str, float]:
+    """The trial's one-number summaries (``raysweep.schema.TRIAL_SUMMARY_METRICS``) of its curve: the
+    normalised area and the final value of the test and validation accuracy, where it logged them."""
+    n_labels = [point.n_labels for point in curve]
+    summary = {}
+    for metric in SUMMARISED_METRICS:
+        values = [point.metrics.get(metric, math.nan) for point in curve]
+        if any(math.isfinite(v) for v in values):
+            summary[area_metric(metric)] = normalised_area(n_labels, values)
+            summary[final_metric(metric)] = final_value(n_labels, values)
+    return summary
 
 
 def curve_csv(curve: list[RoundResult]) -> str:
