@@ -26,6 +26,7 @@ from raysweep.data.base import ALDataset, normalise_batch
 from raysweep.heuristics.base import ClassifierHead, PoolInference
 from raysweep.models.loss_module import LossModuleTraining, LossPredictionModule, pair_margin_loss
 from raysweep.models.resnet import ResNet18Task
+from raysweep.schema import VALIDATION_PREFIX
 
 FUSED_SGD_DEVICES = frozenset({"cpu", "cuda"})
 """Device types with a fused SGD kernel in torch 2.14 (one kernel per step over all parameters)."""
@@ -371,7 +372,7 @@ def evaluate(
     if data.val_images is not None:
         everything = torch.arange(data.dataset.n_val, device=data.device)
         val = split_metrics(model, data, data.val_images, data.val_labels, everything, batch_size, amp_bf16)
-        metrics.update({f"val_{name}": value for name, value in val.items()})
+        metrics.update({f"{VALIDATION_PREFIX}{name}": value for name, value in val.items()})
     metrics["eval_seconds"] = time.perf_counter() - start
     return metrics
 
@@ -393,14 +394,13 @@ def split_metrics(
     """
     logits = infer(model, data, images, indices, batch_size, amp_bf16).logits
     labels = labels.index_select(0, indices)
-    if data.dataset.multi_label:
-        accuracy = float(((logits > 0).float() == labels).float().mean())
+    multi_label = data.dataset.multi_label
+    metrics = {"accuracy": accuracy_of(logits, labels, multi_label)}
+    if multi_label:
         scores, truth = torch.sigmoid(logits), labels > 0.5
     else:
-        accuracy = float((logits.argmax(dim=1) == labels).float().mean())
         scores, truth = torch.softmax(logits, dim=1), F.one_hot(labels, logits.shape[1]).bool()
-    metrics = {"accuracy": accuracy}
-    auc = mean_auc(truth, scores, binary=not data.dataset.multi_label and logits.shape[1] == 2)
+    auc = mean_auc(truth, scores, binary=not multi_label and logits.shape[1] == 2)
     if auc is not None:
         metrics["auc"] = auc
     return metrics
@@ -415,8 +415,16 @@ def split_accuracy(
     batch_size: int,
     amp_bf16: bool = False,
 ) -> float:
-    """:func:`split_metrics`' accuracy alone (the training criterion)."""
-    return split_metrics(model, data, images, labels, indices, batch_size, amp_bf16)["accuracy"]
+    """The accuracy of :func:`split_metrics` without its AUC (the training criterion, checked often)."""
+    logits = infer(model, data, images, indices, batch_size, amp_bf16).logits
+    return accuracy_of(logits, labels.index_select(0, indices), data.dataset.multi_label)
+
+
+def accuracy_of(logits: torch.Tensor, labels: torch.Tensor, multi_label: bool) -> float:
+    """Multi-class: argmax accuracy; multi-label: sigmoid > 0.5 averaged over labels and samples."""
+    if multi_label:
+        return float(((logits > 0).float() == labels).float().mean())
+    return float((logits.argmax(dim=1) == labels).float().mean())
 
 
 def binary_auc(truth: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
