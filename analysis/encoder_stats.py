@@ -1,10 +1,12 @@
-"""Encoders side by side (issue 15): per-encoder curves, paired tests against alpha 0 and against ``vae``.
+"""The numbers of the encoders side by side (issue 15): per-encoder curves, paired tests against alpha 0
+and against ``vae``.
 
 A sweep with an ``encoders`` axis holds, per (dataset, heuristic), one plain arm (alpha 0, encoder
 ``none``: it reads no VAE features and runs once for all encoders) and one arm per (encoder, alpha > 0).
-This module compares those arms; :mod:`analysis.report` adds its section when a sweep has encoders
-other than ``vae``, and runs its alpha sections on the ``vae`` arms (:func:`reference_rows`), whose
-tables would otherwise average different encoders at one alpha.
+This module compares those arms. When a sweep has encoders other than ``vae``
+(:func:`has_encoders`) the report adds its encoders section (:mod:`analysis.sections.encoders`) and
+runs its alpha sections on the ``vae`` arms (:func:`reference_rows`), whose tables would otherwise
+average different encoders at one alpha.
 
 - :func:`encoder_curves`: per (dataset, heuristic, alpha, encoder, n_labels) mean, std, n, 95% CI.
 - :func:`encoder_tests`: every (encoder, alpha) arm against the plain arm, and every encoder other
@@ -18,22 +20,15 @@ tables would otherwise average different encoders at one alpha.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
-from pathlib import Path
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from analysis import plots, stats
-from analysis.load import AnalysisError, SweepData
+from analysis import stats
 
 PLAIN = "none"
 """The ``encoder`` of trials that read no VAE features (alpha 0)."""
 REFERENCE = "vae"
 ARM = ["dataset", "heuristic", "alpha", "encoder"]
-ENCODER_COLOURS = {"vae": "tab:blue", "gmvae": "tab:green", "cvae": "tab:red"}
 TEST_COLUMNS = [
     *ARM,
     "baseline",
@@ -77,7 +72,7 @@ def reference_rows(frame: pd.DataFrame) -> pd.DataFrame:
 
 def encoder_curves(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     """Per (dataset, heuristic, alpha, encoder, n_labels): mean, std, n, ci_low, ci_high across seeds."""
-    data = _metric(frame, metric)
+    data = stats.metric_rows(frame, metric)
     rows = []
     for key, group in data.groupby([*ARM, "n_labels"], sort=True):
         mean, std, low, high = stats.t_interval(group["value"].to_numpy())
@@ -98,7 +93,7 @@ def comparisons(columns: list[tuple[float, str]]) -> list[tuple[tuple[float, str
 
 def encoder_tests(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     """Every encoder arm against alpha 0 and against ``vae`` (same alpha), paired by seed per label count."""
-    data = _metric(frame, metric)
+    data = stats.metric_rows(frame, metric)
     stats.check_pairing(data)
     tables = []
     for (dataset, heuristic), block in data.groupby(["dataset", "heuristic"]):
@@ -203,223 +198,3 @@ def encoder_seconds(frame: pd.DataFrame) -> pd.DataFrame:
     )
     out["seconds_per_round"] = out["seconds_per_trial"] * out["trials"] / out["rounds"]
     return out[columns]
-
-
-# ------------------------------------------------------------------------------------------------
-# Figures
-
-
-def encoder_figure(
-    curves: pd.DataFrame, tests: pd.DataFrame, dataset: str, heuristic: str, metric: str = "accuracy"
-) -> tuple[plt.Figure, pd.DataFrame]:
-    """Left: the plain arm and every (encoder, alpha) arm, mean over seeds with a 95% CI band. Right: each
-    arm minus alpha 0, paired by seed, 95% CI, filled where the Holm-corrected paired t-test p < 0.05."""
-    mine = curves[(curves["dataset"] == dataset) & (curves["heuristic"] == heuristic)]
-    diffs = tests[
-        (tests["dataset"] == dataset) & (tests["heuristic"] == heuristic) & (tests["baseline"] == "alpha 0")
-    ]
-    arms = sorted({(a, e) for a, e in zip(mine["alpha"], mine["encoder"], strict=True) if e != PLAIN})
-    alphas = sorted({a for a, _ in arms})
-    styles = dict(zip(alphas, ["-", "--", ":", "-."] * len(alphas), strict=False))
-    bounded = bool(mine["mean"].between(0.0, 1.0).all())
-    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.3))
-    ax = axes[0]
-    for alpha, encoder in [(0.0, PLAIN), *arms]:
-        c = mine[(mine["alpha"] == alpha) & (mine["encoder"] == encoder)].sort_values("n_labels")
-        if c.empty:
-            continue
-        colour = plots.PLAIN_COLOUR if encoder == PLAIN else ENCODER_COLOURS.get(encoder, "tab:purple")
-        label = "plain (α = 0)" if encoder == PLAIN else f"{encoder}, α = {alpha:g}"
-        ax.plot(
-            c["n_labels"],
-            c["mean"],
-            marker="o",
-            ms=3.5,
-            lw=1.6,
-            color=colour,
-            ls=styles.get(alpha, "-"),
-            label=label,
-        )
-        low, high = c["ci_low"], c["ci_high"]
-        if bounded:
-            low, high = low.clip(lower=0.0), high.clip(upper=1.0)
-        ax.fill_between(c["n_labels"], low, high, color=colour, alpha=0.15, lw=0)
-    ax.set_xlabel("number of labels")
-    ax.set_ylabel(metric)
-    ax.set_title(f"{metric} (mean of {int(mine['n'].max())} seeds, 95% CI)", fontsize=10)
-    ax.grid(alpha=0.3)
-    plots._legend_below(ax)
-
-    ax = axes[1]
-    ax.axhline(0.0, color=plots.PLAIN_COLOUR, lw=1, ls="--")
-    offsets = plots._dodge(sorted(diffs["n_labels"].unique()), len(arms)) if len(diffs) else []
-    for i, (alpha, encoder) in enumerate(arms):
-        d = diffs[(diffs["alpha"] == alpha) & (diffs["encoder"] == encoder)].sort_values("n_labels")
-        if d.empty:
-            continue
-        colour = ENCODER_COLOURS.get(encoder, "tab:purple")
-        x = d["n_labels"].to_numpy() + offsets[i]
-        y = d["mean_diff"].to_numpy()
-        err = np.vstack([y - d["diff_ci_low"].to_numpy(), d["diff_ci_high"].to_numpy() - y])
-        ax.errorbar(
-            x,
-            y,
-            yerr=err,
-            color=colour,
-            lw=1.3,
-            capsize=2.5,
-            ls=styles[alpha],
-            label=f"{encoder}, α = {alpha:g}",
-        )
-        sig = d["significant"].to_numpy(dtype=bool)
-        ax.scatter(x[~sig], y[~sig], facecolors="white", edgecolors=colour, s=22, zorder=4)
-        ax.scatter(x[sig], y[sig], color=colour, s=26, zorder=4)
-    ax.set_xlabel("number of labels")
-    ax.set_ylabel(f"{metric} difference (encoder arm − plain)")
-    ax.set_title("paired difference by seed, 95% CI; filled: p < 0.05 (Holm)", fontsize=10)
-    ax.grid(alpha=0.3)
-    plots._legend_below(ax, ncol=3)
-    fig.suptitle(
-        f"{plots.dataset_name(dataset)}: {plots.heuristic_name(heuristic)} with features of each encoder",
-        fontsize=12,
-    )
-    fig.tight_layout()
-    return fig, mine
-
-
-# ------------------------------------------------------------------------------------------------
-# The report's section
-
-
-@dataclass
-class EncoderSection:
-    """What :func:`analyse` wrote: tables (name -> CSV path), figures (stem -> paths), report blocks."""
-
-    tables: dict[str, Path] = field(default_factory=dict)
-    figures: dict[str, list[Path]] = field(default_factory=dict)
-    blocks: list[tuple[str, object]] = field(default_factory=list)
-    note: str = ""
-    """For the report's header: which arms the alpha sections kept."""
-
-
-def analyse(data: SweepData, out_dir: Path, metric: str = "accuracy") -> EncoderSection:
-    """Tables, figures and report blocks of the encoder comparison, written into ``out_dir``."""
-    frame = data.frame
-    curves = encoder_curves(frame, metric)
-    tests = encoder_tests(frame, metric)
-    summary = encoder_summary(tests, encoder_areas(frame, metric))
-    seconds = encoder_seconds(frame)
-    section = EncoderSection(
-        note=f"several encoders: the alpha sections compare `{reference_encoder(frame)}` arms with "
-        "alpha 0; the encoders section compares every encoder"
-    )
-    for name, table in {
-        "encoder_curves": curves,
-        "encoder_tests": tests,
-        "encoder_summary": summary,
-        "encoder_seconds": seconds,
-    }.items():
-        section.tables[name] = out_dir / f"{name}.csv"
-        table.to_csv(section.tables[name], index=False)
-    for (dataset, heuristic), group in curves.groupby(["dataset", "heuristic"]):
-        if (group["encoder"] == PLAIN).all():
-            continue  # random, entropy: no encoder arm
-        fig, numbers = encoder_figure(curves, tests, dataset, heuristic, metric)
-        stem = f"encoders_{plots.slug(dataset)}_{plots.slug(heuristic)}"
-        section.figures[stem] = plots.save(fig, numbers, out_dir, stem)
-    section.blocks = _blocks(summary, seconds, section.figures, metric)
-    return section
-
-
-def with_note(data: SweepData, note: str) -> SweepData:
-    return dataclasses.replace(data, notes=[*data.notes, note])
-
-
-def _blocks(summary, seconds, figures, metric) -> list[tuple[str, object]]:
-    from analysis.report import _format  # the report's cell formatting, imported late: report imports us
-
-    blocks: list[tuple[str, object]] = [("h2", "Encoders: where the VAE features come from")]
-    blocks.append(
-        (
-            "p",
-            "Each encoder arm (features from `vae`, `gmvae` or `cvae` at an alpha > 0) against the plain "
-            "heuristic (alpha = 0, shared by all encoders) and, for `gmvae` and `cvae`, against `vae` at "
-            f"the same alpha: paired by seed at every label count ({metric}), paired t-test and Wilcoxon "
-            "Holm-corrected across the label counts of each comparison; 'area gain' is the paired "
-            "difference in normalised area under the curve with its t-test p. Full tables: "
-            "`encoder_tests.csv`, `encoder_summary.csv`, `encoder_curves.csv`.",
-        )
-    )
-    if summary.empty:
-        blocks.append(
-            ("p", "No encoder arm has a partner (alpha 0 or vae) in these runs: nothing to compare.")
-        )
-    else:
-        blocks.append(
-            (
-                "table",
-                _format(
-                    summary,
-                    {
-                        "dataset": "dataset",
-                        "heuristic": "heuristic",
-                        "alpha": "alpha",
-                        "encoder": "encoder",
-                        "baseline": "against",
-                        "n_pairs": "seeds",
-                        "mean_diff_avg": f"mean diff ({metric})",
-                        "n_significant": "significant",
-                        "significant_at": "significant at (labels)",
-                        "min_p_t_holm": "min p (t, Holm)",
-                        "min_p_at": "at labels",
-                        "area_gain": "area gain",
-                        "area_gain_ci_low": "gain CI low",
-                        "area_gain_ci_high": "gain CI high",
-                        "area_p_t": "p area (t)",
-                        "area_p_wilcoxon": "p area (Wilcoxon)",
-                    },
-                ),
-            )
-        )
-    if not seconds.empty:
-        blocks.append(
-            (
-                "p",
-                "Encoder seconds per round that read VAE features: `cvae` retrains in the trial every such "
-                "round; `vae` and `gmvae` train once per sweep (the parent run's `encoder_trainings`), so "
-                "their rounds only wait for the shared array.",
-            )
-        )
-        blocks.append(
-            (
-                "table",
-                _format(
-                    seconds,
-                    {
-                        "dataset": "dataset",
-                        "heuristic": "heuristic",
-                        "encoder": "encoder",
-                        "trials": "trials",
-                        "rounds": "rounds",
-                        "seconds_per_round": "per-round s",
-                        "seconds_per_trial": "per-trial s",
-                    },
-                ),
-            )
-        )
-    for stem, paths in figures.items():
-        blocks.append(
-            (
-                "img",
-                (paths[0].name, f"{stem}: each encoder's arms and the plain heuristic, paired differences"),
-            )
-        )
-    return blocks
-
-
-def _metric(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
-    data = frame[frame["metric"] == metric]
-    if data.empty:
-        known = ", ".join(sorted(frame["metric"].unique()))
-        raise AnalysisError(f"metric {metric!r} was not logged by these runs; logged metrics: {known}")
-    return data
