@@ -14,11 +14,12 @@ from pathlib import Path
 
 from analysis.load import AnalysisError
 from analysis.tsne import DEFAULT_ALPHA, DEFAULT_SCALING
+from raysweep.schema import ANALYSIS_ARTIFACT_DIR
 
 log = logging.getLogger("analysis")
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -80,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("mlflow", "alembic", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -111,7 +112,9 @@ def _report(args: argparse.Namespace) -> int:
         log.info(note)
     report = build_report(data, args.out, metric=args.metric)
     if not args.no_log and log_to_parent(report, args.tracking_uri):
-        log.info("logged %s to parent run %s under '%s/'", args.out, report.parent_run_id, "analysis")
+        log.info(
+            "logged %s to parent run %s under '%s/'", args.out, report.parent_run_id, ANALYSIS_ARTIFACT_DIR
+        )
     print(f"report: {report.markdown}")
     print(f"html:   {report.html}")
     print(f"figures: {len(report.figures)} ({', '.join(report.figures)})")

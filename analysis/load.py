@@ -25,6 +25,10 @@ not say which, so sweeps whose VAE trials differ in scaling are refused like mix
 VAE seconds: each parent run's ``vae_trainings.json`` (one row per VAE: dataset, cache key,
 seconds, the trial keys that used it) becomes ``SweepData.vaes``; a sweep without the file (an older
 launcher) gets a note and no VAE seconds.
+
+A search (``sweep.search``): :func:`search_tags` reads its trials' tags (search group, setting, the
+setting's place in the searcher's order, stopped early) and :func:`settings_tried` the parent runs'
+count of settings tried per group; a grid has neither.
 """
 
 from __future__ import annotations
@@ -50,9 +54,17 @@ from raysweep.schema import (
     ROLE_SWEEP,
     ROLE_TAG,
     ROLE_TRIAL,
+    SCHEDULE_PARAMS,
+    SEARCH_GROUP_METRIC_PREFIXES,
+    SEARCH_GROUP_TAG,
+    SETTING_INDEX_TAG,
+    SETTING_TAG,
+    STOPPED_EARLY_TAG,
     SWEEP_ID_TAG,
     TRIAL_KEY_TAG,
+    VAE_SECONDS_METRIC,
     VAE_TRAININGS_ARTIFACT,
+    VAE_TRAININGS_METRIC,
 )
 
 log = logging.getLogger(__name__)
@@ -80,15 +92,25 @@ time getting its embeddings each round (a ``cvae`` retraining; a pool encoder's 
 SCALING_BEFORE_PARAM = "raw"
 """Runs logged before ``alpha_scaling`` existed scaled the VAE block by alpha alone: ``raw``."""
 VAE_COLUMNS = ["sweep_id", "dataset", "cache_key", "trained_this_run", "seconds", "trials"]
+INITIAL_LABELS_PARAM, LABELS_PER_ROUND_PARAM, ROUNDS_PARAM, MAX_LABELS_PARAM = SCHEDULE_PARAMS
 BUDGET_PARAMS = {
-    "initial_labels": ("schedule.initial_labels", "initial_labels"),
-    "labels_per_round": ("schedule.labels_per_round", "labels_per_round"),
+    "initial_labels": (INITIAL_LABELS_PARAM, "initial_labels"),
+    "labels_per_round": (LABELS_PER_ROUND_PARAM, "labels_per_round"),
     "pool_size": (POOL_SIZE_PARAM, "pool_size"),
 }
 """Budget field -> the parent param and the child param that may carry it."""
-SCHEDULE_PARAMS = {"rounds": "schedule.rounds", "max_labels": "schedule.max_labels"}
+SCHEDULE_END_PARAMS = {"rounds": ROUNDS_PARAM, "max_labels": MAX_LABELS_PARAM}
 """Where the schedule stops (parent params; "None" when unset): with the budgets, the label counts
 every trial of the sweep was to reach (``raysweep.schedule.label_counts``)."""
+SEARCH_TAGS = {
+    SEARCH_GROUP_TAG: "search_group",
+    SETTING_TAG: "setting",
+    SETTING_INDEX_TAG: "setting_index",
+    STOPPED_EARLY_TAG: "stopped_early_round",
+}
+"""A search's trial tag -> the column :func:`search_tags` reads it into."""
+SEARCH_COLUMNS = ["trial_key", "search_group", "setting", "setting_index", "stopped_early"]
+SETTINGS_TRIED_PREFIX = SEARCH_GROUP_METRIC_PREFIXES[0]
 
 
 class AnalysisError(ValueError):
@@ -243,7 +265,7 @@ def scheduled_grids(sweeps: pd.DataFrame, trials: pd.DataFrame) -> dict[str, lis
     A trial that stopped early (a sweep stopped before its last round, a round whose metrics never
     arrived) misses counts of this grid even where no other trial reached them.
     """
-    if sweeps.empty or not set(SCHEDULE_PARAMS) <= set(sweeps.columns):
+    if sweeps.empty or not set(SCHEDULE_END_PARAMS) <= set(sweeps.columns):
         return {}
     grids: dict[str, set[int]] = {}
     for sweep in sweeps.itertuples():
@@ -275,6 +297,69 @@ def dedupe(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
         ["dataset", "heuristic", "alpha", "seed", "metric", "n_labels"]
     )
     return kept.reset_index(drop=True)[TIDY_COLUMNS], dropped
+
+
+def search_tags(data: SweepData) -> pd.DataFrame:
+    """One row per trial key of ``data`` with its search tags (empty for a grid).
+
+    Columns :data:`SEARCH_COLUMNS`: trial_key, search_group, setting, setting_index (int),
+    stopped_early (bool).
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient(data.tracking_uri)
+    wanted = set(data.trials["run_id"])
+    rows, token = [], None
+    while True:
+        page = client.search_runs(
+            [data.experiment_id],
+            filter_string=f"tags.`{ROLE_TAG}` = '{ROLE_TRIAL}'",
+            max_results=1000,
+            page_token=token,
+        )
+        for run in page:
+            tags = run.data.tags
+            if run.info.run_id not in wanted or SETTING_INDEX_TAG not in tags:
+                continue
+            rows.append(
+                {
+                    "run_id": run.info.run_id,
+                    "sweep_id": tags.get(SWEEP_ID_TAG, ""),
+                    "trial_key": tags.get(TRIAL_KEY_TAG),
+                    **{column: tags.get(tag) for tag, column in SEARCH_TAGS.items()},
+                }
+            )
+        token = page.token
+        if not token:
+            break
+    if not rows:
+        return pd.DataFrame(columns=SEARCH_COLUMNS)
+    table = pd.DataFrame(rows)
+    table["setting_index"] = table["setting_index"].astype(int)
+    table["stopped_early"] = table["stopped_early_round"].notna()
+    # a trial key with several runs (a rerun) is stopped if any of them was
+    table = table.groupby("trial_key", as_index=False).agg(
+        search_group=("search_group", "first"),
+        setting=("setting", "first"),
+        setting_index=("setting_index", "first"),
+        stopped_early=("stopped_early", "any"),
+    )
+    return table[SEARCH_COLUMNS]
+
+
+def settings_tried(data: SweepData) -> dict[str, int]:
+    """Search group -> settings the searcher tried, from the parent runs' ``search_settings_tried.<group>``
+    metrics (the largest where several sweeps logged one)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(data.tracking_uri)
+    tried: dict[str, int] = {}
+    for run_id in data.sweeps.get("parent_run_id", pd.Series(dtype=object)).dropna():
+        for name, value in client.get_run(run_id).data.metrics.items():
+            if name.startswith(SETTINGS_TRIED_PREFIX):
+                group = name.removeprefix(SETTINGS_TRIED_PREFIX)
+                tried[group] = max(tried.get(group, 0), int(value))
+    return tried
 
 
 # ------------------------------------------------------------------------------------------------
@@ -385,11 +470,11 @@ def _sweep_table(parents: list, trials: pd.DataFrame) -> pd.DataFrame:
                 "start_time": info.start_time,
                 "end_time": end,
                 "wall_seconds": (end - info.start_time) / 1000.0 if end and info.start_time else float("nan"),
-                "vae_trainings": metrics.get("vae_trainings", float("nan")),
-                "vae_seconds": metrics.get("vae_seconds", float("nan")),
+                "vae_trainings": metrics.get(VAE_TRAININGS_METRIC, float("nan")),
+                "vae_seconds": metrics.get(VAE_SECONDS_METRIC, float("nan")),
                 "sweep_seconds": metrics.get("sweep_seconds", float("nan")),
                 **{name: _int_or_none(params.get(parent)) for name, (parent, _) in BUDGET_PARAMS.items()},
-                **{name: _int_or_none(params.get(param)) for name, param in SCHEDULE_PARAMS.items()},
+                **{name: _int_or_none(params.get(param)) for name, param in SCHEDULE_END_PARAMS.items()},
             }
         )
     sweeps = pd.DataFrame(
@@ -404,7 +489,7 @@ def _sweep_table(parents: list, trials: pd.DataFrame) -> pd.DataFrame:
             "vae_seconds",
             "sweep_seconds",
             *BUDGET_PARAMS,
-            *SCHEDULE_PARAMS,
+            *SCHEDULE_END_PARAMS,
         ],
     )
     # A resumed sweep may hold several parent runs for one sweep id; keep the latest.

@@ -1,21 +1,26 @@
-"""The paper's figures from the statistics tables (matplotlib, Agg backend).
+"""The paper's figures from the statistics tables (matplotlib, Agg backend), and what every figure shares.
 
-Every figure is written as PNG (150 dpi) and PDF, next to the CSV of the numbers drawn in it:
+Each figure function returns the figure and the numbers drawn in it; :func:`save` writes the figure
+as PNG (150 dpi) and PDF next to the CSV of those numbers. The report's figures section
+(:mod:`analysis.sections.figures`) decides which figures a sweep gets, under these stems:
 
-- ``curves_<dataset>_<heuristic>``: figures 1-4. Left: accuracy vs number of labels for the plain
-  heuristic and its VAE variants (all of them when there are at most three, else the plain, the
-  best alpha by area and the largest alpha), mean over seeds with a 95% CI band, a star above a
-  variant's curve where the paired t-test, Holm-corrected over every alpha and label count of the
-  (dataset, heuristic), gives p < 0.05. Right: the paired difference variant - plain per alpha with
-  its 95% CI, filled markers where significant.
-- ``alpha_sweep_<dataset>``: one line per heuristic against alpha: the normalised area under the
-  curve (heuristics without alpha as dashed references), the paired gain over alpha 0,
-  ``plain_overlap`` (the share of picks the plain heuristic also makes; 0.99 marked) and
-  ``vae_share`` (the VAE block's share of the squared distances), each mean and 95% CI over seeds.
-  Alphas are a grid, not a scale: equally spaced ticks, 0 (plain) first, and the VAE-only end
+- ``curves_<dataset>_<heuristic>`` (:func:`curve_figure`): figures 1-4. Left: accuracy vs number of
+  labels for the plain heuristic and its VAE variants (all of them when there are at most three,
+  else the plain, the best alpha by area and the largest alpha), mean over seeds with a 95% CI band,
+  a star above a variant's curve where the paired t-test, Holm-corrected over every alpha and label
+  count of the (dataset, heuristic), gives p < 0.05. Right: the paired difference variant - plain
+  per alpha with its 95% CI, filled markers where significant.
+- ``alpha_sweep_<dataset>`` (:func:`alpha_figure`): one line per heuristic against alpha: the
+  normalised area under the curve (heuristics without alpha as dashed references), the paired gain
+  over alpha 0, ``plain_overlap`` (the share of picks the plain heuristic also makes; 0.99 marked)
+  and ``vae_share`` (the VAE block's share of the squared distances), each mean and 95% CI over
+  seeds. Alphas are a grid, not a scale: equally spaced ticks, 0 (plain) first, and the VAE-only end
   (alpha = inf) at its own tick past a break.
-- ``runtime``: compute (train + selection), each heuristic's share of VAE training and wall seconds
-  per heuristic, one panel per dataset.
+- ``runtime`` (:func:`runtime_figure`): compute (train + selection), each heuristic's share of VAE
+  training and wall seconds per heuristic, one panel per dataset.
+
+The figures of :mod:`analysis.encoder_plots` and :mod:`analysis.search_plots` share this module's
+names and colours of datasets and heuristics, :func:`save`, :func:`legend_below` and :func:`dodge`.
 
 Intervals: CI bands and whiskers are clipped to what the quantity can be ([0, 1] for accuracy, AUC,
 their areas, overlaps and shares; [-1, 1] for their differences); the CSVs keep the unclipped
@@ -182,12 +187,12 @@ def curve_figure(
     if few_seeds:
         mark_uninformative(ax)
     ax.grid(alpha=0.3)
-    _legend_below(ax)
+    legend_below(ax)
 
     if has_diff:
         ax = axes[0, 1]
         ax.axhline(0.0, color=PLAIN_COLOUR, lw=1, ls="--")
-        offsets = _dodge(sorted(diffs["n_labels"].unique()), len(alphas))
+        offsets = dodge(sorted(diffs["n_labels"].unique()), len(alphas))
         for i, alpha in enumerate(alphas):
             d = diffs[diffs["alpha"] == alpha].sort_values("n_labels")
             x = d["n_labels"].to_numpy() + offsets[i]
@@ -207,7 +212,7 @@ def curve_figure(
         if (diffs["n_pairs"] < MIN_SEEDS_FOR_CI).any():
             mark_uninformative(ax)
         ax.grid(alpha=0.3)
-        _legend_below(ax, ncol=4)
+        legend_below(ax, ncol=4)
     fig.suptitle(
         f"{dataset_name(dataset)}: {heuristic_name(heuristic)} with and without VAE features", fontsize=12
     )
@@ -512,45 +517,7 @@ def runtime_figure(by_heuristic: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame
     return fig, by_heuristic
 
 
-def write_figures(
-    out_dir: Path,
-    summary: pd.DataFrame,
-    tests: pd.DataFrame,
-    curve: pd.DataFrame,
-    alpha_table: pd.DataFrame,
-    runtime_by_heuristic: pd.DataFrame,
-    metric: str = "accuracy",
-    arms: pd.DataFrame | None = None,
-    scaling: str | None = None,
-) -> dict[str, list[Path]]:
-    """Write every figure of a report; returns name -> [png, pdf, csv].
-
-    ``arms``: the per-arm pick diagnostics (:func:`analysis.stats.arm_diagnostics`) for the alpha
-    figure; ``scaling``: the VAE arms' alpha scaling, named on its axis.
-    """
-    figures: dict[str, list[Path]] = {}
-    best = {(r.dataset, r.heuristic): r.best_alpha for r in alpha_table.itertuples()}
-    for (dataset, heuristic), group in summary.groupby(["dataset", "heuristic"]):
-        if group["alpha"].nunique() < 2:
-            continue  # no VAE variant: nothing to compare (random, entropy)
-        fig, numbers = curve_figure(
-            summary, tests, dataset, heuristic, best.get((dataset, heuristic)), metric
-        )
-        stem = f"curves_{slug(dataset)}_{slug(heuristic)}"
-        figures[stem] = save(fig, numbers, out_dir, stem)
-    for dataset in sorted(curve["dataset"].unique()):
-        if curve[curve["dataset"] == dataset].groupby("heuristic")["alpha"].nunique().max() < 2:
-            continue
-        fig, numbers = alpha_figure(curve, dataset, metric, arms, scaling)
-        stem = f"alpha_sweep_{slug(dataset)}"
-        figures[stem] = save(fig, numbers, out_dir, stem)
-    if not runtime_by_heuristic.empty:
-        fig, numbers = runtime_figure(runtime_by_heuristic)
-        figures["runtime"] = save(fig, numbers, out_dir, "runtime")
-    return figures
-
-
-def _legend_below(ax: plt.Axes, ncol: int = 2) -> None:
+def legend_below(ax: plt.Axes, ncol: int = 2) -> None:
     """A legend under the axes, so it never covers data."""
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, fontsize=8, frameon=False)
 
@@ -561,7 +528,7 @@ def _span(curves: pd.DataFrame) -> float:
     return float(values.max() - values.min()) if len(values) else 1.0
 
 
-def _dodge(n_labels: list[int], k: int) -> np.ndarray:
+def dodge(n_labels: list[int], k: int) -> np.ndarray:
     """Small horizontal offsets (in labels) so k error bars at one label count do not overlap."""
     step = float(np.min(np.diff(n_labels))) if len(n_labels) > 1 else 1.0
     return _dodge_positions(k) * step

@@ -137,9 +137,19 @@ def paired_test(variant: np.ndarray, plain: np.ndarray) -> dict:
     return out
 
 
+def metric_rows(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The rows of the tidy ``frame`` that hold ``metric``; an :class:`AnalysisError` naming the
+    logged metrics when there are none."""
+    data = frame[frame["metric"] == metric]
+    if data.empty:
+        known = ", ".join(sorted(frame["metric"].unique()))
+        raise AnalysisError(f"metric {metric!r} was not logged by these runs; logged metrics: {known}")
+    return data
+
+
 def curve_summary(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     """Per (dataset, heuristic, alpha, n_labels): mean, std, n, ci_low, ci_high across seeds."""
-    data = _metric(frame, metric)
+    data = metric_rows(frame, metric)
     rows = []
     for key, group in data.groupby([*GROUP, "n_labels"], sort=True):
         mean, std, low, high = t_interval(group["value"].to_numpy())
@@ -185,7 +195,7 @@ def paired_tests(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
     comparison; ``p_t_holm_all`` / ``p_wilcoxon_holm_all`` over every alpha and label count of the
     (dataset, heuristic), the family a figure shows at once. ``significant``: p_t_holm_all < 0.05.
     """
-    data = _metric(frame, metric)
+    data = metric_rows(frame, metric)
     check_pairing(data)
     wide = data.pivot_table(
         index=["dataset", "heuristic", "n_labels", "seed"], columns="alpha", values="value"
@@ -288,7 +298,7 @@ def trial_areas(
     metrics never arrived); only complete trials enter area comparisons: a curve with a gap or a
     shorter range is not comparable, and a gap is not interpolated over.
     """
-    data = _metric(frame, metric)
+    data = metric_rows(frame, metric)
     scheduled = grids or {}
     grids = {
         d: np.union1d(g.to_numpy(), np.asarray(scheduled.get(d, []), dtype=g.dtype))
@@ -614,14 +624,6 @@ def runtime_tables(
         sweeps[cols], on="sweep_id", how="left"
     )
     return {"per_trial": per_trial, "by_heuristic": by_heuristic, "per_sweep": per_sweep}
-
-
-def _metric(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
-    data = frame[frame["metric"] == metric]
-    if data.empty:
-        known = ", ".join(sorted(frame["metric"].unique()))
-        raise AnalysisError(f"metric {metric!r} was not logged by these runs; logged metrics: {known}")
-    return data
 
 
 def _value_at(group: pd.DataFrame, alpha: float) -> float:

@@ -1,4 +1,5 @@
-"""The t-SNE study (analysis/tsne.py): known-answer picks on tiny arrays, and the CLI end to end on digits."""
+"""The command line (analysis/__main__.py): ``report`` and ``tsne`` end to end in a subprocess, the
+parser's defaults, and bad input as one line on stderr with exit 2."""
 
 from __future__ import annotations
 
@@ -10,53 +11,70 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow import MlflowClient
 
-from analysis.__main__ import _parser, main
-from analysis.tsne import TsneStudy, select_both
+from analysis.__main__ import build_parser, main
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def test_select_both_known_answer_and_alpha_zero_gives_the_same_picks():
-    # Labeled: index 0 at the origin. On the task features index 3 is the farthest point; on the VAE
-    # features index 1 is far away, so with a large alpha the augmented core-set picks 1 first.
-    task = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.5], [3.0, 0.0], [2.0, 0.0]])
-    vae = np.array([[0.0], [10.0], [0.0], [0.0], [0.0]])
-    labeled = np.array([True, False, False, False, False])
-    picks = select_both(task, vae, labeled, budget=2, alpha=1.0, scaling="raw")
-    assert picks.plain.tolist() == [3, 2]  # 3 is farthest (3); then 2 (1.5 to point 0) beats 1 and 4 (1)
-    assert picks.vae[0] == 1 and picks.overlap == 0.5
-    same = select_both(task, vae, labeled, budget=3, alpha=0.0)
-    np.testing.assert_array_equal(same.plain, same.vae)
-    assert same.vae_share == 0.0 and same.overlap == 1.0
+REPO = Path(__file__).resolve().parents[2]
 
 
-def test_balanced_weighting_lets_a_small_vae_block_count():
-    # The VAE block spreads little (RMS 0.4 against the task block's sqrt(1.72) = 1.31): taken raw
-    # at alpha 1 it holds 0.16 / 1.88 of the squared distances and changes no pick; balanced at
-    # alpha 1 it holds half, and point 1 (2.5 spreads away in the VAE block) goes first.
-    task = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.5], [3.0, 0.0], [2.0, 0.0]])
-    vae = np.array([[0.0], [1.0], [0.0], [0.0], [0.0]])
-    labeled = np.array([True, False, False, False, False])
-    raw = select_both(task, vae, labeled, budget=2, alpha=1.0, scaling="raw")
-    assert raw.vae.tolist() == raw.plain.tolist() == [3, 2]
-    assert raw.vae_share == pytest.approx(0.16 / 1.88)
-    balanced = select_both(task, vae, labeled, budget=2, alpha=1.0)  # the study's default weighting
-    assert balanced.vae.tolist() == [1, 3] and balanced.overlap == 0.5
-    assert balanced.vae_share == pytest.approx(0.5)
-    # the VAE panel's t-SNE shows the space the picks were made on: each block at unit spread
-    assert balanced.vae_space.shape == (5, 3)
-    assert balanced.vae_space[1, 2] - balanced.vae_space[0, 2] == pytest.approx(1.0 / 0.4)
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "analysis", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=300,
+    )
 
 
-def test_defaults_are_the_papers_sizes_and_a_weighting_that_matters():
-    parser = _parser()
-    args = parser.parse_args(["tsne", "--dataset", "medmnist:chestmnist", "--out", "o"])
+def test_cli_report_writes_files_and_logs_artifacts_to_the_parent_run(store, identical, tmp_path):
+    out = tmp_path / "cli-out"
+    result = _cli("report", "--tracking-uri", store["uri"], "--experiment", "identical", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "report:" in result.stdout
+    assert {
+        "report.md",
+        "report.html",
+        "curves_digits_coreset.png",
+        "alpha_sweep_digits.pdf",
+        "runtime.csv",
+    } <= {p.name for p in out.iterdir()}
+    parent = identical.parent_run_id
+    logged = {a.path for a in MlflowClient(store["uri"]).list_artifacts(parent, "analysis")}
+    assert {"analysis/report.md", "analysis/curves_digits_coreset.png", "analysis/paired_tests.csv"} <= logged
+    # what the CLI prints: the two files and the figures by stem, in the report's order
+    assert result.stdout.splitlines() == [
+        f"report: {out / 'report.md'}",
+        f"html:   {out / 'report.html'}",
+        "figures: 3 (curves_digits_coreset, alpha_sweep_digits, runtime)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--experiment", "no-such-experiment"), "error: unknown experiment 'no-such-experiment'"),
+        (
+            ("--experiment", "study", "--metric", "f1"),
+            "error: metric 'f1' was not logged by these runs; logged metrics: accuracy",
+        ),
+    ],
+)
+def test_cli_bad_input_exits_2_with_one_clear_message(store, study, tmp_path, args, message):
+    result = _cli("report", "--tracking-uri", store["uri"], *args, "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_tsne_defaults_are_the_papers_sizes_and_a_weighting_that_matters():
+    args = build_parser().parse_args(["tsne", "--dataset", "medmnist:chestmnist", "--out", "o"])
     assert (args.initial_labels, args.candidate_fraction, args.select) == (1000, 0.05, 100)
     assert (args.alpha, args.alpha_scaling) == (1.0, "balanced")
-    study = TsneStudy(dataset="medmnist:chestmnist")
-    assert (study.initial_labels, study.candidate_fraction, study.select) == (1000, 0.05, 100)
-    assert (study.alpha, study.alpha_scaling) == (1.0, "balanced")
 
 
 def test_tsne_cli_on_digits_writes_the_two_panels(tmp_path):

@@ -1,14 +1,17 @@
-"""Known-answer tests of analysis.stats on small hand-made frames (no MLflow)."""
+"""analysis.stats: known answers on small hand-made frames, then on MLflow stores written with the real
+mlflow client (tests/analysis/conftest.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.analysis_sweeps import ARMS, GAIN, INF
+from helpers.mlflow_runs import T0_MS, write_sweep
 from scipy import stats as sps
 
 from analysis import stats
-from analysis.load import AnalysisError
+from analysis.load import AnalysisError, load_sweep
 from raysweep.curves import normalised_area
 
 
@@ -207,3 +210,131 @@ def test_a_shared_vae_is_split_over_the_trials_that_used_it_and_counted_once():
     shares = stats.vae_seconds_per_trial(vaes)
     assert shares[[f"d/coreset/1/{s}" for s in range(3)]].tolist() == [15.0] * 3
     assert shares["d/lloss/1/0"] == 15.0 and np.isnan(shares["e/coreset/1/0"])
+
+
+# ---------------------------------------------------------------------------------------------
+# On MLflow stores
+# ---------------------------------------------------------------------------------------------
+
+
+def test_injected_gain_is_significant_and_no_gain_is_not(study):
+    tests = stats.paired_tests(study.frame)
+    gain = tests[(tests.heuristic == "coreset") & (tests.alpha == 0.5)]
+    assert len(gain) == 5 and (gain["n_pairs"] == 5).all()
+    assert gain["mean_diff"].to_numpy() == pytest.approx([GAIN] * 5, abs=0.005)
+    assert (gain["p_t_holm"] < 0.05).all() and gain["significant"].all()
+    assert (gain["diff_ci_low"] > 0).all()
+    # nothing was injected into loss prediction or core-set alpha 1
+    assert not tests[(tests.heuristic == "lloss") | (tests.alpha == 1.0)]["significant"].any()
+    # random has no VAE variant: no comparison
+    assert "random" not in set(tests["heuristic"])
+
+
+def test_best_alpha_is_the_one_with_the_injected_gain(study):
+    areas = stats.trial_areas(study.frame)
+    assert areas["complete"].all() and len(areas) == 30
+    summary = stats.alpha_summary(areas).set_index("heuristic")
+    core = summary.loc["coreset"]
+    assert core["best_alpha"] == 0.5
+    assert core["gain"] == pytest.approx(GAIN, abs=0.003)
+    assert core["p_t_holm"] < 0.05 and core["significant"]
+    assert summary.loc["random", "note"] == "no VAE variants"
+
+
+def test_area_of_a_logged_curve_equals_the_hand_computed_value(study):
+    trial = study.frame[(study.frame.trial_key == "digits/lloss/1/3") & (study.frame.metric == "accuracy")]
+    n, y = trial["n_labels"].to_numpy(float), trial["value"].to_numpy()
+    by_hand = sum((n[i + 1] - n[i]) * (y[i] + y[i + 1]) / 2 for i in range(len(n) - 1)) / (n[-1] - n[0])
+    areas = stats.trial_areas(study.frame).set_index("trial_key")
+    assert areas.loc["digits/lloss/1/3", "area"] == pytest.approx(by_hand, rel=1e-12)
+
+
+def test_runtime_tables_sum_the_logged_seconds(study):
+    runtime = stats.runtime_tables(study.frame, study.trials, study.sweeps)
+    per_trial = runtime["per_trial"].set_index("trial_key")
+    # helper: 2 s training at each of 5 label counts, 0.5 s selection in 4 rounds, 60 s wall
+    assert per_trial.loc["digits/coreset/0.5/0", "compute_seconds"] == pytest.approx(5 * 2.0 + 4 * 0.5)
+    assert per_trial.loc["digits/coreset/0.5/0", "wall_seconds"] == pytest.approx(60.0)
+    assert (per_trial["eval_seconds"] == 0.0).all()  # runs from before eval_seconds was logged
+    core = runtime["by_heuristic"].set_index("heuristic").loc["coreset"]
+    assert core["trials"] == 15 and core["wall_seconds"] == pytest.approx(15 * 60.0)
+    sweep = runtime["per_sweep"].iloc[0]
+    assert sweep["trials"] == 30 and sweep["vae_trainings"] == 1.0
+    assert sweep["compute_seconds"] == pytest.approx(30 * 12.0)
+
+
+def test_runtime_totals_count_the_evaluation_seconds(store):
+    uri, art = store["uri"], store["art"]
+    write_sweep(uri, "evaluated", sweep_id="v1", artifact_root=art, seeds=[0, 1], eval_s_per_round=0.3)
+    data = load_sweep(uri, "evaluated")
+    runtime = stats.runtime_tables(data.frame, data.trials, data.sweeps, data.vaes)
+    per_trial = runtime["per_trial"].set_index("trial_key")
+    # 5 label counts, each evaluated: 1.5 s beside the 10 s training and 2 s selection
+    assert per_trial.loc["digits/coreset/0/1", "eval_seconds"] == pytest.approx(5 * 0.3)
+    assert per_trial.loc["digits/coreset/0/1", "compute_seconds"] == pytest.approx(10.0 + 2.0 + 1.5)
+    core = runtime["by_heuristic"].set_index("heuristic").loc["coreset"]
+    assert core["eval_seconds"] == pytest.approx(6 * 1.5)
+    # 4 VAE trials share the helper's 12.5-s VAE
+    assert core["total_seconds"] == pytest.approx(6 * 13.5 + 12.5)
+    assert runtime["per_sweep"].iloc[0]["compute_seconds"] == pytest.approx(6 * 13.5)
+
+
+def test_identical_curves_give_no_significance_and_no_crash(store, identical):
+    data = load_sweep(store["uri"], "identical")
+    tests = stats.paired_tests(data.frame)
+    assert len(tests) == 5
+    assert (tests["p_t"] == 1.0).all() and (tests["p_wilcoxon"] == 1.0).all()
+    assert not tests["significant"].any() and tests["note"].str.contains("identical").all()
+    summary = stats.alpha_summary(stats.trial_areas(data.frame))
+    assert not summary["significant"].any()
+
+
+def test_unpaired_runs_are_refused(unpaired):
+    with pytest.raises(stats.UnpairedError, match="initial-label hashes differ"):
+        stats.paired_tests(unpaired.frame)
+    with pytest.raises(stats.UnpairedError):
+        stats.alpha_summary(stats.trial_areas(unpaired.frame))
+
+
+def test_the_vae_only_end_is_compared_with_plain(alphas):
+    tests = stats.paired_tests(alphas.frame)
+    vae_only = tests[(tests.heuristic == "coreset") & (tests.alpha == INF)]
+    assert vae_only["mean_diff"].to_numpy() == pytest.approx([-0.05] * 5, abs=0.005)
+    assert vae_only["significant"].all()
+
+
+def test_arm_diagnostics_from_the_store_flag_the_arm_with_the_plain_picks(alphas):
+    arms = stats.arm_diagnostics(stats.trial_diagnostics(alphas.frame)).set_index(["heuristic", "alpha"])
+    assert sorted(arms.index) == sorted(ARMS)
+    for key, expected in ARMS.items():
+        assert arms.loc[key, "vae_share"] == pytest.approx(expected.vae_share) and arms.loc[key, "n"] == 3
+    assert arms.loc[("coreset", 0.25), "plain_overlap"] == pytest.approx(0.995)
+    assert np.isnan(arms.loc[("lloss", 1.0), "plain_overlap"])  # its model depends on alpha: not logged
+    assert arms["same_picks_as_plain"].to_dict() == {key: key == ("coreset", 0.25) for key in ARMS}
+
+
+def test_a_sweep_stopped_before_its_last_round_leaves_every_trial_incomplete(stopped):
+    areas = stats.trial_areas(stopped.frame, grids=stopped.grids)
+    assert not areas["complete"].any() and set(areas["missing_n_labels"]) == {"500"}
+    # from the logged points alone, the same trials look complete
+    assert stats.trial_areas(stopped.frame)["complete"].all()
+
+
+def test_vae_seconds_of_a_reused_vae_count_once_and_unknown_ones_are_said(store):
+    uri, art = store["uri"], store["art"]
+    # e1 trains the VAE (20 s) for seed 0; e2 reads it from the cache for seed 1: 20 s over 4 trials
+    write_sweep(uri, "reused", sweep_id="e1", artifact_root=art, seeds=[0], vae_seconds=20.0)
+    write_sweep(
+        uri, "reused", sweep_id="e2", artifact_root=art, seeds=[1], vae_seconds=20.0, start_ms=T0_MS + 10**7
+    )
+    data = load_sweep(uri, "reused")
+    runtime = stats.runtime_tables(data.frame, data.trials, data.sweeps, data.vaes)
+    shares = runtime["per_trial"].set_index("trial_key")["vae_seconds"]
+    assert shares[[f"digits/coreset/{a:g}/{s}" for a in (0.5, 1.0) for s in (0, 1)]].tolist() == [5.0] * 4
+    assert shares["digits/coreset/0/0"] == 0.0
+    # an older launcher logged no vae_trainings.json: no VAE seconds, no total, and a note
+    write_sweep(uri, "old", sweep_id="o1", artifact_root=art, seeds=[0], vae_seconds=None)
+    old = load_sweep(uri, "old")
+    assert any("logged no vae_trainings.json" in note for note in old.notes)
+    by_heuristic = stats.runtime_tables(old.frame, old.trials, old.sweeps, old.vaes)["by_heuristic"].iloc[0]
+    assert by_heuristic["vae_seconds_unknown"] == 2 and np.isnan(by_heuristic["total_seconds"])
