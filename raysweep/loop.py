@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from raysweep import schema
 from raysweep.config import TrialConfig
 from raysweep.data.base import ALDataset
 from raysweep.heuristics import build_heuristic
@@ -230,7 +231,7 @@ class RoundRunner:
         # Asked every round: a fixed provider returns its one array, cvae retrains on these labels.
         started = time.perf_counter()
         vae = load_embeddings(self.provider, round_index, labels, self.config.vae.latent_dim, self.device)
-        return vae, {"encoder_seconds": time.perf_counter() - started}
+        return vae, {schema.ENCODER_SECONDS: time.perf_counter() - started}
 
     def train_and_evaluate(
         self, round_index: int, labels: LabelState, vae: torch.Tensor | None
@@ -264,10 +265,10 @@ class RoundRunner:
                 until=until,
             )
         metrics = evaluate(self.model, self.data, training.eval_batch_size, training.amp_bf16)
-        metrics["train_seconds"] = trained.seconds
-        metrics["train_epochs"] = float(trained.epochs)
+        metrics[schema.TRAIN_SECONDS] = trained.seconds
+        metrics[schema.TRAIN_EPOCHS] = float(trained.epochs)
         # The paper trains "until >99% train accuracy": whether the round's training fit its labels.
-        metrics["train_accuracy"] = split_accuracy(
+        metrics[schema.TRAIN_ACCURACY] = split_accuracy(
             self.model,
             self.data,
             self.data.pool_images,
@@ -298,8 +299,8 @@ class RoundRunner:
         selection = self.heuristic.select(context, budget)
         selection.indices.cpu()  # the picks are on the host when the clock stops
         metrics = {
-            "selection_seconds": time.perf_counter() - started,
-            "inference_seconds": inference.seconds,
+            schema.SELECTION_SECONDS: time.perf_counter() - started,
+            schema.INFERENCE_SECONDS: inference.seconds,
             **selection.diagnostics,
         }
         if vae is not None and self.heuristic.model_independent_of_alpha:
@@ -343,13 +344,13 @@ def plain_overlap(
     plain = heuristic.select(
         replace(plain_context, generator=seeded_generator("select", seed, round_index)), budget
     )
-    metrics = {"plain_overlap": pick_overlap(selection.indices, plain.indices)}
+    metrics = {schema.PLAIN_OVERLAP: pick_overlap(selection.indices, plain.indices)}
     if heuristic.draws_at_random:
         again = heuristic.select(
             replace(plain_context, generator=seeded_generator("select-baseline", seed, round_index)), budget
         )
-        metrics["plain_overlap_baseline"] = pick_overlap(again.indices, plain.indices)
-    metrics["diagnostics_seconds"] = time.perf_counter() - started
+        metrics[schema.PLAIN_OVERLAP_BASELINE] = pick_overlap(again.indices, plain.indices)
+    metrics[schema.DIAGNOSTICS_SECONDS] = time.perf_counter() - started
     return metrics
 
 

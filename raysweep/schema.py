@@ -78,73 +78,119 @@ SEARCH_BEST_TAG_PREFIX = "raysweep.search.best."
 # Params
 # --------------------------------------------------------------------------------------------
 
+DATASET_PARAM = "dataset"
+HEURISTIC_PARAM = "heuristic"
+ALPHA_PARAM = "alpha"
+SEED_PARAM = "seed"
+ENCODER_PARAM = "encoder"
+"""The trial config's encoder (``vae`` at alpha 0, where it is unused)."""
+USES_VAE_PARAM = "uses_vae"
+TRIAL_INITIAL_LABELS_PARAM = "initial_labels"
+TRIAL_LABELS_PER_ROUND_PARAM = "labels_per_round"
+TRIAL_POOL_SIZE_PARAM = "pool_size"
+"""Read only: a trial param of the earliest launchers, which the analysis still accepts."""
 TRIAL_PARAMS = (
-    "dataset",
-    "heuristic",
-    "alpha",
-    "seed",
-    "encoder",
-    "uses_vae",
-    "initial_labels",
-    "labels_per_round",
+    DATASET_PARAM,
+    HEURISTIC_PARAM,
+    ALPHA_PARAM,
+    SEED_PARAM,
+    ENCODER_PARAM,
+    USES_VAE_PARAM,
+    TRIAL_INITIAL_LABELS_PARAM,
+    TRIAL_LABELS_PER_ROUND_PARAM,
 )
-"""A trial run's own params besides its flattened config (``encoder``: the config's, ``vae`` at alpha 0)."""
+"""A trial run's own params besides its flattened config."""
 CONFIG_PARAM_PREFIX = "config."
 """A trial run's whole resolved config, flattened: ``config.training.lr``, ``config.alpha_scaling``, ..."""
 ALPHA_SCALING_PARAM = CONFIG_PARAM_PREFIX + "alpha_scaling"
+VAE_SEED_PARAM = CONFIG_PARAM_PREFIX + "vae.seed"
+EVAL_SPLIT_PARAM = CONFIG_PARAM_PREFIX + "dataset.eval_split"
 
-SCHEDULE_PARAMS = (
-    "schedule.initial_labels",
-    "schedule.labels_per_round",
-    "schedule.rounds",
-    "schedule.max_labels",
-)
+INITIAL_LABELS_PARAM = "schedule.initial_labels"
+LABELS_PER_ROUND_PARAM = "schedule.labels_per_round"
+ROUNDS_PARAM = "schedule.rounds"
+MAX_LABELS_PARAM = "schedule.max_labels"
+SCHEDULE_PARAMS = (INITIAL_LABELS_PARAM, LABELS_PER_ROUND_PARAM, ROUNDS_PARAM, MAX_LABELS_PARAM)
 POOL_SIZE_PARAM = "dataset.pool_size"
-AXIS_PARAMS = ("datasets", "heuristics", "alphas", "seeds", "encoders")
-SWEEP_PARAMS = (*SCHEDULE_PARAMS, POOL_SIZE_PARAM, *AXIS_PARAMS, "trials")
+DATASETS_PARAM = "datasets"
+HEURISTICS_PARAM = "heuristics"
+ALPHAS_PARAM = "alphas"
+SEEDS_PARAM = "seeds"
+ENCODERS_PARAM = "encoders"
+AXIS_PARAMS = (DATASETS_PARAM, HEURISTICS_PARAM, ALPHAS_PARAM, SEEDS_PARAM, ENCODERS_PARAM)
+TRIALS_PARAM = "trials"
+SWEEP_PARAMS = (*SCHEDULE_PARAMS, POOL_SIZE_PARAM, *AXIS_PARAMS, TRIALS_PARAM)
 """The parent run's params (values: the sweep's; an unset field logs ``None``)."""
+CONFIRMS_PARAM = "confirms"
+CONFIRM_SEEDS_PARAM = "confirm_seeds"
+CHOSEN_BY_PARAM = "chosen_by"
+CONFIRMATION_PARAMS = (CONFIRMS_PARAM, CONFIRM_SEEDS_PARAM, CHOSEN_BY_PARAM)
+"""A confirmation's parent run: which sweep it confirms, on which seeds, chosen by what."""
 SEARCH_PARAM_PREFIX = "search."
 
 # --------------------------------------------------------------------------------------------
 # Metrics
 # --------------------------------------------------------------------------------------------
 
-ROUND_METRICS = (
-    "accuracy",
-    "auc",
-    "val_accuracy",
-    "val_auc",
-    "train_accuracy",
-    "train_epochs",
-    "train_seconds",
-    "selection_seconds",
-    "eval_seconds",
-    "inference_seconds",
-    "encoder_seconds",
-    "task_feature_spread",
-    "vae_feature_spread",
-    "vae_share",
-    "equivalent_raw_alpha",
-    "plain_overlap",
-    "plain_overlap_baseline",
-    "vae_share_of_pick_distances",
-    "diagnostics_seconds",
-)
-"""Per-round metrics of a trial run, logged at step = number of labels."""
-TEST_METRIC = "accuracy"
-"""The held-out result (on ``dataset.eval_split``, test in every shipped config)."""
-VALIDATION_METRIC = "val_accuracy"
-"""What choosing reads (a search's objective, the report's best alpha): the validation split."""
 VALIDATION_PREFIX = "val_"
 """``val_<metric>`` is ``<metric>`` on the validation split."""
+ACCURACY = "accuracy"
+"""Accuracy on ``dataset.eval_split`` (test in every shipped config): the held-out result."""
+AUC = "auc"
+VAL_ACCURACY = VALIDATION_PREFIX + ACCURACY
+"""Accuracy on the validation split: what choosing reads."""
+VAL_AUC = VALIDATION_PREFIX + AUC
+TRAIN_ACCURACY = "train_accuracy"
+"""Accuracy on the labeled set after the round's training (the paper trains until > 0.99)."""
+TRAIN_EPOCHS = "train_epochs"
+TRAIN_SECONDS = "train_seconds"
+SELECTION_SECONDS = "selection_seconds"
+EVAL_SECONDS = "eval_seconds"
+INFERENCE_SECONDS = "inference_seconds"
+"""The pool inference inside ``selection_seconds``."""
+ENCODER_SECONDS = "encoder_seconds"
+TASK_FEATURE_SPREAD = "task_feature_spread"
+VAE_FEATURE_SPREAD = "vae_feature_spread"
+VAE_SHARE = "vae_share"
+EQUIVALENT_RAW_ALPHA = "equivalent_raw_alpha"
+PLAIN_OVERLAP = "plain_overlap"
+PLAIN_OVERLAP_BASELINE = "plain_overlap_baseline"
+VAE_SHARE_OF_PICK_DISTANCES = "vae_share_of_pick_distances"
+DIAGNOSTICS_SECONDS = "diagnostics_seconds"
+ROUND_METRICS = (
+    ACCURACY,
+    AUC,
+    VAL_ACCURACY,
+    VAL_AUC,
+    TRAIN_ACCURACY,
+    TRAIN_EPOCHS,
+    TRAIN_SECONDS,
+    SELECTION_SECONDS,
+    EVAL_SECONDS,
+    INFERENCE_SECONDS,
+    ENCODER_SECONDS,
+    TASK_FEATURE_SPREAD,
+    VAE_FEATURE_SPREAD,
+    VAE_SHARE,
+    EQUIVALENT_RAW_ALPHA,
+    PLAIN_OVERLAP,
+    PLAIN_OVERLAP_BASELINE,
+    VAE_SHARE_OF_PICK_DISTANCES,
+    DIAGNOSTICS_SECONDS,
+)
+"""Per-round metrics of a trial run, logged at step = number of labels."""
+TEST_METRIC = ACCURACY
+"""The held-out result."""
+VALIDATION_METRIC = VAL_ACCURACY
+"""What choosing reads (a search's objective, the report's best alpha): the validation split."""
 ROUND_INDEX_METRIC = "round"
 """Logged beside the round metrics: the round's index."""
 DIAGNOSTIC_METRICS = (
-    "vae_share",
-    "plain_overlap",
-    "plain_overlap_baseline",
-    "vae_share_of_pick_distances",
-    "diagnostics_seconds",
+    VAE_SHARE,
+    PLAIN_OVERLAP,
+    PLAIN_OVERLAP_BASELINE,
+    VAE_SHARE_OF_PICK_DISTANCES,
+    DIAGNOSTICS_SECONDS,
 )
 """Round metrics that only trials with VAE features log: how much the VAE block weighed."""
 TRACKING_SECONDS_METRIC = "tracking_seconds"
@@ -171,14 +217,20 @@ and validation accuracy curves (``raysweep.curves``) and the last round's values
 
 VAE_TRAININGS_METRIC = "vae_trainings"
 """Pool-encoder trainings this run (its first name, kept for readers of older sweeps)."""
+VAE_CACHE_HITS_METRIC = "vae_cache_hits"
+ENCODER_TRAININGS_METRIC = "encoder_trainings"
+ENCODER_CACHE_HITS_METRIC = "encoder_cache_hits"
+TRIALS_FINISHED_METRIC = "trials_finished"
+TRIALS_FAILED_METRIC = "trials_failed"
+SWEEP_SECONDS_METRIC = "sweep_seconds"
 SWEEP_METRICS = (
     VAE_TRAININGS_METRIC,
-    "vae_cache_hits",
-    "encoder_trainings",
-    "encoder_cache_hits",
-    "trials_finished",
-    "trials_failed",
-    "sweep_seconds",
+    VAE_CACHE_HITS_METRIC,
+    ENCODER_TRAININGS_METRIC,
+    ENCODER_CACHE_HITS_METRIC,
+    TRIALS_FINISHED_METRIC,
+    TRIALS_FAILED_METRIC,
+    SWEEP_SECONDS_METRIC,
 )
 """The parent run's metrics at the end of each driver run (plus ``encoder_trainings.<name>``)."""
 ENCODER_TRAININGS_PREFIX = "encoder_trainings."

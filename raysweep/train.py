@@ -21,12 +21,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from raysweep import schema
 from raysweep.config import TrainingConfig
 from raysweep.data.base import ALDataset, normalise_batch
 from raysweep.heuristics.base import ClassifierHead, PoolInference
 from raysweep.models.loss_module import LossModuleTraining, LossPredictionModule, pair_margin_loss
 from raysweep.models.resnet import ResNet18Task
-from raysweep.schema import VALIDATION_PREFIX
 
 FUSED_SGD_DEVICES = frozenset({"cpu", "cuda"})
 """Device types with a fused SGD kernel in torch 2.14 (one kernel per step over all parameters)."""
@@ -372,8 +372,8 @@ def evaluate(
     if data.val_images is not None:
         everything = torch.arange(data.dataset.n_val, device=data.device)
         val = split_metrics(model, data, data.val_images, data.val_labels, everything, batch_size, amp_bf16)
-        metrics.update({f"{VALIDATION_PREFIX}{name}": value for name, value in val.items()})
-    metrics["eval_seconds"] = time.perf_counter() - start
+        metrics.update({f"{schema.VALIDATION_PREFIX}{name}": value for name, value in val.items()})
+    metrics[schema.EVAL_SECONDS] = time.perf_counter() - start
     return metrics
 
 
@@ -395,14 +395,14 @@ def split_metrics(
     logits = infer(model, data, images, indices, batch_size, amp_bf16).logits
     labels = labels.index_select(0, indices)
     multi_label = data.dataset.multi_label
-    metrics = {"accuracy": accuracy_of(logits, labels, multi_label)}
+    metrics = {schema.ACCURACY: accuracy_of(logits, labels, multi_label)}
     if multi_label:
         scores, truth = torch.sigmoid(logits), labels > 0.5
     else:
         scores, truth = torch.softmax(logits, dim=1), F.one_hot(labels, logits.shape[1]).bool()
     auc = mean_auc(truth, scores, binary=not multi_label and logits.shape[1] == 2)
     if auc is not None:
-        metrics["auc"] = auc
+        metrics[schema.AUC] = auc
     return metrics
 
 

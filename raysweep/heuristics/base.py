@@ -27,6 +27,7 @@ from typing import ClassVar, TypeVar
 
 import torch
 
+from raysweep import schema
 from raysweep.heuristics.weighting import AlphaScaling, vae_share_of_differences, weigh_features
 from raysweep.models.loss_module import LossModuleTraining
 from raysweep.registry import Registry
@@ -216,7 +217,7 @@ class GreedyFeatureHeuristic(Heuristic):
             # that decided the picks, which is what the selection actually saw.
             differences = self.deciding_differences(weighted.features, context.labeled_mask, indices)
             vae_width = context.embeddings.shape[1]
-            diagnostics["vae_share_of_pick_distances"] = vae_share_of_differences(differences, vae_width)
+            diagnostics[schema.VAE_SHARE_OF_PICK_DISTANCES] = vae_share_of_differences(differences, vae_width)
         return Selection(indices=indices, scores=distances.float(), diagnostics=diagnostics)
 
 

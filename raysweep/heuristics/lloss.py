@@ -14,6 +14,7 @@ from typing import Literal
 import torch
 from pydantic import Field
 
+from raysweep import schema
 from raysweep.heuristics.base import (
     HeuristicConfigBase,
     PoolInference,
@@ -72,9 +73,11 @@ class LearningLossHeuristic(TopKHeuristic):
             task_spread = rms_spread(inference.loss_head_input[:, :c_width])
             vae_spread = rms_spread(inference.loss_head_input[:, c_width:])
             selection.diagnostics.update(
-                task_feature_spread=task_spread,
-                vae_feature_spread=vae_spread,
-                vae_share=vae_share(task_spread, vae_spread),
+                {
+                    schema.TASK_FEATURE_SPREAD: task_spread,
+                    schema.VAE_FEATURE_SPREAD: vae_spread,
+                    schema.VAE_SHARE: vae_share(task_spread, vae_spread),
+                }
             )
         return selection
 

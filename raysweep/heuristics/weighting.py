@@ -26,6 +26,8 @@ from typing import Literal, get_args
 
 import torch
 
+from raysweep import schema
+
 AlphaScaling = Literal["raw", "balanced"]
 """How alpha weighs the VAE block against the task block (the trial config's ``alpha_scaling``)."""
 ALPHA_SCALINGS: tuple[str, ...] = get_args(AlphaScaling)
@@ -81,10 +83,10 @@ class BlockWeights:
 
     def diagnostics(self) -> dict[str, float]:
         return {
-            "task_feature_spread": self.task_spread,
-            "vae_feature_spread": self.vae_spread,
-            "vae_share": self.vae_share,
-            "equivalent_raw_alpha": self.equivalent_raw_alpha,
+            schema.TASK_FEATURE_SPREAD: self.task_spread,
+            schema.VAE_FEATURE_SPREAD: self.vae_spread,
+            schema.VAE_SHARE: self.vae_share,
+            schema.EQUIVALENT_RAW_ALPHA: self.equivalent_raw_alpha,
         }
 
 

@@ -22,7 +22,16 @@ from typing import Any
 
 from raysweep.choice import CHOSEN_BY, ArmScores, choose_arms
 from raysweep.heuristics import heuristic_class
-from raysweep.schema import CHOICE_ARTIFACT, CHOSEN_TAG_PREFIX, CONFIRMS_TAG, VALIDATION_METRIC, area_metric
+from raysweep.schema import (
+    CHOICE_ARTIFACT,
+    CHOSEN_BY_PARAM,
+    CHOSEN_TAG_PREFIX,
+    CONFIRM_SEEDS_PARAM,
+    CONFIRMS_PARAM,
+    CONFIRMS_TAG,
+    VALIDATION_METRIC,
+    area_metric,
+)
 from raysweep.shell.exit_codes import LaunchError
 from raysweep.shell.plan import GridPlan
 from raysweep.shell.sweep_record import SweepRecord
@@ -135,9 +144,9 @@ class ConfirmPlan(GridPlan):
     def parent_params(self) -> dict[str, str]:
         assert self.choice is not None
         return {
-            "confirms": self.choice.sweep_id,
-            "confirm_seeds": ",".join(str(s) for s in self.choice.confirm_seeds),
-            "chosen_by": self.choice.chosen_by,
+            CONFIRMS_PARAM: self.choice.sweep_id,
+            CONFIRM_SEEDS_PARAM: ",".join(str(s) for s in self.choice.confirm_seeds),
+            CHOSEN_BY_PARAM: self.choice.chosen_by,
         }
 
     def parent_tags(self) -> dict[str, str]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import ray
 import yaml
 
+from raysweep import schema
 from raysweep.shell.checkpoints import is_no_space
 from raysweep.shell.cli import resume_command
 from raysweep.shell.exit_codes import EXIT_TRIALS_FAILED, LaunchError, stopped_by
@@ -156,17 +157,17 @@ def new_sweep(
     digest = config_digest(sweep)
     sweep_id = sweep_id or new_sweep_id(digest)
     params = {
-        "schedule.initial_labels": sweep.schedule.initial_labels,
-        "schedule.labels_per_round": sweep.schedule.labels_per_round,
-        "schedule.rounds": sweep.schedule.rounds,
-        "schedule.max_labels": sweep.schedule.max_labels,
-        "dataset.pool_size": sweep.dataset.pool_size,
-        "datasets": ",".join(sweep.sweep.datasets),
-        "heuristics": ",".join(h.name for h in sweep.sweep.heuristics),
-        "alphas": ",".join(f"{a:g}" for a in sweep.sweep.alphas),
-        "seeds": ",".join(str(s) for s in sweep.sweep.seeds),
-        "encoders": ",".join(e.name for e in sweep.sweep.encoders),
-        "trials": len(plan.trials),
+        schema.INITIAL_LABELS_PARAM: sweep.schedule.initial_labels,
+        schema.LABELS_PER_ROUND_PARAM: sweep.schedule.labels_per_round,
+        schema.ROUNDS_PARAM: sweep.schedule.rounds,
+        schema.MAX_LABELS_PARAM: sweep.schedule.max_labels,
+        schema.POOL_SIZE_PARAM: sweep.dataset.pool_size,
+        schema.DATASETS_PARAM: ",".join(sweep.sweep.datasets),
+        schema.HEURISTICS_PARAM: ",".join(h.name for h in sweep.sweep.heuristics),
+        schema.ALPHAS_PARAM: ",".join(f"{a:g}" for a in sweep.sweep.alphas),
+        schema.SEEDS_PARAM: ",".join(str(s) for s in sweep.sweep.seeds),
+        schema.ENCODERS_PARAM: ",".join(e.name for e in sweep.sweep.encoders),
+        schema.TRIALS_PARAM: len(plan.trials),
         **plan.parent_params(),
     }
     resolved_yaml = yaml.safe_dump(sweep.model_dump(mode="json"), sort_keys=False)
@@ -240,9 +241,9 @@ def summarise(
     print_summary(outcome, interrupted_by)
     metrics = {
         **counters,
-        "trials_finished": len(outcome.finished),
-        "trials_failed": len(outcome.failed),
-        "sweep_seconds": seconds,
+        schema.TRIALS_FINISHED_METRIC: len(outcome.finished),
+        schema.TRIALS_FAILED_METRIC: len(outcome.failed),
+        schema.SWEEP_SECONDS_METRIC: seconds,
     }
     try:
         finish_sweep_run(record, metrics, run_status(outcome, interrupted_by), patience)

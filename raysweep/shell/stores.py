@@ -30,6 +30,7 @@ import ray
 from ray.util.placement_group import PlacementGroup, placement_group_table
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
+from raysweep import schema
 from raysweep.atomic import atomic_write_bytes
 from raysweep.config import DatasetConfig, EncoderConfig, VAEConfig
 from raysweep.data import load_dataset
@@ -252,9 +253,12 @@ class EmbeddingStore:
         ``encoder_trainings``, and ``encoder_trainings.<name>`` splits it per encoder."""
         total = sum(self.trainings_started.values())
         return {
-            "vae_trainings": total,
-            "vae_cache_hits": self.cache_hits,
-            "encoder_trainings": total,
-            "encoder_cache_hits": self.cache_hits,
-            **{f"encoder_trainings.{name}": count for name, count in sorted(self.trainings_started.items())},
+            schema.VAE_TRAININGS_METRIC: total,
+            schema.VAE_CACHE_HITS_METRIC: self.cache_hits,
+            schema.ENCODER_TRAININGS_METRIC: total,
+            schema.ENCODER_CACHE_HITS_METRIC: self.cache_hits,
+            **{
+                f"{schema.ENCODER_TRAININGS_PREFIX}{name}": count
+                for name, count in sorted(self.trainings_started.items())
+            },
         }

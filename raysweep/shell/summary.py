@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from raysweep.schema import (
+    ACCURACY,
     ENCODER_TRAININGS_PREFIX,
     RESULT_AREA,
     RESULT_ROUND,
     RESULT_ROUNDS,
     TRIAL_CONFIG_KEY,
+    VAE_CACHE_HITS_METRIC,
+    VAE_TRAININGS_METRIC,
 )
 from raysweep.shell.exit_codes import EXIT_OK, EXIT_TRIALS_FAILED, stopped_by
 from raysweep.sweep.trials import DEFAULT_ENCODER, Trial
@@ -123,7 +126,7 @@ class SweepOutcome:
             group = (trial.dataset, trial.heuristic, f"{trial.config.alpha:g}")
             if several_encoders:
                 group += (trial.encoder or "-",)
-            rows.setdefault(group, []).append((metrics["accuracy"], metrics[RESULT_AREA]))
+            rows.setdefault(group, []).append((metrics[ACCURACY], metrics[RESULT_AREA]))
         return rows
 
 
@@ -158,8 +161,8 @@ def print_closing(
         if name.startswith(ENCODER_TRAININGS_PREFIX)
     )
     print(
-        f"\nVAE trainings this run: {counters['vae_trainings']}{f' ({per_encoder})' if per_encoder else ''} "
-        f"(cache hits: {counters['vae_cache_hits']})"
+        f"\nVAE trainings this run: {counters[VAE_TRAININGS_METRIC]}{f' ({per_encoder})' if per_encoder else ''} "
+        f"(cache hits: {counters[VAE_CACHE_HITS_METRIC]})"
     )
     print(f"sweep {sweep_id} took {seconds:.0f}s. Compare the runs in MLflow:")
     print(f"  {ui}")

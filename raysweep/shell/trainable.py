@@ -22,6 +22,7 @@ import ray
 import torch
 from ray import tune
 
+from raysweep import schema
 from raysweep.curves import normalised_area
 from raysweep.encoders import embedding_provider
 from raysweep.labels import indices_sha256, initial_label_indices
@@ -159,16 +160,16 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
     def tune_metrics(state: TrajectoryState) -> dict[str, float]:
         last = state.curve[-1]
         n_labels = [point.n_labels for point in state.curve]
-        accuracy = [point.metrics["accuracy"] for point in state.curve]
+        accuracy = [point.metrics[schema.ACCURACY] for point in state.curve]
         metrics = {
             RESULT_ROUND: last.round_index,
             RESULT_ROUNDS: rounds,  # the launcher's summary tells finished trajectories from stopped ones
             RESULT_N_LABELS: last.n_labels,
-            "accuracy": last.metrics["accuracy"],
-            "auc": last.metrics.get("auc", float("nan")),
+            schema.ACCURACY: last.metrics[schema.ACCURACY],
+            schema.AUC: last.metrics.get(schema.AUC, float("nan")),
             RESULT_AREA: normalised_area(n_labels, accuracy),
-            "train_seconds": last.metrics["train_seconds"],
-            "selection_seconds": last.metrics.get("selection_seconds", 0.0),
+            schema.TRAIN_SECONDS: last.metrics[schema.TRAIN_SECONDS],
+            schema.SELECTION_SECONDS: last.metrics.get(schema.SELECTION_SECONDS, 0.0),
         }
         objective = context.plan.objective(state.curve)
         if objective is not None:
@@ -178,11 +179,11 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
     def on_state(state: TrajectoryState) -> None:
         last = state.curve[-1]
         metrics = tune_metrics(state)
-        if "encoder_seconds" in last.metrics:
-            metrics["encoder_seconds"] = last.metrics["encoder_seconds"]
+        if schema.ENCODER_SECONDS in last.metrics:
+            metrics[schema.ENCODER_SECONDS] = last.metrics[schema.ENCODER_SECONDS]
         print(
-            f"[{key}] round {last.round_index}: {last.n_labels} labels, accuracy {metrics['accuracy']:.4f}, "
-            f"train {metrics['train_seconds']:.1f}s, selection {metrics['selection_seconds']:.2f}s",
+            f"[{key}] round {last.round_index}: {last.n_labels} labels, accuracy {metrics[schema.ACCURACY]:.4f}, "
+            f"train {metrics[schema.TRAIN_SECONDS]:.1f}s, selection {metrics[schema.SELECTION_SECONDS]:.2f}s",
             flush=True,
         )
         with tempfile.TemporaryDirectory() as folder:

@@ -19,7 +19,15 @@ from ray.util.placement_group import placement_group
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from raysweep.encoders import trains_per_round
-from raysweep.schema import RESULT_AREA, RESULT_N_LABELS, RESULT_ROUND, TRIAL_CONFIG_KEY
+from raysweep.schema import (
+    ACCURACY,
+    RESULT_AREA,
+    RESULT_N_LABELS,
+    RESULT_ROUND,
+    TRIAL_CONFIG_KEY,
+    VAE_CACHE_HITS_METRIC,
+    VAE_TRAININGS_METRIC,
+)
 from raysweep.shell.checkpoints import trial_dir_name
 from raysweep.shell.plan import GridPlan
 from raysweep.shell.stores import DatasetStore, EmbeddingStore
@@ -44,7 +52,7 @@ class Stores:
             counters = ray.get(self.embedding.counters.remote(), timeout=STORE_CALL_TIMEOUT_S)
             trainings = ray.get(self.embedding.trainings.remote(), timeout=STORE_CALL_TIMEOUT_S)
         except (ray.exceptions.RayError, TimeoutError):
-            return {"vae_trainings": -1, "vae_cache_hits": -1}, []
+            return {VAE_TRAININGS_METRIC: -1, VAE_CACHE_HITS_METRIC: -1}, []
         return counters, trainings
 
 
@@ -92,7 +100,7 @@ def progress_reporter() -> CLIReporter:
         metric_columns={
             RESULT_ROUND: "round",
             RESULT_N_LABELS: "labels",
-            "accuracy": "accuracy",
+            ACCURACY: "accuracy",
             RESULT_AREA: "AUC(curve)",
         },
         parameter_columns={TRIAL_CONFIG_KEY: "trial"},

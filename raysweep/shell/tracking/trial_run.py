@@ -16,6 +16,7 @@ import numpy as np
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
+from raysweep import schema
 from raysweep.config import TrialConfig
 from raysweep.curves import final_value, normalised_area
 from raysweep.loop import RoundResult
@@ -58,15 +59,15 @@ def flatten(prefix: str, value: Any) -> dict[str, str]:
 
 
 def trial_params(config: TrialConfig) -> dict[str, str]:
-    params = {  # raysweep.schema.TRIAL_PARAMS
-        "dataset": config.dataset.name,
-        "heuristic": config.heuristic.name,
-        "alpha": str(float(config.alpha)),
-        "seed": str(config.seed),
-        "encoder": config.encoder.name,
-        "uses_vae": str(config.uses_vae),
-        "initial_labels": str(config.schedule.initial_labels),
-        "labels_per_round": str(config.schedule.labels_per_round),
+    params = {
+        schema.DATASET_PARAM: config.dataset.name,
+        schema.HEURISTIC_PARAM: config.heuristic.name,
+        schema.ALPHA_PARAM: str(float(config.alpha)),
+        schema.SEED_PARAM: str(config.seed),
+        schema.ENCODER_PARAM: config.encoder.name,
+        schema.USES_VAE_PARAM: str(config.uses_vae),
+        schema.TRIAL_INITIAL_LABELS_PARAM: str(config.schedule.initial_labels),
+        schema.TRIAL_LABELS_PER_ROUND_PARAM: str(config.schedule.labels_per_round),
     }
     params.update(flatten(CONFIG_PARAM_PREFIX.rstrip("."), config.model_dump(mode="json")))
     return params
