@@ -8,6 +8,7 @@ then continue from their checkpoints) and otherwise builds a new Tuner from the 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,16 @@ from raysweep.shell.summary import error_line
 from raysweep.shell.sweep_record import SweepRecord, tune_state_problem
 from raysweep.shell.trainable import SweepContext, run_trial
 from raysweep.sweep.config import SweepConfig
+
+TUNE_MESSAGES_RAYSWEEP_SAYS_BETTER = {
+    # Tune's own resume advice (``Tuner.restore(...)``): raysweep prints the command that resumes the
+    # sweep with its MLflow runs, its search and its stores.
+    "ray.tune.tune": "Tuner.restore(",
+    # One line per trial that never reported (a stopped sweep's pending ones: 73 lines for a study
+    # stopped early); raysweep's summary counts the unfinished trials and its resume runs them.
+    "ray.tune.analysis.experiment_analysis": "Failed to fetch metrics for",
+}
+"""Logger -> the text of the Tune messages the driver drops, and why (a user read both and was misled)."""
 
 STORE_CALL_TIMEOUT_S = 30
 """How long the driver waits for the embedding store's counters after Tune (it may have gone down)."""
@@ -94,6 +105,23 @@ def start_stores(sweep: SweepConfig, plan: GridPlan, record: SweepRecord) -> Sto
     return Stores(dataset_store, embedding_store)
 
 
+class _DropMessages(logging.Filter):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
+
+
+def quiet_tune_messages() -> None:
+    """Drop :data:`TUNE_MESSAGES_RAYSWEEP_SAYS_BETTER` from the driver's log (once per process)."""
+    for name, text in TUNE_MESSAGES_RAYSWEEP_SAYS_BETTER.items():
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropMessages) and f.text == text for f in logger.filters):
+            logger.addFilter(_DropMessages(text))
+
+
 def progress_reporter() -> CLIReporter:
     """Tune's progress table with the sweep's columns."""
     return CLIReporter(
@@ -123,6 +151,7 @@ def build_tuner(
         {"cpu": sweep.resources.cpu, "gpu": sweep.resources.gpu},
     )
     plan.prepare_tune()
+    quiet_tune_messages()
     if resume:
         # Tune's own record of the sweep can be missing (the driver stopped before Tune started) or
         # damaged (a full disk truncates the files it copies). Then Tune starts afresh under the same
