@@ -29,7 +29,9 @@ selecting round of a trial that uses VAE features ``task_feature_spread``, ``vae
 ``vae_share`` (the VAE block's fraction of the squared distances; for loss prediction of its head
 input's spread), ``equivalent_raw_alpha`` (core-set, MedAL), and for heuristics whose model does not
 depend on alpha ``plain_overlap`` (fraction of the round's picks the same heuristic at alpha 0 picks
-on the same model) with ``diagnostics_seconds``.
+on the same model) with ``diagnostics_seconds``, and for those that draw at random (BADGE, TypiClust)
+``plain_overlap_baseline`` (the same fraction for the plain heuristic under another selection seed);
+core-set and MedAL also ``vae_share_of_pick_distances``.
 """
 
 from __future__ import annotations
@@ -92,6 +94,11 @@ TRIAL_PARAMS = (
 CONFIG_PARAM_PREFIX = "config."
 """A trial run's whole resolved config, flattened: ``config.training.lr``, ``config.alpha_scaling``, ..."""
 ALPHA_SCALING_PARAM = CONFIG_PARAM_PREFIX + "alpha_scaling"
+VAE_SEED_PARAM = CONFIG_PARAM_PREFIX + "vae.seed"
+"""The trial's pool-encoder seed, resolved: the trial's seed under ``vae.seed: trial`` (one encoder per
+seed), or the sweep's one integer for every seed."""
+EVAL_SPLIT_PARAM = CONFIG_PARAM_PREFIX + "dataset.eval_split"
+"""The split :data:`TEST_METRIC` is measured on (``test`` unless the config said ``val``)."""
 
 SCHEDULE_PARAMS = (
     "schedule.initial_labels",
@@ -109,12 +116,26 @@ SEARCH_PARAM_PREFIX = "search."
 # Metrics
 # --------------------------------------------------------------------------------------------
 
+TEST_METRIC = "accuracy"
+"""The held-out result (on ``dataset.eval_split``, test in every shipped config)."""
+VALIDATION_PREFIX = "val_"
+"""``val_<metric>`` is ``<metric>`` on the validation split."""
+VALIDATION_METRIC = VALIDATION_PREFIX + TEST_METRIC
+"""What choosing reads (a search's objective, the report's best alpha): the validation split."""
+TRAIN_ACCURACY_METRIC = "train_accuracy"
+"""Accuracy on the labeled set after the round's training (the paper trains until it is > 0.99)."""
+PLAIN_OVERLAP_METRIC = "plain_overlap"
+PLAIN_OVERLAP_BASELINE_METRIC = "plain_overlap_baseline"
+"""``plain_overlap`` of the plain heuristic against itself under another selection seed (heuristics
+that draw at random; 1 by construction, and not logged, for the deterministic ones)."""
+VAE_SHARE_OF_PICK_DISTANCES_METRIC = "vae_share_of_pick_distances"
+
 ROUND_METRICS = (
-    "accuracy",
+    TEST_METRIC,
     "auc",
-    "val_accuracy",
-    "val_auc",
-    "train_accuracy",
+    VALIDATION_METRIC,
+    VALIDATION_PREFIX + "auc",
+    TRAIN_ACCURACY_METRIC,
     "train_epochs",
     "train_seconds",
     "selection_seconds",
@@ -125,25 +146,19 @@ ROUND_METRICS = (
     "vae_feature_spread",
     "vae_share",
     "equivalent_raw_alpha",
-    "plain_overlap",
-    "plain_overlap_baseline",
-    "vae_share_of_pick_distances",
+    PLAIN_OVERLAP_METRIC,
+    PLAIN_OVERLAP_BASELINE_METRIC,
+    VAE_SHARE_OF_PICK_DISTANCES_METRIC,
     "diagnostics_seconds",
 )
 """Per-round metrics of a trial run, logged at step = number of labels."""
-TEST_METRIC = "accuracy"
-"""The held-out result (on ``dataset.eval_split``, test in every shipped config)."""
-VALIDATION_METRIC = "val_accuracy"
-"""What choosing reads (a search's objective, the report's best alpha): the validation split."""
-VALIDATION_PREFIX = "val_"
-"""``val_<metric>`` is ``<metric>`` on the validation split."""
 ROUND_INDEX_METRIC = "round"
 """Logged beside the round metrics: the round's index."""
 DIAGNOSTIC_METRICS = (
     "vae_share",
-    "plain_overlap",
-    "plain_overlap_baseline",
-    "vae_share_of_pick_distances",
+    PLAIN_OVERLAP_METRIC,
+    PLAIN_OVERLAP_BASELINE_METRIC,
+    VAE_SHARE_OF_PICK_DISTANCES_METRIC,
     "diagnostics_seconds",
 )
 """Round metrics that only trials with VAE features log: how much the VAE block weighed."""
