@@ -19,6 +19,7 @@ def test_load_gives_one_tidy_row_per_trial_step_metric(study):
     frame = study.frame
     assert list(frame.columns) == [
         "sweep_id",
+        "confirms",
         "run_id",
         "trial_key",
         "dataset",
