@@ -51,7 +51,8 @@ def test_report_in_process_writes_tables_figures_and_logs_to_parent(store, study
         "## Figures",
     ]
     assert [build.__name__ for build in SECTIONS] == [
-        "overview", "significance", "alpha", "picks", "runtime", "figures", "search", "encoders",
+        "overview", "confirmed", "significance", "alpha", "picks", "training", "runtime", "figures", "search",
+        "encoders",
     ]  # fmt: skip
     assert list(report.tables) == [
         "curve_summary",

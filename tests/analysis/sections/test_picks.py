@@ -38,7 +38,7 @@ def test_pick_diagnostics_of_two_seeds_show_no_interval(store, study_of):
     assert "| digits | coreset | 1 | 2 | 0.5000 | 0.7200 |" in text
     arms = section.tables["arm_diagnostics"]
     assert arms["plain_overlap_ci_low"].notna().all()  # the table written keeps the intervals as computed
-    assert section.blocks[-1] == Paragraph("No arm has a mean plain_overlap of 0.99 or more.")
+    assert section.blocks[-1] == Paragraph("No arm has a mean plain_overlap of 0.99 of its baseline or more.")
 
 
 def test_runs_without_pick_diagnostics_say_so(grid, study_of):
