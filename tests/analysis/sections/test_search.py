@@ -29,7 +29,7 @@ def test_a_search_gets_its_tables_its_figure_and_its_text(searched, study_of):
     ]
     assert settings["order"].tolist() == [str(i) for i in range(7)]
     assert settings["stopped early"].tolist() == ["no"] * 6 + ["yes"]
-    assert settings.loc[6, "mean area"] == ""  # stopped before any seed finished: no area, column kept
+    assert settings.loc[6, "mean area (test)"] == ""  # stopped before any seed finished: no area, column kept
     assert section.blocks[-1] == Image(
         "search_digits_coreset.png",
         "search_digits_coreset: area against alpha, settings numbered in the searcher's order",
