@@ -8,14 +8,18 @@
   ``*_holm_all`` across every (alpha, label count) test of the (dataset, heuristic); ``significant``
   (the figures' markers) uses the latter. Pairs whose initial-label hashes differ are refused
   (:class:`UnpairedError`): shared seeds are the design.
-- :func:`trial_areas` / :func:`alpha_summary`: normalised area under each learning curve (trapezoid
-  over n_labels divided by the label range, so it is in accuracy units), and per (dataset,
-  heuristic) the best alpha with its gain over alpha 0 and paired tests on the areas, Holm across
-  the alphas. A trial is complete only with every label count of its dataset's grid; a gap leaves
-  it out of the areas and is listed (:func:`label_gaps`), never interpolated over.
+- :func:`trial_areas` / :func:`choose_alphas` / :func:`alpha_summary`: normalised area under each
+  learning curve (trapezoid over n_labels divided by the label range, so it is in accuracy units),
+  and per (dataset, heuristic) the alpha chosen by :mod:`raysweep.choice` on the validation areas
+  with its gain over alpha 0 and paired tests on the test areas, Holm across the alphas. A trial is
+  complete only with every label count of its dataset's grid; a gap leaves it out of the areas and
+  is listed (:func:`label_gaps`), never interpolated over.
 - :func:`trial_diagnostics` / :func:`arm_diagnostics`: did an alpha arm pick anything else than the
-  plain heuristic? ``plain_overlap`` and ``vae_share`` per trial, then per arm with 95% CIs; an arm
-  with mean overlap >= :data:`SAME_PICKS_OVERLAP` is flagged.
+  plain heuristic? ``plain_overlap`` (against ``plain_overlap_baseline``, the plain heuristic
+  against itself under another selection seed), ``vae_share`` and ``vae_share_of_pick_distances``
+  per trial, then per arm with 95% CIs; an arm with mean overlap >= :data:`SAME_PICKS_OVERLAP` x
+  its mean baseline is flagged.
+- :func:`training_fit`: per arm, the rounds whose ``train_accuracy`` is under :data:`TRAIN_FIT`.
 - :func:`runtime_tables`: compute and wall time per trial, per (dataset, heuristic) and per sweep,
   with each shared VAE's training seconds split over the trials that used it.
 

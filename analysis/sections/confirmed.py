@@ -54,6 +54,7 @@ def confirmed(study: Study) -> Section:
         )
     )
     shown = _with_picks(tests, study.confirmation_arms)
+    shown["note"] = shown["note"].where(shown["note"] != "")  # no column of empty notes
     if (shown["encoder"] == "vae").all():
         shown = shown.drop(columns="encoder")
     section.blocks.append(
