@@ -50,7 +50,7 @@ def confirmed(study: Study) -> Section:
             "is random's area on the same seeds. 'plain_overlap' and its baseline: whether the chosen "
             "arm picked anything else than the plain heuristic (see 'Did each alpha arm change the "
             "picks?'). 'selection gain' is the same arm's gain on the seeds that chose it: what the "
-            "sections below report, biased upward by the choice."
+            "sections below report, which the choice biases upward in expectation."
         )
     )
     shown = _with_picks(tests, study.confirmation_arms)
