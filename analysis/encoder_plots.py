@@ -24,7 +24,8 @@ def encoder_figure(
     curves: pd.DataFrame, tests: pd.DataFrame, dataset: str, heuristic: str, metric: str = "accuracy"
 ) -> tuple[plt.Figure, pd.DataFrame]:
     """Left: the plain arm and every (encoder, alpha) arm, mean over seeds with a 95% CI band. Right: each
-    arm minus alpha 0, paired by seed, 95% CI, filled where the Holm-corrected paired t-test p < 0.05."""
+    arm minus alpha 0, paired by seed, 95% CI, filled where the paired t-test p < 0.05, Holm-corrected
+    over every comparison x label count of the (dataset, heuristic) (``significant``)."""
     mine = curves[(curves["dataset"] == dataset) & (curves["heuristic"] == heuristic)]
     diffs = tests[
         (tests["dataset"] == dataset) & (tests["heuristic"] == heuristic) & (tests["baseline"] == "alpha 0")
@@ -87,7 +88,9 @@ def encoder_figure(
         ax.scatter(x[sig], y[sig], color=colour, s=26, zorder=4)
     ax.set_xlabel("number of labels")
     ax.set_ylabel(f"{metric} difference (encoder arm − plain)")
-    ax.set_title("paired difference by seed, 95% CI; filled: p < 0.05 (Holm)", fontsize=10)
+    ax.set_title(
+        "paired difference by seed, 95% CI;\nfilled: p < 0.05 (Holm over comparisons × labels)", fontsize=10
+    )
     ax.grid(alpha=0.3)
     plots.legend_below(ax, ncol=3)
     fig.suptitle(

@@ -29,6 +29,16 @@ launcher) gets a note and no VAE seconds.
 A search (``sweep.search``): :func:`search_tags` reads its trials' tags (search group, setting, the
 setting's place in the searcher's order, stopped early) and :func:`settings_tried` the parent runs'
 count of settings tried per group; a grid has neither.
+
+A confirmation (``--confirm``): a sweep of its own whose parent and trial runs carry
+``raysweep.confirms=<sweep id>``; it has the budget of the sweep it confirms, so reading every sweep
+reads both. ``--sweep ID`` reads that sweep together with its confirmation (or, given a
+confirmation's id, with the sweep it confirms). Each trial's ``confirms`` column holds the tag (""
+for a sweep's own trials, the selection); the tidy frame carries it too.
+
+Per trial the loader also reads ``vae_seed`` (param ``config.vae.seed``: the pool encoder's seed;
+None for runs older than the param) and ``eval_split`` (param ``config.dataset.eval_split``: the split
+``accuracy`` is measured on; ``test`` for runs older than the param).
 """
 
 from __future__ import annotations
@@ -47,7 +57,9 @@ import pandas as pd
 from raysweep.schedule import label_counts
 from raysweep.schema import (
     ALPHA_SCALING_PARAM,
+    CONFIRMS_TAG,
     DIAGNOSTIC_METRICS,
+    EVAL_SPLIT_PARAM,
     INITIAL_LABELS_TAG,
     PARENT_RUN_TAG,
     POOL_SIZE_PARAM,
@@ -61,10 +73,15 @@ from raysweep.schema import (
     SETTING_TAG,
     STOPPED_EARLY_TAG,
     SWEEP_ID_TAG,
+    TEST_METRIC,
+    TRAIN_ACCURACY,
     TRIAL_KEY_TAG,
     VAE_SECONDS_METRIC,
+    VAE_SEED_PARAM,
     VAE_TRAININGS_ARTIFACT,
     VAE_TRAININGS_METRIC,
+    VALIDATION_METRIC,
+    VALIDATION_PREFIX,
 )
 
 log = logging.getLogger(__name__)
@@ -72,6 +89,7 @@ log = logging.getLogger(__name__)
 TRIAL_COLUMNS = ["dataset", "heuristic", "alpha", "seed"]
 TIDY_COLUMNS = [
     "sweep_id",
+    "confirms",
     "run_id",
     "trial_key",
     "dataset",
@@ -85,10 +103,23 @@ TIDY_COLUMNS = [
     "metric",
     "value",
 ]
-DEFAULT_METRICS = ("accuracy", "auc", "train_seconds", "selection_seconds", "eval_seconds", "encoder_seconds")
+DEFAULT_METRICS = (
+    TEST_METRIC,
+    "auc",
+    VALIDATION_METRIC,
+    VALIDATION_PREFIX + "auc",
+    TRAIN_ACCURACY,
+    "train_seconds",
+    "selection_seconds",
+    "eval_seconds",
+    "encoder_seconds",
+)
 """``eval_seconds`` (the test-set evaluation after each round) exists since the firstrun launcher;
 older runs have none, and the runtime tables count it as 0 there. ``encoder_seconds``: a trial's
-time getting its embeddings each round (a ``cvae`` retraining; a pool encoder's fetch)."""
+time getting its embeddings each round (a ``cvae`` retraining; a pool encoder's fetch). The
+validation metrics and ``train_accuracy`` exist since issue 22; older runs have none."""
+DEFAULT_EVAL_SPLIT = "test"
+"""``accuracy``'s split for runs logged before ``config.dataset.eval_split`` existed."""
 SCALING_BEFORE_PARAM = "raw"
 """Runs logged before ``alpha_scaling`` existed scaled the VAE block by alpha alone: ``raw``."""
 VAE_COLUMNS = ["sweep_id", "dataset", "cache_key", "trained_this_run", "seconds", "trials"]
@@ -129,10 +160,11 @@ class SweepData:
     """What :func:`load_sweep` read.
 
     ``frame``: the tidy metrics (columns :data:`TIDY_COLUMNS`), deduplicated.
-    ``trials``: one row per child run kept (run_id, trial_key, sweep_id, the trial columns,
-    uses_vae, initial_labels_sha256, start/end time, wall_seconds, status).
-    ``sweeps``: one row per sweep (sweep_id, parent_run_id, start/end, wall_seconds, budget
-    params, vae_trainings, vae_seconds).
+    ``trials``: one row per child run kept (run_id, trial_key, sweep_id, confirms, the trial
+    columns, uses_vae, encoder, alpha_scaling, vae_seed, eval_split, initial_labels_sha256,
+    start/end time, wall_seconds, status).
+    ``sweeps``: one row per sweep (sweep_id, confirms, parent_run_id, start/end, wall_seconds,
+    budget params, vae_trainings, vae_seconds).
     ``vaes``: one row per (sweep, VAE) from the parent runs' ``vae_trainings.json`` (columns
     :data:`VAE_COLUMNS`; ``trials`` is the list of trial keys that used the VAE).
     ``grids``: dataset -> the label counts its sweeps' schedules name (union over the sweeps);
@@ -155,6 +187,12 @@ class SweepData:
     @property
     def metrics(self) -> list[str]:
         return sorted(self.frame["metric"].unique())
+
+    @property
+    def confirmations(self) -> dict[str, str]:
+        """Confirmation sweep id -> the id of the sweep whose choice it confirms (empty without one)."""
+        confirming = self.trials[self.trials["confirms"] != ""]
+        return dict(sorted(zip(confirming["sweep_id"], confirming["confirms"], strict=True)))
 
     @property
     def target_parent_run_id(self) -> str | None:
@@ -200,13 +238,19 @@ def load_sweep(
     notes: list[str] = []
 
     if sweep_id is not None:
-        children = [r for r in children if r.data.tags.get(SWEEP_ID_TAG) == sweep_id]
-        parents = [r for r in parents if r.data.tags.get(SWEEP_ID_TAG) == sweep_id]
-        if not children:
+        wanted = together_with_confirmations(sweep_id, children)
+        children = [r for r in children if r.data.tags.get(SWEEP_ID_TAG) in wanted]
+        parents = [r for r in parents if r.data.tags.get(SWEEP_ID_TAG) in wanted]
+        if not any(r.data.tags.get(SWEEP_ID_TAG) == sweep_id for r in children):
             known = sorted({r.data.tags.get(SWEEP_ID_TAG, "?") for r in runs if _is_trial(r)})
             raise AnalysisError(
                 f"sweep {sweep_id!r} has no trial runs in experiment {experiment!r}; "
                 f"sweeps with trials: {', '.join(known) or 'none'}"
+            )
+        if len(wanted) > 1:
+            notes.append(
+                f"--sweep {sweep_id}: read together with {', '.join(sorted(wanted - {sweep_id}))} "
+                "(a sweep and its confirmation on fresh seeds)"
             )
     if not children:
         raise AnalysisError(f"experiment {experiment!r} has no trial runs (runs with param 'heuristic')")
@@ -222,6 +266,21 @@ def load_sweep(
             notes.append(f"no --sweep given: the experiment holds one sweep ({sweep_ids[0]})")
 
     trials = _trial_table(children)
+    if (trials["confirms"] != "").all():
+        confirmed = ", ".join(sorted(set(trials["confirms"])))
+        raise AnalysisError(
+            f"only confirmation trials were read (they confirm sweep {confirmed}, which has no trial runs "
+            f"in experiment {experiment!r}): the report compares a choice with its confirmation"
+        )
+    for confirmation, confirmed in sorted(
+        trials.loc[trials["confirms"] != "", ["sweep_id", "confirms"]]
+        .drop_duplicates()
+        .itertuples(index=False)
+    ):
+        notes.append(
+            f"sweep {confirmation} confirms the choice of sweep {confirmed} on fresh seeds: its trials are the "
+            "confirmation (the report's headline), the others the selection"
+        )
     histories = _histories(client, trials, metrics, max_workers)
     histories.update(_histories(client, trials[trials["uses_vae"]], DIAGNOSTIC_METRICS, max_workers))
     frame = _tidy(trials, histories)
@@ -257,6 +316,18 @@ def load_sweep(
         duplicate_runs=duplicate_runs,
         notes=notes,
     )
+
+
+def together_with_confirmations(sweep_id: str, children: list) -> set[str]:
+    """``sweep_id``, the sweeps that confirm it, and the sweep it confirms (from the trial runs' tags)."""
+    wanted = {sweep_id}
+    for run in children:
+        tags = run.data.tags
+        if tags.get(CONFIRMS_TAG) == sweep_id:
+            wanted.add(tags.get(SWEEP_ID_TAG, ""))
+        elif tags.get(SWEEP_ID_TAG) == sweep_id and tags.get(CONFIRMS_TAG):
+            wanted.add(tags[CONFIRMS_TAG])
+    return wanted
 
 
 def scheduled_grids(sweeps: pd.DataFrame, trials: pd.DataFrame) -> dict[str, list[int]]:
@@ -409,6 +480,7 @@ def _trial_table(children: list) -> pd.DataFrame:
                 "run_id": info.run_id,
                 "trial_key": key,
                 "sweep_id": tags.get(SWEEP_ID_TAG, ""),
+                "confirms": tags.get(CONFIRMS_TAG, ""),
                 "dataset": params["dataset"],
                 "heuristic": params["heuristic"],
                 "alpha": alpha,
@@ -416,6 +488,8 @@ def _trial_table(children: list) -> pd.DataFrame:
                 "uses_vae": uses_vae,
                 "encoder": encoder,
                 "alpha_scaling": params.get(ALPHA_SCALING_PARAM, SCALING_BEFORE_PARAM),
+                "vae_seed": _int_or_none(params.get(VAE_SEED_PARAM)),
+                "eval_split": params.get(EVAL_SPLIT_PARAM, DEFAULT_EVAL_SPLIT),
                 "initial_labels_sha256": tags.get(INITIAL_LABELS_TAG),
                 "status": info.status,
                 "start_time": info.start_time,
@@ -448,6 +522,7 @@ def _tidy(trials: pd.DataFrame, histories: dict) -> pd.DataFrame:
     cols = [
         "run_id",
         "sweep_id",
+        "confirms",
         "trial_key",
         *TRIAL_COLUMNS,
         "uses_vae",
@@ -466,6 +541,7 @@ def _sweep_table(parents: list, trials: pd.DataFrame) -> pd.DataFrame:
         rows.append(
             {
                 "sweep_id": run.data.tags.get(SWEEP_ID_TAG, ""),
+                "confirms": run.data.tags.get(CONFIRMS_TAG, ""),
                 "parent_run_id": info.run_id,
                 "start_time": info.start_time,
                 "end_time": end,
@@ -481,6 +557,7 @@ def _sweep_table(parents: list, trials: pd.DataFrame) -> pd.DataFrame:
         rows,
         columns=[
             "sweep_id",
+            "confirms",
             "parent_run_id",
             "start_time",
             "end_time",
@@ -497,7 +574,11 @@ def _sweep_table(parents: list, trials: pd.DataFrame) -> pd.DataFrame:
     # Sweeps with trials but no parent run still get a row (nothing to log the report to).
     orphans = sorted(set(trials["sweep_id"]) - set(sweeps["sweep_id"]))
     if orphans:
-        sweeps = pd.concat([sweeps, pd.DataFrame({"sweep_id": orphans})], ignore_index=True)
+        confirms = trials.drop_duplicates("sweep_id").set_index("sweep_id")["confirms"]
+        sweeps = pd.concat(
+            [sweeps, pd.DataFrame({"sweep_id": orphans, "confirms": confirms.reindex(orphans).tolist()})],
+            ignore_index=True,
+        )
     return sweeps[sweeps["sweep_id"].isin(set(trials["sweep_id"]))].reset_index(drop=True)
 
 

@@ -6,16 +6,18 @@ as PNG (150 dpi) and PDF next to the CSV of those numbers. The report's figures 
 
 - ``curves_<dataset>_<heuristic>`` (:func:`curve_figure`): figures 1-4. Left: accuracy vs number of
   labels for the plain heuristic and its VAE variants (all of them when there are at most three,
-  else the plain, the best alpha by area and the largest alpha), mean over seeds with a 95% CI band,
+  else the plain, the chosen alpha and the largest alpha), mean over seeds with a 95% CI band,
   a star above a variant's curve where the paired t-test, Holm-corrected over every alpha and label
   count of the (dataset, heuristic), gives p < 0.05. Right: the paired difference variant - plain
   per alpha with its 95% CI, filled markers where significant.
 - ``alpha_sweep_<dataset>`` (:func:`alpha_figure`): one line per heuristic against alpha: the
   normalised area under the curve (heuristics without alpha as dashed references), the paired gain
-  over alpha 0, ``plain_overlap`` (the share of picks the plain heuristic also makes; 0.99 marked)
-  and ``vae_share`` (the VAE block's share of the squared distances), each mean and 95% CI over
-  seeds. Alphas are a grid, not a scale: equally spaced ticks, 0 (plain) first, and the VAE-only end
-  (alpha = inf) at its own tick past a break.
+  over alpha 0 (a star on the alpha the report chose, on validation where the runs logged it),
+  ``plain_overlap`` (the share of picks the plain heuristic also makes) beside its baseline (the plain
+  heuristic against itself under another selection seed: a dashed bar across each arm's point; an arm
+  at 0.99 of it or more picked what plain picks) and ``vae_share`` (the VAE block's share of the
+  squared distances), each mean and 95% CI over seeds. Alphas are a grid, not a scale: equally spaced
+  ticks, 0 (plain) first, and the VAE-only end (alpha = inf) at its own tick past a break.
 - ``runtime`` (:func:`runtime_figure`): compute (train + selection), each heuristic's share of VAE
   training and wall seconds per heuristic, one panel per dataset.
 
@@ -30,6 +32,7 @@ the plot and says nothing: it is not drawn, and the panel says so.
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import matplotlib
@@ -39,7 +42,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from analysis.stats import ARM_COLUMNS
+from analysis.stats import ARM_COLUMNS, SAME_PICKS_OVERLAP
 
 DPI = 150
 HEURISTIC_NAMES = {
@@ -48,6 +51,8 @@ HEURISTIC_NAMES = {
     "coreset": "core-set",
     "medal": "MedAL",
     "lloss": "loss prediction",
+    "badge": "BADGE",
+    "typiclust": "TypiClust",
 }
 DATASET_NAMES = {"mnist": "MNIST", "digits": "digits (sklearn)", "medmnist:chestmnist": "ChestMNIST"}
 HEURISTIC_COLOURS = {
@@ -56,7 +61,11 @@ HEURISTIC_COLOURS = {
     "coreset": "tab:blue",
     "medal": "tab:green",
     "lloss": "tab:orange",
+    "badge": "tab:red",
+    "typiclust": "tab:brown",
 }
+OTHER_COLOURS = ("tab:pink", "tab:olive", "tab:cyan", "darkgoldenrod", "slateblue")
+"""For heuristics without a colour of their own: picked by name, so a heuristic keeps its colour."""
 PLAIN_COLOUR = "0.15"
 MAX_VARIANTS = 3
 FEASIBLE_RANGES = {"accuracy": (0.0, 1.0), "auc": (0.0, 1.0)}
@@ -67,6 +76,8 @@ MIN_SEEDS_FOR_CI = 3
 UNINFORMATIVE_NOTE = f"fewer than {MIN_SEEDS_FOR_CI} seeds: 95% intervals not informative, not drawn"
 VAE_ONLY_GAP = 0.7
 """Extra space before the alpha = inf tick: a break in the axis, since inf is not one more step."""
+BASELINE_HALF_WIDTH = 0.18
+"""Half the width (in alpha ticks) of the dashed bar that marks an arm's plain_overlap baseline."""
 
 
 def feasible_range(metric: str) -> tuple[float, float] | None:
@@ -103,6 +114,13 @@ def mark_uninformative(ax: plt.Axes) -> None:
 
 def alpha_text(alpha: float) -> str:
     return "VAE only (α = ∞)" if np.isinf(alpha) else f"α = {alpha:g}"
+
+
+def heuristic_colour(name: str) -> str:
+    """The heuristic's colour in every figure (one of :data:`OTHER_COLOURS` for one not listed)."""
+    if name in HEURISTIC_COLOURS:
+        return HEURISTIC_COLOURS[name]
+    return OTHER_COLOURS[zlib.crc32(name.encode()) % len(OTHER_COLOURS)]
 
 
 def heuristic_name(name: str) -> str:
@@ -143,8 +161,11 @@ def curve_figure(
     heuristic: str,
     best_alpha: float | None,
     metric: str = "accuracy",
+    chosen_on: str = "validation",
 ) -> tuple[plt.Figure, pd.DataFrame]:
-    """Figures 1-4 for one (dataset, heuristic). Returns the figure and the numbers behind it."""
+    """Figures 1-4 for one (dataset, heuristic). Returns the figure and the numbers behind it.
+
+    ``best_alpha``: the alpha the report chose (on ``chosen_on``'s split), shown among the variants."""
     curves = summary[(summary["dataset"] == dataset) & (summary["heuristic"] == heuristic)]
     diffs = tests[(tests["dataset"] == dataset) & (tests["heuristic"] == heuristic)]
     alphas = sorted(a for a in curves["alpha"].unique() if a > 0)
@@ -168,7 +189,7 @@ def curve_figure(
         if np.isinf(alpha):
             label = alpha_text(alpha)
         if alpha > 0 and alpha == best_alpha and len(alphas) > 1:
-            label += " (best area)"
+            label += f" (chosen on {chosen_on})"
         ax.plot(c["n_labels"], c["mean"], marker="o", ms=3.5, lw=1.6, color=colour, label=label)
         # a t-interval of few seeds can leave [0, 1] or span the plot; the CSV keeps the raw bounds
         low, high = drawable_interval(c["ci_low"], c["ci_high"], c["n"], bounds)
@@ -263,12 +284,16 @@ def alpha_figure(
     metric: str = "accuracy",
     arms: pd.DataFrame | None = None,
     scaling: str | None = None,
+    chosen: dict[str, float] | None = None,
+    chosen_on: str = "validation",
 ) -> tuple[plt.Figure, pd.DataFrame]:
-    """Against alpha, one line per heuristic: area, paired gain, plain_overlap and vae_share.
+    """Against alpha, one line per heuristic: area, paired gain, plain_overlap (beside its baseline) and
+    vae_share.
 
     ``curve``: :func:`analysis.stats.alpha_curve`; ``arms``: :func:`analysis.stats.arm_diagnostics`
     (the bottom row stays empty with a note when the runs logged no diagnostics); ``scaling``: the
-    VAE arms' alpha scaling, for the axis label.
+    VAE arms' alpha scaling, for the axis label; ``chosen``: heuristic -> the alpha the report chose
+    (starred on the area panel; on ``chosen_on``'s split), none starred without it.
     """
     data = curve[curve["dataset"] == dataset]
     if arms is None:
@@ -292,7 +317,7 @@ def alpha_figure(
         y = g[mean].to_numpy(dtype=float)
         lo, hi = drawable_interval(g[low], g[high], g[n], limits)
         few_seeds[id(ax)] |= bool((g[n] < MIN_SEEDS_FOR_CI).any())
-        colour = HEURISTIC_COLOURS.get(heuristic)
+        colour = heuristic_colour(heuristic)
         finite = np.isfinite(g["alpha"].to_numpy())
         ax.errorbar(x, y, yerr=whiskers(y, lo, hi), fmt="o", ms=4, capsize=3, color=colour, label=label)
         ax.plot(x[finite], y[finite], color=colour, lw=1.4)
@@ -344,31 +369,52 @@ def alpha_figure(
             FRACTION,
             name,
         )
-        best = g.loc[g["mean_area"].idxmax()]
-        area_ax.scatter(
-            position[best["alpha"]] + offsets[k],
-            best["mean_area"],
-            marker="*",
-            s=160,
-            color=HEURISTIC_COLOURS.get(heuristic),
-            edgecolors="black",
-            lw=0.6,
-            zorder=5,
-        )
+        if not d.empty and "plain_overlap_baseline" in d:
+            # each arm's baseline, how much the plain heuristic agrees with itself, as a dashed bar across
+            # the arm's point (a deterministic heuristic's baseline is 1)
+            colour = heuristic_colour(heuristic)
+            for alpha, baseline in zip(d["alpha"], d["plain_overlap_baseline"], strict=True):
+                if not np.isfinite(baseline):
+                    continue
+                x = position[alpha] + offsets[k]
+                span = [x - BASELINE_HALF_WIDTH, x + BASELINE_HALF_WIDTH]
+                overlap_ax.plot(span, [baseline] * 2, color=colour, lw=1.3, ls="--")
+        best = (chosen or {}).get(heuristic)
+        at_best = g[g["alpha"] == best] if best is not None else g.iloc[0:0]
+        if not at_best.empty:
+            area_ax.scatter(
+                position[best] + offsets[k],
+                at_best["mean_area"].iloc[0],
+                marker="*",
+                s=160,
+                color=heuristic_colour(heuristic),
+                edgecolors="black",
+                lw=0.6,
+                zorder=5,
+            )
     for heuristic in fixed:
         g = data[data["heuristic"] == heuristic].iloc[0]
-        colour = HEURISTIC_COLOURS.get(heuristic, "0.5")
+        colour = heuristic_colour(heuristic)
         # mean only: CI bands of several references would cover the panel (the CIs are in the CSV)
         area_ax.axhline(
             g["mean_area"], color=colour, ls="--", lw=1.2, label=f"{heuristic_name(heuristic)} (no α), mean"
         )
-    if swept:
-        area_ax.scatter(
-            [], [], marker="*", s=120, color="white", edgecolors="black", label="best α (largest mean)"
+    if swept and chosen:
+        star = (
+            "chosen α (on validation)" if chosen_on == "validation" else "chosen α (on test: biased upward)"
         )
+        area_ax.scatter([], [], marker="*", s=120, color="white", edgecolors="black", label=star)
 
     gain_ax.axhline(0.0, color=PLAIN_COLOUR, lw=1, ls="--")
-    overlap_ax.axhline(0.99, color="tab:red", lw=1, ls="--", label="0.99: same picks as plain")
+    if not diag.empty and (diag["n_overlap"] > 0).any():
+        overlap_ax.plot(
+            [],
+            [],
+            color="0.3",
+            lw=1.3,
+            ls="--",
+            label=f"baseline: plain vs itself, another seed (≥ {SAME_PICKS_OVERLAP:g} × it: the plain picks)",
+        )
     if 0.0 in position:  # alpha 0 is the plain heuristic itself: overlap 1, VAE share 0
         for axis, value_by_definition in ((overlap_ax, 1.0), (share_ax, 0.0)):
             axis.scatter(

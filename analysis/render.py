@@ -67,6 +67,7 @@ P_VALUE_PREFIXES = ("p ", "p,", "min p")
 """Shown column names of p-values: ``p (t)``, ``p, corrected``, ``min p (t, Holm)``, ``p area (t)``."""
 SECONDS_SUFFIXES = (" s", "s (sum)", "s (logged)", "per trial")
 ALPHA_COLUMNS = ("alpha", "best alpha")
+"""Columns of alphas, also with a qualifier: ``best alpha (chosen on validation)``."""
 COUNT_COLUMNS = ("VAE trainings", "at labels", "seeds", "VAE trials", "found as", "settings tried", "order")
 """Columns of counts that arrive as floats (a merge or a NaN elsewhere in the column made them so)."""
 
@@ -98,7 +99,7 @@ def cell(value: object, column: str) -> str:
             return "<0.0001" if value < 1e-4 else f"{value:.4f}"
         if column.endswith(SECONDS_SUFFIXES):
             return f"{value:,.1f}"
-        if column in ALPHA_COLUMNS:
+        if column in ALPHA_COLUMNS or column.startswith(tuple(f"{name} (" for name in ALPHA_COLUMNS)):
             return "inf (VAE only)" if math.isinf(value) else f"{value:g}"
         if column in COUNT_COLUMNS and value.is_integer() and abs(value) < 1e9:
             return str(int(value))

@@ -3,11 +3,13 @@
 :func:`build_report` builds every section of :data:`SECTIONS` from one :class:`~analysis.sections.base.Study`
 of the loaded sweep and writes into ``out_dir``:
 
-- each section's tables as ``<name>.csv``: ``curve_summary``, ``paired_tests``,
-  ``significance_summary``, ``trial_areas``, ``label_gaps``, ``alpha_curve``, ``alpha_summary``,
-  ``trial_diagnostics``, ``arm_diagnostics``, ``runtime_per_trial``, ``runtime_by_heuristic``,
-  ``runtime_per_sweep``; for a search ``search_settings``, ``search_best``; for a sweep with encoders
-  besides ``vae`` ``encoder_curves``, ``encoder_tests``, ``encoder_summary``, ``encoder_seconds``;
+- each section's tables as ``<name>.csv``: with a confirmation ``confirmed``, ``confirmed_floor``,
+  ``confirmed_curves``; ``curve_summary``, ``paired_tests``, ``significance_summary``,
+  ``trial_areas``, ``label_gaps``, ``alpha_curve``, ``alpha_summary``, ``trial_diagnostics``,
+  ``arm_diagnostics``; with ``train_accuracy`` logged ``training``; ``runtime_per_trial``,
+  ``runtime_by_heuristic``, ``runtime_per_sweep``; for a search ``search_settings``,
+  ``search_best``; for a sweep with encoders besides ``vae`` ``encoder_curves``, ``encoder_tests``,
+  ``encoder_summary``, ``encoder_seconds``;
 - the sections' figures (PNG, PDF and the CSV behind each), saved as the sections draw them;
 - ``report.md`` / ``report.html``: every section's text, tables and figures in order (the HTML is
   rendered from the same blocks, :mod:`analysis.render`).
@@ -26,6 +28,7 @@ from analysis.load import SweepData
 from analysis.render import to_html, to_markdown
 from analysis.sections.alpha import alpha
 from analysis.sections.base import Study
+from analysis.sections.confirmed import confirmed
 from analysis.sections.encoders import encoders
 from analysis.sections.figures import figures
 from analysis.sections.overview import overview
@@ -33,11 +36,12 @@ from analysis.sections.picks import picks
 from analysis.sections.runtime import runtime
 from analysis.sections.search import search
 from analysis.sections.significance import significance
+from analysis.sections.training import training
 from raysweep.schema import ANALYSIS_ARTIFACT_DIR
 
 log = logging.getLogger(__name__)
 
-SECTIONS = (overview, significance, alpha, picks, runtime, figures, search, encoders)
+SECTIONS = (overview, confirmed, significance, alpha, picks, training, runtime, figures, search, encoders)
 """The report's sections in the order it shows them."""
 
 

@@ -4,7 +4,7 @@
 :func:`analysis.search_stats.setting_table` and :func:`analysis.search_stats.best_setting_tests`:
 area against alpha on a log axis, every setting as a point with its 95% CI, coloured and numbered in
 the searcher's order, a kernel-smoothed trend (:func:`smoothed_trend`), the alpha-0 reference as a
-band, stopped settings hollow, the best starred.
+band, stopped settings hollow, the best (chosen on validation where the runs logged it) starred.
 """
 
 from __future__ import annotations
@@ -102,8 +102,9 @@ def search_figure(
             b["best_alpha"], b["best_area"], marker="*", s=220, color="gold", edgecolors="black", zorder=5
         )
         ax.scatter([], [], marker="*", s=120, color="gold", edgecolors="black", label="best setting")
+        chosen_on = f" (chosen on {b['chosen_on']})" if isinstance(b.get("chosen_on"), str) else ""
         title_note = (
-            f"\nbest: {b['best_setting']}, gain over α = 0 {b['gain']:+.4f}, "
+            f"\nbest: {b['best_setting']}{chosen_on}, gain over α = 0 {b['gain']:+.4f}, "
             f"paired t p = {b['p_t_corrected']:.2g} (Bonferroni ×{b['settings_tried']} settings tried)"
         )
     ax.errorbar([], [], fmt="o", color="0.4", label="setting, mean and 95% CI (number: searcher's order)")

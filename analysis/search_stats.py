@@ -7,10 +7,12 @@ them and the trials' areas (:func:`analysis.stats.trial_areas`):
 
 - :func:`setting_table`: every setting's mean normalised area under the curve over its seeds, with a
   t-based 95% CI, its alpha, its place in the searcher's order, and whether it was stopped early;
-- :func:`best_setting_tests`: per (dataset, heuristic) the setting with the largest mean area and its
-  paired test against alpha 0 on the areas, seed by seed. The best of m settings is the largest of m
-  noisy estimates, so its p-value is Bonferroni-corrected for the m settings tried (``p_t_corrected``
-  = min(1, m p)); that is the one to claim significance with;
+- :func:`best_setting_tests`: per (dataset, heuristic) the best setting, chosen by the rule of
+  :mod:`raysweep.choice` on the validation areas (on the test areas, biased upward, for runs that
+  logged no validation metric), and its paired test against alpha 0 on the test areas, seed by seed.
+  The best of m settings is picked after looking at all of them (and a search proposes settings from
+  the results so far), so its p-value is Bonferroni-corrected for the m settings tried
+  (``p_t_corrected`` = min(1, m p)); that is the one to claim significance with;
 - :func:`without_partial_curves`: the tidy frame minus trials stopped early, for the paired tests at
   each label count (their curves end early; the figures still show them, hollow).
 """
@@ -23,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import stats
+from raysweep.choice import ArmScores, choose_arms
 
 
 def without_partial_curves(frame: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
@@ -76,18 +79,54 @@ def setting_table(areas: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def best_setting_tests(
-    areas: pd.DataFrame, tags: pd.DataFrame, settings_tried: dict[str, int] | None = None
-) -> pd.DataFrame:
-    """Per (dataset, heuristic): the best setting by mean area, paired against alpha 0 over seeds.
+def choose_settings(
+    choice_areas: pd.DataFrame, tags: pd.DataFrame
+) -> dict[tuple[str, str], tuple[int, float]]:
+    """(dataset, heuristic) -> (setting_index, mean area) of the setting :func:`raysweep.choice.choose_arms`
+    chooses from ``choice_areas`` (complete curves of trials not stopped early; every seed a setting
+    of the group ran must have one)."""
+    merged = choice_areas.merge(tags, on="trial_key", how="inner")
+    searched = merged[merged["setting_index"] > 0]
+    chosen = {}
+    for (dataset, heuristic), group in searched.groupby(["dataset", "heuristic"]):
+        name = f"{dataset}/{heuristic}"
+        seeds = sorted(set(group["seed"]))
+        finished = group[group["complete"] & ~group["stopped_early"]]
+        arms = [
+            ArmScores(
+                name,
+                str(index),
+                float(arm["alpha"].iloc[0]),
+                dict(zip(arm["seed"], arm["area"], strict=True)),
+            )
+            for index, arm in finished.groupby("setting_index")
+        ]
+        arm = choose_arms(arms, seeds).get(name)
+        if arm is not None:
+            chosen[(dataset, heuristic)] = (int(arm.arm), arm.mean_over(seeds))
+    return chosen
 
-    ``settings_tried``: group -> settings the searcher tried (the parent run's count); the settings
-    seen in the runs are used where it is missing or smaller. ``p_t_corrected`` = min(1, m p_t) with
-    m the settings tried (Bonferroni: the best of m is picked after looking at all of them).
+
+def best_setting_tests(
+    areas: pd.DataFrame,
+    tags: pd.DataFrame,
+    settings_tried: dict[str, int] | None = None,
+    choice_areas: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Per (dataset, heuristic): the best setting, paired against alpha 0 over seeds on ``areas``.
+
+    The best setting is chosen (:func:`choose_settings`) on ``choice_areas``, the validation areas
+    (``chosen_on`` ``validation``; ``best_choice_area`` its mean there), or on ``areas`` when None
+    (``test``: biased upward). ``settings_tried``: group -> settings the searcher tried (the parent
+    run's count); the settings seen in the runs are used where it is missing or smaller.
+    ``p_t_corrected`` = min(1, m p_t) with m the settings tried (Bonferroni: the best of m is picked
+    after looking at all of them).
     """
     stats.check_pairing(areas)
     table = setting_table(areas, tags)
     merged = areas.merge(tags, on="trial_key", how="inner")
+    chosen = choose_settings(areas if choice_areas is None else choice_areas, tags)
+    chosen_on = "test" if choice_areas is None else "validation"
     rows = []
     for (dataset, heuristic), group in table.groupby(["dataset", "heuristic"]):
         name = f"{dataset}/{heuristic}"
@@ -99,13 +138,21 @@ def best_setting_tests(
             "dataset": dataset,
             "heuristic": heuristic,
             "settings_tried": tried,
+            "chosen_on": chosen_on,
             "area_alpha0": float(plain.mean()) if len(plain) else np.nan,
         }
-        eligible = searched[~searched["stopped"] & searched["mean_area"].notna()]
-        if eligible.empty or plain.empty:
-            rows.append({**base, "note": "no finished setting" if plain.size else "no alpha-0 reference"})
+        if (dataset, heuristic) not in chosen or plain.empty:
+            rows.append(
+                {
+                    **base,
+                    "note": f"no setting finished every seed ({chosen_on} areas)"
+                    if plain.size
+                    else "no alpha-0 reference",
+                }
+            )
             continue
-        best = eligible.loc[eligible["mean_area"].idxmax()]
+        index, choice_area = chosen[(dataset, heuristic)]
+        best = searched[searched["setting_index"] == index].iloc[0]
         variant = reference[(reference["setting_index"] == best["setting_index"]) & reference["complete"]]
         variant = variant.set_index("seed")["area"]
         seeds = sorted(set(plain.index) & set(variant.index))
@@ -117,6 +164,7 @@ def best_setting_tests(
                 "best_setting": best["setting"],
                 "best_alpha": float(best["alpha"]),
                 "best_area": float(best["mean_area"]),
+                "best_choice_area": choice_area,
                 "gain": test["mean_diff"],
                 "gain_ci_low": test["diff_ci_low"],
                 "gain_ci_high": test["diff_ci_high"],
@@ -131,11 +179,13 @@ def best_setting_tests(
         "dataset",
         "heuristic",
         "settings_tried",
+        "chosen_on",
         "area_alpha0",
         "best_index",
         "best_setting",
         "best_alpha",
         "best_area",
+        "best_choice_area",
         "gain",
         "gain_ci_low",
         "gain_ci_high",

@@ -8,14 +8,18 @@
   ``*_holm_all`` across every (alpha, label count) test of the (dataset, heuristic); ``significant``
   (the figures' markers) uses the latter. Pairs whose initial-label hashes differ are refused
   (:class:`UnpairedError`): shared seeds are the design.
-- :func:`trial_areas` / :func:`alpha_summary`: normalised area under each learning curve (trapezoid
-  over n_labels divided by the label range, so it is in accuracy units), and per (dataset,
-  heuristic) the best alpha with its gain over alpha 0 and paired tests on the areas, Holm across
-  the alphas. A trial is complete only with every label count of its dataset's grid; a gap leaves
-  it out of the areas and is listed (:func:`label_gaps`), never interpolated over.
+- :func:`trial_areas` / :func:`choose_alphas` / :func:`alpha_summary`: normalised area under each
+  learning curve (trapezoid over n_labels divided by the label range, so it is in accuracy units),
+  and per (dataset, heuristic) the alpha chosen by :mod:`raysweep.choice` on the validation areas
+  with its gain over alpha 0 and paired tests on the test areas, Holm across the alphas. A trial is
+  complete only with every label count of its dataset's grid; a gap leaves it out of the areas and
+  is listed (:func:`label_gaps`), never interpolated over.
 - :func:`trial_diagnostics` / :func:`arm_diagnostics`: did an alpha arm pick anything else than the
-  plain heuristic? ``plain_overlap`` and ``vae_share`` per trial, then per arm with 95% CIs; an arm
-  with mean overlap >= :data:`SAME_PICKS_OVERLAP` is flagged.
+  plain heuristic? ``plain_overlap`` (against ``plain_overlap_baseline``, the plain heuristic
+  against itself under another selection seed), ``vae_share`` and ``vae_share_of_pick_distances``
+  per trial, then per arm with 95% CIs; an arm with mean overlap >= :data:`SAME_PICKS_OVERLAP` x
+  its mean baseline is flagged.
+- :func:`training_fit`: per arm, the rounds whose ``train_accuracy`` is under :data:`TRAIN_FIT`.
 - :func:`runtime_tables`: compute and wall time per trial, per (dataset, heuristic) and per sweep,
   with each shared VAE's training seconds split over the trials that used it.
 
@@ -35,12 +39,21 @@ import pandas as pd
 from scipy import stats
 
 from analysis.load import AnalysisError
+from raysweep.choice import ArmScores, choose_arms
 from raysweep.curves import normalised_area
+from raysweep.schema import (
+    PLAIN_OVERLAP,
+    PLAIN_OVERLAP_BASELINE,
+    TRAIN_ACCURACY,
+    VAE_SHARE_OF_PICK_DISTANCES,
+)
 
 ALPHA_LEVEL = 0.05
 GROUP = ["dataset", "heuristic", "alpha"]
 SAME_PICKS_OVERLAP = 0.99
-"""An arm whose picks overlap the plain heuristic's this much is not a different experiment."""
+"""An arm whose picks overlap the plain heuristic's this much, relative to how much the plain heuristic
+overlaps itself (``plain_overlap_baseline``: 1 for a deterministic heuristic), is not a different
+experiment."""
 SAME_PICKS_TEXT = "picks equal to the plain heuristic's; this arm is not a different experiment"
 ARM_COLUMNS = [
     *GROUP,
@@ -52,9 +65,28 @@ ARM_COLUMNS = [
     "plain_overlap_ci_low",
     "plain_overlap_ci_high",
     "n_overlap",
+    "plain_overlap_baseline",
+    "overlap_ratio",
+    "vae_share_of_pick_distances",
     "same_picks_as_plain",
 ]
 """Columns of :func:`arm_diagnostics`."""
+TRAIN_FIT = 0.99
+"""The paper trains each round "until >99% train accuracy": a round whose ``train_accuracy`` is under
+this did not fit its labels."""
+TRAINING_COLUMNS = [
+    *GROUP,
+    "encoder",
+    "confirms",
+    "trials",
+    "rounds",
+    "rounds_under",
+    "trials_under",
+    "min_train_accuracy",
+    "under_at",
+    "fits",
+]
+"""Columns of :func:`training_fit`."""
 
 
 class UnpairedError(AnalysisError):
@@ -376,36 +408,85 @@ def alpha_curve(areas: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def alpha_summary(areas: pd.DataFrame) -> pd.DataFrame:
-    """Per (dataset, heuristic): the alpha with the largest mean area and its paired gain over alpha 0.
+def choose_alphas(choice_areas: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, heuristic): the alpha :func:`raysweep.choice.choose_arms` chooses from these areas.
 
-    The gain is tested with a paired t-test and Wilcoxon over seeds on the areas. Picking the best of
-    k alphas and then testing it inflates false positives, so ``p_t_holm`` also Holm-corrects the
-    t-test across all k alpha > 0 comparisons of that heuristic (use it to claim significance).
+    ``choice_areas``: :func:`trial_areas` of the metric the choice reads (the validation accuracy).
+    An arm is a (dataset, heuristic, alpha); its scores are its complete trials' areas by seed; it
+    must have one on every seed any VAE arm of its (dataset, heuristic) ran (the launcher's rule).
+    Columns: dataset, heuristic, alpha (NaN: nothing chosen), choice_area (the chosen arm's mean),
+    choice_area_alpha0 (alpha 0's mean over its complete trials).
+    """
+    rows = []
+    for (dataset, heuristic), group in choice_areas.groupby(["dataset", "heuristic"]):
+        seeds = sorted(set(group.loc[group["alpha"] > 0, "seed"]))
+        complete = group[group["complete"]]
+        name = f"{dataset}/{heuristic}"
+        arms = [
+            ArmScores(
+                name, f"{name}/{alpha:g}/*", float(alpha), dict(zip(arm["seed"], arm["area"], strict=True))
+            )
+            for alpha, arm in complete.groupby("alpha")
+        ]
+        chosen = choose_arms(arms, seeds).get(name)
+        plain = complete.loc[complete["alpha"] == 0.0, "area"]
+        rows.append(
+            (
+                dataset,
+                heuristic,
+                chosen.alpha if chosen else np.nan,
+                chosen.mean_over(seeds) if chosen else np.nan,
+                float(plain.mean()) if len(plain) else np.nan,
+            )
+        )
+    return pd.DataFrame(rows, columns=["dataset", "heuristic", "alpha", "choice_area", "choice_area_alpha0"])
+
+
+def alpha_summary(areas: pd.DataFrame, choice_areas: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per (dataset, heuristic): the chosen alpha and its paired gain over alpha 0 on ``areas``.
+
+    The choice (:func:`choose_alphas`, the rule of :mod:`raysweep.choice`) reads ``choice_areas``, the
+    validation areas, so that the gain measured on ``areas`` (the test split) is not the maximum of
+    noisy estimates it was chosen by; ``chosen_on`` says ``validation``. Without ``choice_areas``
+    (runs that logged no validation metric) it reads ``areas`` itself and says ``test``: then the
+    gain is biased upward. ``best_alpha`` is the chosen alpha, ``best_area`` its mean area on
+    ``areas``, ``choice_area`` its mean on the areas it was chosen by.
+
+    The gain is tested with a paired t-test and Wilcoxon over seeds on the areas. Choosing one of k
+    alphas and then testing it inflates false positives even across splits (the seeds are shared),
+    so ``p_t_holm`` also Holm-corrects the t-test across all k alpha > 0 comparisons of that
+    heuristic (use it to claim significance).
     """
     check_pairing(areas)
     curve = alpha_curve(areas)
+    chosen_on = "test" if choice_areas is None else "validation"
+    choices = choose_alphas(areas if choice_areas is None else choice_areas).set_index(
+        ["dataset", "heuristic"]
+    )
     complete = areas[areas["complete"]]
     rows = []
     for (dataset, heuristic), group in curve.groupby(["dataset", "heuristic"]):
-        best = group.loc[group["mean_area"].idxmax()]
+        choice = choices.loc[(dataset, heuristic)] if (dataset, heuristic) in choices.index else None
+        best_alpha = float(choice["alpha"]) if choice is not None else np.nan
         base = {
             "dataset": dataset,
             "heuristic": heuristic,
             "alphas": ", ".join(f"{a:g}" for a in group["alpha"]),
             "area_alpha0": _value_at(group, 0.0),
-            "best_alpha": float(best["alpha"]),
-            "best_area": float(best["mean_area"]),
+            "best_alpha": best_alpha,
+            "best_area": _value_at(group, best_alpha),
+            "chosen_on": chosen_on,
+            "choice_area": float(choice["choice_area"]) if choice is not None else np.nan,
+            "choice_area_alpha0": float(choice["choice_area_alpha0"]) if choice is not None else np.nan,
         }
         trials = complete[(complete["dataset"] == dataset) & (complete["heuristic"] == heuristic)]
         wide = trials.pivot_table(index="seed", columns="alpha", values="area")
-        if 0.0 not in wide.columns or len(wide.columns) < 2:
+        if 0.0 not in wide.columns or not (group["alpha"] > 0).any():
+            rows.append({**base, "note": "no alpha-0 partner" if 0.0 not in wide else "no VAE variants"})
+            continue
+        if np.isnan(best_alpha):
             rows.append(
-                {
-                    **base,
-                    "gain": np.nan,
-                    "note": "no alpha-0 partner" if 0.0 not in wide else "no VAE variants",
-                }
+                {**base, "note": f"no VAE arm has a complete {chosen_on} curve on every seed: nothing chosen"}
             )
             continue
         tests = {}
@@ -414,10 +495,10 @@ def alpha_summary(areas: pd.DataFrame) -> pd.DataFrame:
             tests[float(a)] = paired_test(both[a].to_numpy(), both[0.0].to_numpy())
         alphas = list(tests)
         adjusted = dict(zip(alphas, holm(np.array([tests[a]["p_t"] for a in alphas])), strict=True))
-        if best["alpha"] == 0.0:
-            rows.append({**base, "gain": 0.0, "note": "alpha 0 (no VAE) has the largest area"})
-            continue
-        test = tests[float(best["alpha"])]
+        test = tests.get(best_alpha, paired_test(np.array([]), np.array([])))
+        note = test["note"]
+        if base["choice_area_alpha0"] > base["choice_area"]:
+            note = f"alpha 0 (no VAE) has the larger {chosen_on} area" + (f"; {note}" if note else "")
         rows.append(
             {
                 **base,
@@ -426,9 +507,9 @@ def alpha_summary(areas: pd.DataFrame) -> pd.DataFrame:
                 "gain_ci_high": test["diff_ci_high"],
                 "n_pairs": test["n_pairs"],
                 "p_t": test["p_t"],
-                "p_t_holm": adjusted[float(best["alpha"])],
+                "p_t_holm": adjusted.get(best_alpha, np.nan),
                 "p_wilcoxon": test["p_wilcoxon"],
-                "note": test["note"],
+                "note": note,
             }
         )
     columns = [
@@ -438,6 +519,9 @@ def alpha_summary(areas: pd.DataFrame) -> pd.DataFrame:
         "area_alpha0",
         "best_alpha",
         "best_area",
+        "chosen_on",
+        "choice_area",
+        "choice_area_alpha0",
         "gain",
         "gain_ci_low",
         "gain_ci_high",
@@ -456,20 +540,44 @@ def trial_diagnostics(frame: pd.DataFrame) -> pd.DataFrame:
     """Per trial that logged pick diagnostics: how much the VAE block weighed and what it changed.
 
     ``vae_share``: mean over the trial's selection rounds of the VAE block's share of the squared
-    distances. ``plain_overlap``: the fraction of all the trial's picks that the same heuristic at
-    alpha 0 also picked on the same trained model (each round's overlap weighted by the labels the
-    round bought: the step to the trial's next label count); NaN where the heuristic's model depends
-    on alpha (loss prediction logs no overlap).
+    distances; ``vae_share_of_pick_distances`` the same for the distances that decided the picks
+    (core-set, MedAL). ``plain_overlap``: the fraction of all the trial's picks that the same
+    heuristic at alpha 0 also picked on the same trained model (each round's overlap weighted by the
+    labels the round bought: the step to the trial's next label count); NaN where the heuristic's
+    model depends on alpha (loss prediction logs no overlap). ``plain_overlap_baseline``: the same
+    weighted mean of the plain heuristic's overlap with itself under another selection seed (logged
+    by heuristics that draw at random); 1 for a trial that logs an overlap but no baseline (a
+    deterministic heuristic picks the same points again).
     """
-    columns = [*GROUP, "seed", "trial_key", "rounds", "vae_share", "plain_overlap"]
-    diag = frame[frame["metric"].isin(["vae_share", "plain_overlap"])]
+    columns = [
+        *GROUP,
+        "seed",
+        "trial_key",
+        "rounds",
+        "vae_share",
+        "plain_overlap",
+        "plain_overlap_baseline",
+        "vae_share_of_pick_distances",
+    ]
+    names = [
+        "vae_share",
+        PLAIN_OVERLAP,
+        PLAIN_OVERLAP_BASELINE,
+        VAE_SHARE_OF_PICK_DISTANCES,
+    ]
+    diag = frame[frame["metric"].isin(names)]
     if diag.empty:
         return pd.DataFrame(columns=columns)
     steps = {k: np.unique(g.to_numpy()) for k, g in frame.groupby("trial_key")["n_labels"]}
     rows = []
     for (dataset, heuristic, alpha, seed, key), group in diag.groupby([*GROUP, "seed", "trial_key"]):
-        share = group.loc[group["metric"] == "vae_share", "value"]
-        overlap = group[group["metric"] == "plain_overlap"].sort_values("n_labels")
+        rounds = {name: group[group["metric"] == name].sort_values("n_labels") for name in names}
+        overlap, baseline = (
+            _pick_weighted(rounds[name]["n_labels"].to_numpy(), rounds[name]["value"].to_numpy(), steps[key])
+            for name in (PLAIN_OVERLAP, PLAIN_OVERLAP_BASELINE)
+        )
+        if np.isnan(baseline) and np.isfinite(overlap):
+            baseline = 1.0
         rows.append(
             (
                 dataset,
@@ -478,11 +586,17 @@ def trial_diagnostics(frame: pd.DataFrame) -> pd.DataFrame:
                 seed,
                 key,
                 int(group["n_labels"].nunique()),
-                float(share.mean()) if len(share) else np.nan,
-                _pick_weighted(overlap["n_labels"].to_numpy(), overlap["value"].to_numpy(), steps[key]),
+                _mean(rounds["vae_share"]["value"]),
+                overlap,
+                baseline,
+                _mean(rounds[VAE_SHARE_OF_PICK_DISTANCES]["value"]),
             )
         )
     return pd.DataFrame(rows, columns=columns)
+
+
+def _mean(values: pd.Series) -> float:
+    return float(values.mean()) if len(values) else np.nan
 
 
 def _pick_weighted(n_labels: np.ndarray, values: np.ndarray, trial_steps: np.ndarray) -> float:
@@ -496,15 +610,22 @@ def _pick_weighted(n_labels: np.ndarray, values: np.ndarray, trial_steps: np.nda
 
 
 def arm_diagnostics(diagnostics: pd.DataFrame) -> pd.DataFrame:
-    """Per (dataset, heuristic, alpha): mean and 95% CI over seeds of ``vae_share`` and ``plain_overlap``.
+    """Per (dataset, heuristic, alpha): mean and 95% CI over seeds of ``vae_share`` and ``plain_overlap``;
+    the mean ``plain_overlap_baseline``, ``overlap_ratio`` (mean overlap / mean baseline) and the mean
+    ``vae_share_of_pick_distances``.
 
-    ``same_picks_as_plain``: mean plain_overlap >= :data:`SAME_PICKS_OVERLAP`: the arm bought (nearly)
-    the plain heuristic's labels, so its curve cannot differ from the plain one by construction.
+    ``same_picks_as_plain``: mean plain_overlap >= :data:`SAME_PICKS_OVERLAP` x its mean baseline: the
+    arm bought (nearly) the labels the plain heuristic buys, as much as the plain heuristic agrees with
+    itself, so its curve cannot differ from the plain one by construction. For a deterministic
+    heuristic (baseline 1) that is an overlap of 0.99 or more.
     """
+    if diagnostics.empty:
+        return pd.DataFrame(columns=ARM_COLUMNS)
     rows = []
     for key, group in diagnostics.groupby(GROUP, sort=True):
         share = t_interval(group["vae_share"].to_numpy())
         overlap = t_interval(group["plain_overlap"].to_numpy())
+        baseline = t_interval(group["plain_overlap_baseline"].to_numpy())[0]
         rows.append(
             (
                 *key,
@@ -516,12 +637,47 @@ def arm_diagnostics(diagnostics: pd.DataFrame) -> pd.DataFrame:
                 overlap[2],
                 overlap[3],
                 int(np.isfinite(group["plain_overlap"]).sum()),
+                baseline,
+                overlap[0] / baseline if baseline > 0 else np.nan,
+                t_interval(group["vae_share_of_pick_distances"].to_numpy())[0],
             )
         )
     arms = pd.DataFrame(rows, columns=ARM_COLUMNS[:-1])
     # 990 of 1,000 picks is 0.99 even when averaging lands a rounding error below it
-    arms["same_picks_as_plain"] = arms["plain_overlap"] >= SAME_PICKS_OVERLAP - 1e-9
+    arms["same_picks_as_plain"] = (
+        arms["plain_overlap"] >= SAME_PICKS_OVERLAP * arms["plain_overlap_baseline"] - 1e-9
+    )
     return arms
+
+
+def training_fit(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per arm (dataset, heuristic, alpha, encoder; a confirmation's arms apart): did each round's
+    training fit its labels? The paper trains "until >99% train accuracy" (:data:`TRAIN_FIT`).
+
+    From ``train_accuracy`` (accuracy on the labeled set after the round's training): ``rounds`` the
+    rounds that logged it (all trials), ``rounds_under`` and ``trials_under`` those under
+    :data:`TRAIN_FIT` and the trials they belong to, ``min_train_accuracy``, ``under_at`` the label
+    counts where some trial was under it, ``fits`` none was. Empty when no run logged it.
+    """
+    data = frame[frame["metric"] == TRAIN_ACCURACY]
+    if data.empty:
+        return pd.DataFrame(columns=TRAINING_COLUMNS)
+    rows = []
+    for key, group in data.groupby([*GROUP, "encoder", "confirms"], sort=True):
+        under = group[group["value"] < TRAIN_FIT - 1e-9]  # a float32 0.99 is 0.99
+        rows.append(
+            (
+                *key,
+                int(group["trial_key"].nunique()),
+                len(group),
+                len(under),
+                int(under["trial_key"].nunique()),
+                float(group["value"].min()),
+                ", ".join(str(int(n)) for n in sorted(under["n_labels"].unique())),
+                under.empty,
+            )
+        )
+    return pd.DataFrame(rows, columns=TRAINING_COLUMNS)
 
 
 def vae_seconds_per_trial(vaes: pd.DataFrame) -> pd.Series:

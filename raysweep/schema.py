@@ -29,7 +29,9 @@ selecting round of a trial that uses VAE features ``task_feature_spread``, ``vae
 ``vae_share`` (the VAE block's fraction of the squared distances; for loss prediction of its head
 input's spread), ``equivalent_raw_alpha`` (core-set, MedAL), and for heuristics whose model does not
 depend on alpha ``plain_overlap`` (fraction of the round's picks the same heuristic at alpha 0 picks
-on the same model) with ``diagnostics_seconds``.
+on the same model) with ``diagnostics_seconds``, and for those that draw at random (BADGE, TypiClust)
+``plain_overlap_baseline`` (the same fraction for the plain heuristic under another selection seed);
+core-set and MedAL also ``vae_share_of_pick_distances``.
 """
 
 from __future__ import annotations
@@ -104,7 +106,10 @@ CONFIG_PARAM_PREFIX = "config."
 """A trial run's whole resolved config, flattened: ``config.training.lr``, ``config.alpha_scaling``, ..."""
 ALPHA_SCALING_PARAM = CONFIG_PARAM_PREFIX + "alpha_scaling"
 VAE_SEED_PARAM = CONFIG_PARAM_PREFIX + "vae.seed"
+"""The trial's pool-encoder seed, resolved: the trial's seed under ``vae.seed: trial`` (one encoder per
+seed), or the sweep's one integer for every seed."""
 EVAL_SPLIT_PARAM = CONFIG_PARAM_PREFIX + "dataset.eval_split"
+"""The split :data:`TEST_METRIC` is measured on (``test`` unless the config said ``val``)."""
 
 INITIAL_LABELS_PARAM = "schedule.initial_labels"
 LABELS_PER_ROUND_PARAM = "schedule.labels_per_round"
@@ -155,6 +160,8 @@ VAE_SHARE = "vae_share"
 EQUIVALENT_RAW_ALPHA = "equivalent_raw_alpha"
 PLAIN_OVERLAP = "plain_overlap"
 PLAIN_OVERLAP_BASELINE = "plain_overlap_baseline"
+"""``plain_overlap`` of the plain heuristic against itself under another selection seed (heuristics
+that draw at random; 1 by construction, and not logged, for the deterministic ones)."""
 VAE_SHARE_OF_PICK_DISTANCES = "vae_share_of_pick_distances"
 DIAGNOSTICS_SECONDS = "diagnostics_seconds"
 ROUND_METRICS = (

@@ -1,27 +1,31 @@
-"""Which alpha? The normalised area under each trial's learning curve, the best alpha per heuristic and
-its paired gain over alpha 0; trials with gaps in the label grid listed, never interpolated over."""
+"""Which alpha? The alpha chosen on the validation split (the rule of :mod:`raysweep.choice`) and its paired
+gain over alpha 0 on the test split, by the normalised area under each trial's learning curve; trials
+with gaps in the label grid listed, never interpolated over."""
 
 from __future__ import annotations
 
 from analysis import stats
 from analysis.render import Heading, Paragraph, Table, format_table
-from analysis.sections.base import Section, Study
+from analysis.sections.base import Section, Study, choice_text, selection_text
 from analysis.sections.picks import with_same_picks
+from raysweep.schema import VALIDATION_METRIC
 
 
 def alpha(study: Study) -> Section:
-    metric, gaps = study.metric, stats.label_gaps(study.areas)
+    metric, split, gaps = study.metric, study.split, stats.label_gaps(study.areas)
     blocks = [
         Heading("Which alpha? Area under the learning curve"),
         Paragraph(
             f"Normalised area under each trial's {metric} curve (trapezoid over the number of labels "
-            f"divided by the label range, so it is in {metric} units). Per dataset and heuristic: the "
-            "alpha with the largest mean area and its paired gain over alpha = 0 (t-test and Wilcoxon "
-            "over seeds). Choosing the best of k alphas and then testing it favours chance winners, so "
-            "'p (t, Holm, alphas)' corrects over the k alpha > 0 areas of that dataset and heuristic; "
-            "claim a gain only from that column. A trial counts as complete only with every label "
-            "count of its dataset's grid (the counts its sweeps' schedules name, and any count a trial "
-            "logged); "
+            f"divided by the label range, so it is in {metric} units). Per dataset and heuristic: "
+            + choice_text(study)
+            + f" and its paired gain over alpha = 0 on the {split} areas (t-test and Wilcoxon over "
+            "seeds). Choosing one of k alphas and then testing it favours chance winners (the seeds "
+            "that chose also measure), so 'p (t, Holm, alphas)' corrects over the k alpha > 0 areas of "
+            "that dataset and heuristic; claim a gain only from that column. "
+            + selection_text(study)
+            + " A trial counts as complete only with every label count of its dataset's grid (the "
+            "counts its sweeps' schedules name, and any count a trial logged); "
             + (
                 f"{len(gaps)} incomplete trials are left out of the areas and listed below (a gap is "
                 "not interpolated over)."
@@ -32,6 +36,9 @@ def alpha(study: Study) -> Section:
     ]
     # the flag is looked up by the arm's alpha: the best alpha is that arm
     shown = with_same_picks(study.alpha_summary.rename(columns={"best_alpha": "alpha"}), study.arms)
+    chosen_on = study.chosen_on
+    if chosen_on == "test":  # the areas it was chosen by are the ones shown
+        shown = shown.drop(columns=["choice_area"])
     blocks.append(
         Table(
             format_table(
@@ -40,10 +47,11 @@ def alpha(study: Study) -> Section:
                     "dataset": "dataset",
                     "heuristic": "heuristic",
                     "alphas": "alphas",
-                    "area_alpha0": "area, alpha 0",
-                    "best_alpha": "best alpha",
-                    "best_area": "area, best",
-                    "gain": "gain",
+                    "best_alpha": f"best alpha (chosen on {chosen_on})",
+                    "choice_area": f"validation area, best ({VALIDATION_METRIC})",
+                    "area_alpha0": f"{split} area, alpha 0",
+                    "best_area": f"{split} area, best",
+                    "gain": f"gain ({split})",
                     "gain_ci_low": "gain CI low",
                     "gain_ci_high": "gain CI high",
                     "p_t": "p (t)",

@@ -8,7 +8,10 @@ its own tables (name -> the DataFrame the report writes as ``<name>.csv``), its 
 :class:`Study` is the sweep as the report reads it. The tables that several sections show or draw
 (the paired tests, the areas, the pick diagnostics, the runtime, ...) are computed once, here, so
 that every section reads the same numbers from the same rows: which trials the paired tests leave
-out, or which encoder's arms the alpha sections read, is decided in one place.
+out, which encoder's arms the alpha sections read, which rows are the selection (the seeds that
+chose) and which the confirmation on fresh seeds, and which split a choice reads, is decided in one
+place; :func:`choice_text` and :func:`selection_text` say the last two in the same words wherever a
+section needs them.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import encoder_stats, load, search_stats, stats
+from analysis import confirm_stats, encoder_stats, load, search_stats, stats
 from analysis.load import SweepData
 from analysis.render import Block
+from raysweep.choice import CHOSEN_BY
+from raysweep.schema import VALIDATION_METRIC, VALIDATION_PREFIX
 
 
 @dataclass
@@ -39,7 +44,9 @@ class Section:
 class Study:
     """A loaded sweep, the metric its curves, tests and areas use, and the folder figures go to.
 
-    Each property is computed on first use and kept, so sections share one copy.
+    Each property is computed on first use and kept, so sections share one copy. Every section but
+    the confirmation's describes the selection: the sweeps' own trials (:attr:`selection`), the
+    seeds that chose; a confirmation's trials (:attr:`confirmation`) are the confirmed section's.
     """
 
     data: SweepData
@@ -47,20 +54,55 @@ class Study:
     out_dir: Path
 
     @cached_property
+    def selection(self) -> pd.DataFrame:
+        """The tidy rows of the sweeps' own trials (``data.frame`` itself without a confirmation)."""
+        return confirm_stats.selection_rows(self.data.frame)
+
+    @cached_property
+    def selection_trials(self) -> pd.DataFrame:
+        return confirm_stats.selection_rows(self.data.trials)
+
+    @cached_property
+    def confirmation(self) -> pd.DataFrame:
+        """The tidy rows of a confirmation's trials (fresh seeds); empty without one."""
+        return confirm_stats.confirmation_rows(self.data.frame)
+
+    @cached_property
     def several_encoders(self) -> bool:
         """Some trials read VAE features from an encoder besides ``vae``: the encoders section compares
         the encoders and the alpha sections read one of them (:attr:`frame`)."""
-        return encoder_stats.has_encoders(self.data.frame)
+        return encoder_stats.has_encoders(self.selection)
 
     @cached_property
     def frame(self) -> pd.DataFrame:
-        """The tidy frame of the alpha sections: one arm per alpha. With several encoders these are the
-        reference encoder's arms (:func:`analysis.encoder_stats.reference_rows`): the alpha tables
-        would otherwise average different encoders at one alpha; the encoders section compares them all.
+        """The tidy frame of the alpha sections: the selection, one arm per alpha. With several encoders
+        these are the reference encoder's arms (:func:`analysis.encoder_stats.reference_rows`): the
+        alpha tables would otherwise average different encoders at one alpha; the encoders section
+        compares them all.
         """
         if self.several_encoders:
-            return encoder_stats.reference_rows(self.data.frame)
-        return self.data.frame
+            return encoder_stats.reference_rows(self.selection)
+        return self.selection
+
+    @cached_property
+    def split(self) -> str:
+        """The split the report's metric is measured on, for table headers: ``validation`` for a
+        ``val_`` metric, else ``test`` (the trials' ``eval_split``, which the overview names)."""
+        return "validation" if self.metric.startswith(VALIDATION_PREFIX) else "test"
+
+    @cached_property
+    def choice_areas(self) -> pd.DataFrame | None:
+        """The areas under the validation curves (``val_accuracy``) that choices read; None when the
+        runs logged none (a launcher older than the validation split): choices then read the test
+        areas, biased upward."""
+        if VALIDATION_METRIC not in set(self.frame["metric"]):
+            return None
+        return stats.trial_areas(self.frame, VALIDATION_METRIC, self.data.grids)
+
+    @cached_property
+    def chosen_on(self) -> str:
+        """Which split the choices read: ``validation``, or ``test`` for runs without a validation metric."""
+        return "test" if self.choice_areas is None else "validation"
 
     @cached_property
     def notes(self) -> list[str]:
@@ -109,7 +151,8 @@ class Study:
 
     @cached_property
     def alpha_summary(self) -> pd.DataFrame:
-        return stats.alpha_summary(self.areas)
+        """The alpha chosen on validation (:attr:`choice_areas`), its gain on the metric's areas."""
+        return stats.alpha_summary(self.areas, self.choice_areas)
 
     @cached_property
     def trial_diagnostics(self) -> pd.DataFrame:
@@ -122,6 +165,61 @@ class Study:
 
     @cached_property
     def runtime(self) -> dict[str, pd.DataFrame]:
+        """Per trial and per heuristic: the selection's trials; per sweep: every sweep, the
+        confirmation's included."""
         # every trial the sweep ran costs time: the arms of every encoder included
         data = self.data
-        return stats.runtime_tables(data.frame, data.trials, data.sweeps, data.vaes)
+        selection = stats.runtime_tables(self.selection, self.selection_trials, data.sweeps, data.vaes)
+        if self.confirmation.empty:
+            return selection
+        every = stats.runtime_tables(data.frame, data.trials, data.sweeps, data.vaes)
+        return {**selection, "per_sweep": every["per_sweep"]}
+
+    @cached_property
+    def confirmation_areas(self) -> pd.DataFrame:
+        """:func:`analysis.confirm_stats.confirmation_areas` of the metric; empty without a confirmation."""
+        return confirm_stats.confirmation_areas(self.data.frame, self.metric, self.data.grids)
+
+    @cached_property
+    def confirmed(self) -> pd.DataFrame:
+        """The confirmed comparisons (:func:`analysis.confirm_stats.confirmed_tests`)."""
+        if self.confirmation.empty:
+            return confirm_stats.confirmed_tests(self.confirmation_areas)
+        return confirm_stats.confirmed_tests(
+            self.confirmation_areas,
+            confirm_stats.groups_confirmed(self.data.frame),
+            confirm_stats.areas_with_encoders(self.selection, self.metric, self.data.grids),
+        )
+
+    @cached_property
+    def confirmation_arms(self) -> pd.DataFrame:
+        """The confirmation's pick diagnostics per arm (:func:`analysis.stats.arm_diagnostics`)."""
+        return stats.arm_diagnostics(stats.trial_diagnostics(self.confirmation))
+
+
+def choice_text(study: Study) -> str:
+    """How the best alpha (and a search's best setting) was chosen, in words."""
+    if study.chosen_on == "validation":
+        return (
+            f"the alpha chosen on validation ({CHOSEN_BY}, among the alpha > 0 arms complete on every "
+            "seed; ties to the smaller alpha)"
+        )
+    return (
+        f"the alpha chosen by the same rule on the {study.split} areas (the alpha > 0 arm with the largest "
+        f"mean, among those complete on every seed): these runs logged no `{VALIDATION_METRIC}` (a "
+        "launcher older than the validation split), so it is chosen on test: biased upward, the gain "
+        "below is the largest of k noisy estimates"
+    )
+
+
+def selection_text(study: Study) -> str:
+    """What the sections that read the choosing seeds are, in words."""
+    if study.confirmation.empty:
+        return (
+            "These are selection results: the seeds that chose also measure the gain; confirm it on "
+            "fresh seeds with `python -m raysweep.launch CONFIG --confirm`."
+        )
+    return (
+        "These are selection results (the seeds that chose); the confirmed numbers on fresh seeds are "
+        "in 'Confirmed on fresh seeds'."
+    )

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from analysis import encoder_plots, encoder_stats, plots
 from analysis.render import Heading, Image, Paragraph, Table, format_table
-from analysis.sections.base import Section, Study
+from analysis.sections.base import Section, Study, selection_text
 
 
 def encoders(study: Study) -> Section:
     if not study.several_encoders:
         return Section()
-    frame, metric = study.data.frame, study.metric
+    frame, metric, split = study.selection, study.metric, study.split
     curves = encoder_stats.encoder_curves(frame, metric)
     tests = encoder_stats.encoder_tests(frame, metric)
     summary = encoder_stats.encoder_summary(tests, encoder_stats.encoder_areas(frame, metric))
@@ -37,10 +37,16 @@ def encoders(study: Study) -> Section:
         Paragraph(
             "Each encoder arm (features from `vae`, `gmvae` or `cvae` at an alpha > 0) against the plain "
             "heuristic (alpha = 0, shared by all encoders) and, for `gmvae` and `cvae`, against `vae` at "
-            f"the same alpha: paired by seed at every label count ({metric}), paired t-test and Wilcoxon "
-            "Holm-corrected across the label counts of each comparison; 'area gain' is the paired "
-            "difference in normalised area under the curve with its t-test p. Full tables: "
-            "`encoder_tests.csv`, `encoder_summary.csv`, `encoder_curves.csv`."
+            f"the same alpha: paired by seed at every label count ({metric}, {split}), paired t-test and "
+            "Wilcoxon. Holm corrects within one family per dataset and heuristic: every comparison of "
+            "the table (each encoder arm against alpha 0 and against `vae`) x every label count, the "
+            "tests the figure shows at once; 'significant', the figure's filled markers and 'min p (t, "
+            "Holm, comparisons x labels)' use it ('min p (t, Holm, labels)' corrects over one "
+            "comparison's label counts only). 'area gain' is the paired difference in normalised area "
+            "under the curve; its t-test p is Holm-corrected across the comparisons of the dataset and "
+            "heuristic ('p area (t, Holm, comparisons)'). "
+            + selection_text(study)
+            + " Full tables: `encoder_tests.csv`, `encoder_summary.csv`, `encoder_curves.csv`."
         )
     )
     if summary.empty:
@@ -59,15 +65,17 @@ def encoders(study: Study) -> Section:
                         "encoder": "encoder",
                         "baseline": "against",
                         "n_pairs": "seeds",
-                        "mean_diff_avg": f"mean diff ({metric})",
+                        "mean_diff_avg": f"mean diff ({metric}, {split})",
                         "n_significant": "significant",
                         "significant_at": "significant at (labels)",
-                        "min_p_t_holm": "min p (t, Holm)",
+                        "min_p_t_holm": "min p (t, Holm, labels)",
+                        "min_p_t_holm_all": "min p (t, Holm, comparisons x labels)",
                         "min_p_at": "at labels",
-                        "area_gain": "area gain",
+                        "area_gain": f"area gain ({split})",
                         "area_gain_ci_low": "gain CI low",
                         "area_gain_ci_high": "gain CI high",
                         "area_p_t": "p area (t)",
+                        "area_p_t_holm": "p area (t, Holm, comparisons)",
                         "area_p_wilcoxon": "p area (Wilcoxon)",
                     },
                 )

@@ -1,5 +1,7 @@
-"""Did each alpha arm change the picks? Per arm ``vae_share`` and ``plain_overlap``; arms that bought the
-plain heuristic's labels flagged (also in the other sections' tables, :func:`with_same_picks`)."""
+"""Did each alpha arm change the picks? Per arm ``vae_share``, ``plain_overlap`` against its baseline (the
+plain heuristic against itself under another selection seed) and ``vae_share_of_pick_distances``; arms
+that bought the plain heuristic's labels flagged (also in the other sections' tables,
+:func:`with_same_picks`)."""
 
 from __future__ import annotations
 
@@ -33,9 +35,16 @@ def picks(study: Study) -> Section:
             "distances the heuristic uses (averaged over rounds), and `plain_overlap`, the share of the "
             "arm's picks that the same heuristic at alpha = 0 also picks on the same trained model "
             "(weighted by the labels each round bought; not logged for loss prediction, whose model "
-            f"depends on alpha). Alpha scaling: {scaling_text(study.scaling)}. An arm whose mean plain_overlap "
-            f"is {stats.SAME_PICKS_OVERLAP} or more bought (nearly) the plain heuristic's labels: "
-            "whatever its curve does, it does not test the VAE features. Intervals are clipped to [0, 1] "
+            "depends on alpha). A heuristic that draws at random (BADGE, TypiClust) picks other points "
+            "even at alpha = 0 under another selection seed, so its overlap is read against its "
+            "'baseline': the plain heuristic's overlap with itself under another seed on the same model "
+            "(weighted the same way; 1 for deterministic heuristics, which log none). 'ratio' = "
+            "overlap / baseline. `vae_share_of_pick_distances`: the VAE block's share of the distances "
+            "that decided the picks (core-set, MedAL), where `vae_share` is its share of the pool's "
+            f"spread. Alpha scaling: {scaling_text(study.scaling)}. An arm whose mean plain_overlap is "
+            f"{stats.SAME_PICKS_OVERLAP} of its mean baseline or more bought (nearly) the plain "
+            "heuristic's labels, as far as the plain heuristic agrees with itself: whatever its curve "
+            "does, it does not test the VAE features. Intervals are clipped to [0, 1] "
             f"and not shown where fewer than {plots.MIN_SEEDS_FOR_CI} seeds back them (not informative); "
             "`arm_diagnostics.csv` keeps the t-intervals as computed."
         )
@@ -60,6 +69,9 @@ def picks(study: Study) -> Section:
                     "plain_overlap": "plain_overlap",
                     "plain_overlap_ci_low": "overlap CI low",
                     "plain_overlap_ci_high": "overlap CI high",
+                    "plain_overlap_baseline": "baseline",
+                    "overlap_ratio": "ratio",
+                    "vae_share_of_pick_distances": "vae_share_of_pick_distances",
                     "flag": "flag",
                 },
             )
@@ -67,13 +79,23 @@ def picks(study: Study) -> Section:
     )
     flagged = arms[arms["same_picks_as_plain"]]
     if flagged.empty:
-        blocks.append(Paragraph(f"No arm has a mean plain_overlap of {stats.SAME_PICKS_OVERLAP} or more."))
+        blocks.append(
+            Paragraph(
+                f"No arm has a mean plain_overlap of {stats.SAME_PICKS_OVERLAP} of its baseline or more."
+            )
+        )
     else:
         blocks.append(
             Bullets(
                 [
                     f"{r.dataset} {r.heuristic} alpha = {r.alpha:g}: mean plain_overlap "
-                    f"{r.plain_overlap:.4f}: {stats.SAME_PICKS_TEXT}"
+                    f"{r.plain_overlap:.4f}"
+                    + (
+                        f" against a baseline of {r.plain_overlap_baseline:.4f}"
+                        if r.plain_overlap_baseline < 1
+                        else ""
+                    )
+                    + f": {stats.SAME_PICKS_TEXT}"
                     for r in flagged.itertuples()
                 ]
             )

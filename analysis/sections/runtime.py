@@ -33,6 +33,12 @@ def runtime(study: Study) -> Section:
             "the trials that used it, and 'VAE s' is the heuristic's share; 'total s' = compute + "
             "VAE, the paper's total. 'diagnostics s' is the extra alpha = 0 selection behind "
             "plain_overlap, which the method itself does not spend. "
+            + (
+                "The tables per heuristic count the selection's trials (the sweeps that chose); the "
+                "per-sweep table lists the confirmation too. "
+                if not study.confirmation.empty
+                else ""
+            )
             + ("; ".join(sentences) + "." if sentences else "")
             + (
                 " VAE seconds unknown (sweep logged none) for "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from analysis import stats
 from analysis.render import Heading, Paragraph, Table, format_table
-from analysis.sections.base import Section, Study
+from analysis.sections.base import Section, Study, selection_text
 from analysis.sections.picks import with_same_picks
 
 
@@ -21,8 +21,10 @@ def significance(study: Study) -> Section:
             "heuristic, the tests one figure shows at once. 'significant' and the figures' markers "
             "use the second, the stricter: Holm-corrected paired t-test p < 0.05 over alphas x labels. "
             "With n seeds the exact two-sided Wilcoxon p-value cannot fall below 2/2^n "
-            "(0.0625 for 5 seeds), so Wilcoxon is reported as a robustness check only. Full table: "
-            "`paired_tests.csv`."
+            "(0.0625 for 5 seeds), so Wilcoxon is reported as a robustness check only. "
+            f"Differences are on the {study.split} split ({study.metric}). "
+            + selection_text(study)
+            + " Full table: `paired_tests.csv`."
         ),
     ]
     if summary.empty:
@@ -39,7 +41,7 @@ def significance(study: Study) -> Section:
                         "alpha": "alpha",
                         "n_pairs": "seeds",
                         "label_counts": "label counts",
-                        "mean_diff_avg": f"mean diff ({study.metric})",
+                        "mean_diff_avg": f"mean diff ({study.metric}, {study.split})",
                         "n_significant": "significant",
                         "significant_at": "significant at (labels)",
                         "min_p_t_holm": "min p (t, Holm, labels)",

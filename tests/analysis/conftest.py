@@ -10,7 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers.analysis_sweeps import GAIN, STUDY, write_alphas, write_encoders, write_search
+from helpers.analysis_sweeps import (
+    GAIN,
+    STUDY,
+    write_alphas,
+    write_baselines,
+    write_confirmed,
+    write_encoders,
+    write_search,
+)
 from helpers.mlflow_runs import WrittenSweep, initial_hash, store_uri, write_sweep
 
 from analysis.load import SweepData, load_sweep
@@ -116,6 +124,20 @@ def searched(store) -> dict:
         "data": load_sweep(store["uri"], "search-analysis"),
         "stopped": stopped_early,
     }
+
+
+@pytest.fixture(scope="session")
+def confirmed(store) -> SweepData:
+    """The ``confirmed`` experiment, a sweep and its confirmation, loaded (helpers.analysis_sweeps)."""
+    write_confirmed(store["uri"], store["art"])
+    return load_sweep(store["uri"], "confirmed")
+
+
+@pytest.fixture(scope="session")
+def baselines(store) -> SweepData:
+    """The ``baselines`` sweep, loaded (helpers.analysis_sweeps)."""
+    write_baselines(store["uri"], store["art"])
+    return load_sweep(store["uri"], "baselines")
 
 
 @pytest.fixture

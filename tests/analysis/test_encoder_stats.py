@@ -1,11 +1,15 @@
 """analysis.encoder_stats on the ``encoders`` sweep (tests/helpers/analysis_sweeps.py): vae +0.01 over plain,
-gmvae +0.03, cvae +0.01 (the same as vae); cvae 2.0 s per selecting round, the others 0.1 s."""
+gmvae +0.03, cvae +0.01 (the same as vae); cvae 2.0 s per selecting round, the others 0.1 s; and the Holm
+family of a heuristic's encoder comparisons on a small hand-made frame with known p-values."""
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
+from scipy import stats as sps
 
-from analysis import encoder_stats
+from analysis import encoder_stats, stats
 
 
 def test_a_sweep_with_other_encoders_is_told_apart_and_its_reference_arms_kept(encoder_sweep, grid) -> None:
@@ -58,3 +62,51 @@ def test_comparisons_pair_each_arm_with_alpha_zero_and_other_encoders_with_vae()
         ((1.0, "vae"), "alpha 0", (0.0, "none")),
         ((2.0, "gmvae"), "alpha 0", (0.0, "none")),  # no vae arm at alpha 2: no second baseline
     ]
+
+
+def encoder_frame(arms: dict[tuple[float, str], list[float]], label_counts=(10, 20)) -> pd.DataFrame:
+    """(alpha, encoder) -> per-seed offsets over a big seed effect, the same at every label count."""
+    rows = []
+    for (alpha, encoder), offsets in arms.items():
+        for seed, offset in enumerate(offsets):
+            for n in label_counts:
+                key = f"d/coreset/{alpha:g}/{seed}" + ("" if encoder in ("vae", "none") else f"/{encoder}")
+                rows.append((alpha, encoder, seed, n, key, 0.5 + 0.1 * seed + offset))
+    frame = pd.DataFrame(rows, columns=["alpha", "encoder", "seed", "n_labels", "trial_key", "value"])
+    frame["dataset"], frame["heuristic"], frame["metric"] = "d", "coreset", "accuracy"
+    frame["initial_labels_sha256"] = [f"h{s}" for s in frame["seed"]]
+    return frame
+
+
+def test_holm_runs_over_every_comparison_and_label_count_of_a_heuristic() -> None:
+    # vae - plain: 0.01 .. 0.05 over five seeds (p_t = 0.0132 at each of 2 label counts): Holm over one
+    # comparison's 2 label counts gives 2 x 0.0132 = 0.026 < 0.05; over the family of 3 comparisons
+    # (vae and gmvae against alpha 0, gmvae against vae) x 2 label counts, 6 x 0.0132 = 0.079: not
+    # significant. gmvae: no effect against plain.
+    noise = [0.004, -0.003, 0.001, -0.004, 0.002]
+    frame = encoder_frame(
+        {
+            (0.0, "none"): [0.0] * 5,
+            (1.0, "vae"): [0.01 * (s + 1) for s in range(5)],
+            (1.0, "gmvae"): noise,
+        }
+    )
+    tests = encoder_stats.encoder_tests(frame)
+    vae = tests[(tests["encoder"] == "vae") & (tests["baseline"] == "alpha 0")]
+    p = sps.ttest_rel(np.arange(1, 6) * 0.01 + 0.5, np.full(5, 0.5)).pvalue
+    assert vae["p_t"].to_numpy() == pytest.approx([p, p])
+    assert vae["p_t_holm"].to_numpy() == pytest.approx([2 * p, 2 * p])
+    assert len(tests) == 6
+    np.testing.assert_allclose(tests["p_t_holm_all"], stats.holm(tests["p_t"].to_numpy()))
+    assert vae["p_t_holm_all"].to_numpy() == pytest.approx([6 * p, 6 * p])
+    assert not tests["significant"].any()  # the markers follow the family
+    summary = encoder_stats.encoder_summary(tests, encoder_stats.encoder_areas(frame)).set_index(
+        ["encoder", "baseline"]
+    )
+    assert summary.loc[("vae", "alpha 0"), "min_p_t_holm"] == pytest.approx(2 * p)
+    assert summary.loc[("vae", "alpha 0"), "min_p_t_holm_all"] == pytest.approx(6 * p)
+    assert summary.loc[("vae", "alpha 0"), "n_significant"] == 0
+    # the area p-values: one family of the 3 comparisons
+    np.testing.assert_allclose(summary["area_p_t_holm"], stats.holm(summary["area_p_t"].to_numpy()))
+    assert summary.loc[("vae", "alpha 0"), "area_p_t"] == pytest.approx(p)
+    assert summary.loc[("vae", "alpha 0"), "area_p_t_holm"] == pytest.approx(3 * p)

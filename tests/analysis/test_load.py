@@ -6,19 +6,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers.analysis_sweeps import GAIN, INF
+from helpers.analysis_sweeps import CHOOSING_SEEDS, CONFIRM_SEEDS, GAIN, INF
 from helpers.mlflow_runs import T0_MS, base_curve, initial_hash, log_points, write_sweep, write_trial
 from mlflow import MlflowClient
 
 from analysis import load
 from analysis.load import AnalysisError, MixedBudgetsError, load_sweep
 from raysweep.schedule import label_counts
+from raysweep.schema import TRAIN_ACCURACY, VAE_SHARE_OF_PICK_DISTANCES, VALIDATION_METRIC
 
 
 def test_load_gives_one_tidy_row_per_trial_step_metric(study):
     frame = study.frame
     assert list(frame.columns) == [
         "sweep_id",
+        "confirms",
         "run_id",
         "trial_key",
         "dataset",
@@ -191,3 +193,40 @@ def test_search_tags_and_the_settings_tried_are_read_from_the_runs(searched) -> 
 
 def test_a_grid_has_no_search_tags(grid) -> None:
     assert load.search_tags(grid).empty
+
+
+def test_a_confirmation_is_read_with_its_sweep_and_told_apart(store, confirmed) -> None:
+    data = confirmed
+    assert data.sweep_ids == ["c1", "c1-confirm"] and data.confirmations == {"c1-confirm": "c1"}
+    by_sweep = data.trials.groupby("sweep_id")["confirms"].agg(set).to_dict()
+    assert by_sweep == {"c1": {""}, "c1-confirm": {"c1"}}
+    assert set(data.frame.loc[data.frame["confirms"] == "c1", "seed"]) == set(CONFIRM_SEEDS)
+    assert set(data.frame.loc[data.frame["confirms"] == "", "seed"]) == set(CHOOSING_SEEDS)
+    assert data.sweeps.set_index("sweep_id")["confirms"].to_dict() == {"c1": "", "c1-confirm": "c1"}
+    assert any("sweep c1-confirm confirms the choice of sweep c1" in note for note in data.notes)
+    # the new per-trial columns: one encoder per seed, accuracy on the test split
+    assert (data.trials["vae_seed"] == data.trials["seed"]).all()
+    assert set(data.trials["eval_split"]) == {"test"}
+    # validation curves and train accuracy are read by default, the new diagnostics for VAE trials
+    assert {VALIDATION_METRIC, TRAIN_ACCURACY, VAE_SHARE_OF_PICK_DISTANCES} <= set(data.metrics)
+    # --sweep brings the confirmation along, and a confirmation's id the sweep it confirms
+    for wanted in ("c1", "c1-confirm"):
+        picked = load_sweep(store["uri"], "confirmed", sweep_id=wanted)
+        assert picked.sweep_ids == ["c1", "c1-confirm"] and len(picked.trials) == len(data.trials)
+        assert any(note.startswith(f"--sweep {wanted}: read together with") for note in picked.notes)
+
+
+def test_runs_older_than_the_new_params_read_as_before(study) -> None:
+    assert study.trials["vae_seed"].isna().all() and set(study.trials["eval_split"]) == {"test"}
+    assert set(study.trials["confirms"]) == {""} and study.confirmations == {}
+
+
+def test_confirmation_trials_without_the_sweep_they_confirm_are_refused(store) -> None:
+    write_sweep(
+        store["uri"], "orphan", sweep_id="x-confirm", artifact_root=store["art"], heuristics={"random": (0.0,)},
+        seeds=[5], confirms="x",
+    )  # fmt: skip
+    with pytest.raises(
+        AnalysisError, match=r"only confirmation trials .* confirm sweep x, which has no trial"
+    ):
+        load_sweep(store["uri"], "orphan")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.collections import LineCollection, PathCollection, PolyCollection
 
 from analysis import plots
 
@@ -106,3 +106,44 @@ def test_alpha_figure_draws_overlap_and_share_clipped_to_fractions():
     # runs from before the diagnostics: the bottom row says there is nothing to show
     fig, _ = plots.alpha_figure(curve, "d")
     assert "these runs logged no pick diagnostics" in [t.get_text() for t in fig.axes[2].texts]
+
+
+def test_alpha_figure_stars_the_chosen_alpha_and_draws_each_overlap_baseline():
+    curve = pd.DataFrame(
+        [("d", "badge", a, 0.8 - 0.01 * i, 0.01, 5, 0.7, 0.9, 0.01, -0.01, 0.03, 5) for i, a in enumerate((0.0, 1.0, 2.0))],
+        columns=["dataset", "heuristic", "alpha", "mean_area", "std", "n", "ci_low", "ci_high", "mean_gain",
+                 "gain_ci_low", "gain_ci_high", "n_pairs"],
+    )  # fmt: skip
+    arms = pd.DataFrame(
+        [("d", "badge", a, 5, 0.5, 0.4, 0.6, 0.5, 0.4, 0.6, 5, b) for a, b in ((1.0, 0.5), (2.0, 0.8))],
+        columns=["dataset", "heuristic", "alpha", "n", "vae_share", "vae_share_ci_low", "vae_share_ci_high",
+                 "plain_overlap", "plain_overlap_ci_low", "plain_overlap_ci_high", "n_overlap",
+                 "plain_overlap_baseline"],
+    )  # fmt: skip
+    # alpha 2 is chosen although alpha 1 has the larger area: the star follows the choice, not the area
+    fig, _ = plots.alpha_figure(curve, "d", arms=arms, chosen={"badge": 2.0})
+    area_ax, _, overlap_ax, _ = fig.axes
+    stars = [c for c in area_ax.collections if isinstance(c, PathCollection) and list(c.get_sizes()) == [160]]
+    assert [tuple(c.get_offsets()[0]) for c in stars] == [(2.0, pytest.approx(0.78))]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "chosen α (on validation)" in labels
+    assert any(label.startswith("baseline: plain vs itself, another seed") for label in labels)
+    dashed = [
+        line for line in overlap_ax.get_lines() if line.get_linestyle() == "--" and len(line.get_xdata()) == 2
+    ]
+    assert sorted(line.get_ydata()[0] for line in dashed) == [0.5, 0.8]  # one bar per arm, at its baseline
+    assert dashed[0].get_xdata() == pytest.approx(
+        [1 - plots.BASELINE_HALF_WIDTH, 1 + plots.BASELINE_HALF_WIDTH]
+    )
+    # without a choice, no star; chosen on test, the legend says so
+    fig, _ = plots.alpha_figure(curve, "d", arms=arms)
+    assert not [
+        c for c in fig.axes[0].collections if isinstance(c, PathCollection) and list(c.get_sizes()) == [160]
+    ]
+    fig, _ = plots.alpha_figure(curve, "d", arms=arms, chosen={"badge": 1.0}, chosen_on="test")
+    assert "chosen α (on test: biased upward)" in [t.get_text() for t in fig.legends[0].get_texts()]
+
+
+def test_every_heuristic_keeps_one_colour():
+    assert plots.heuristic_colour("coreset") == "tab:blue" and plots.heuristic_colour("badge") == "tab:red"
+    assert plots.heuristic_colour("margin") == plots.heuristic_colour("margin") in plots.OTHER_COLOURS

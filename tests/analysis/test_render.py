@@ -91,6 +91,8 @@ def test_html_of_every_block_kind_is_escaped_with_code_spans():
         (60.0, "wall s per trial", "60.0"),
         (math.inf, "alpha", "inf (VAE only)"),
         (0.25, "best alpha", "0.25"),
+        (math.inf, "best alpha (chosen on validation)", "inf (VAE only)"),
+        (1.0, "alpha (chosen on validation)", "1"),
         (5.0, "seeds", "5"),
         (3.0, "found as", "3"),
         (6.0, "settings tried", "6"),

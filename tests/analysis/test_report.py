@@ -51,7 +51,8 @@ def test_report_in_process_writes_tables_figures_and_logs_to_parent(store, study
         "## Figures",
     ]
     assert [build.__name__ for build in SECTIONS] == [
-        "overview", "significance", "alpha", "picks", "runtime", "figures", "search", "encoders",
+        "overview", "confirmed", "significance", "alpha", "picks", "training", "runtime", "figures", "search",
+        "encoders",
     ]  # fmt: skip
     assert list(report.tables) == [
         "curve_summary",
@@ -128,3 +129,37 @@ def test_a_grid_with_only_vae_features_has_neither_search_nor_encoders_section(g
     assert not (tmp_path / "report" / "search_best.csv").exists()
     assert "Search:" not in text
     assert "Encoders:" not in text and "encoder_summary" not in report.tables
+
+
+def test_the_report_of_a_sweep_and_its_confirmation_leads_with_the_confirmed_gains(
+    confirmed, tmp_path
+) -> None:
+    report = build_report(confirmed, tmp_path / "report")
+    text = report.markdown.read_text()
+    headings = [line for line in text.splitlines() if line.startswith("#")]
+    assert headings == [
+        "# raysweep analysis: confirmed",
+        "## Confirmed on fresh seeds",
+        "## Do VAE features help? Paired tests against the plain heuristic",
+        "## Which alpha? Area under the learning curve",
+        "## Did each alpha arm change the picks?",
+        "## Did the training fit the labels?",
+        "## Runtime",
+        "## Figures",
+    ]
+    # the headline is the report's first table
+    first_table = next(line for line in text.splitlines() if line.startswith("| "))
+    assert first_table.startswith(
+        "| dataset | heuristic | alpha (chosen on validation) | seeds | test area, alpha 0 |"
+    )
+    headline = pd.read_csv(report.tables["confirmed"]).set_index("heuristic")
+    assert headline.loc["coreset", "alpha"] == 1.0 and headline.loc["coreset", "significant"]
+    assert list(report.tables)[:3] == ["confirmed", "confirmed_floor", "confirmed_curves"]
+    assert "training" in report.tables
+    assert list(report.figures)[:2] == ["confirmed_digits_coreset", "confirmed_digits_medal"]
+    # the sections below read the selection: 5 choosing seeds per arm, the confirmation's in its own sweep row
+    paired = pd.read_csv(report.tables["paired_tests"])
+    assert set(paired["n_pairs"]) == {5} and set(paired["alpha"]) == {1.0, 2.0}
+    per_sweep = pd.read_csv(report.tables["runtime_per_sweep"]).set_index("sweep_id")
+    assert per_sweep["trials"].to_dict() == {"c1": 30, "c1-confirm": 25}
+    assert set(pd.read_csv(report.tables["runtime_by_heuristic"])["trials"]) == {15, 10, 5}

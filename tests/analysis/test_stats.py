@@ -6,13 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from helpers.analysis_sweeps import ARMS, GAIN, INF
+from helpers.analysis_sweeps import ARMS, BASELINE_ARMS, GAIN, INF, TEST_GAINS, UNDERFIT, VAL_GAINS
 from helpers.mlflow_runs import T0_MS, write_sweep
 from scipy import stats as sps
 
 from analysis import stats
 from analysis.load import AnalysisError, load_sweep
 from raysweep.curves import normalised_area
+from raysweep.schema import VALIDATION_METRIC
 
 
 def tidy(rows: list[tuple], sha: str | None = "h") -> pd.DataFrame:
@@ -108,8 +109,10 @@ def test_incomplete_trials_are_left_out_of_area_comparisons():
     rows = [r for r in rows if not (r[1] == 1.0 and r[2] == 2 and r[3] == 30)]  # one trial stopped early
     areas = stats.trial_areas(tidy(rows))
     assert areas["complete"].sum() == 5
+    assert stats.alpha_curve(areas).set_index("alpha").loc[1.0, "n_pairs"] == 2
+    # the only VAE arm did not finish every seed: the choice rule (raysweep.choice) chooses nothing
     summary = stats.alpha_summary(areas)
-    assert summary.loc[0, "n_pairs"] == 2
+    assert np.isnan(summary.loc[0, "best_alpha"]) and "nothing chosen" in summary.loc[0, "note"]
 
 
 def test_figure_markers_are_holm_corrected_over_alphas_and_label_counts():
@@ -151,7 +154,8 @@ def test_a_gap_in_the_middle_makes_a_trial_incomplete_and_is_listed():
     assert gaps[["trial_key", "n_points", "missing_n_labels"]].values.tolist() == [
         ["d/coreset/1.0/1", 3, "20"]
     ]
-    assert stats.alpha_summary(areas.reset_index()).loc[0, "n_pairs"] == 2  # left out, not interpolated
+    # left out, not interpolated
+    assert stats.alpha_curve(areas.reset_index()).set_index("alpha").loc[1.0, "n_pairs"] == 2
 
 
 def diagnostics_frame(heuristic: str, alpha: float, per_seed: dict[int, list[tuple[int, float, float]]]):
@@ -338,3 +342,139 @@ def test_vae_seconds_of_a_reused_vae_count_once_and_unknown_ones_are_said(store)
     assert any("logged no vae_trainings.json" in note for note in old.notes)
     by_heuristic = stats.runtime_tables(old.frame, old.trials, old.sweeps, old.vaes)["by_heuristic"].iloc[0]
     assert by_heuristic["vae_seconds_unknown"] == 2 and np.isnan(by_heuristic["total_seconds"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Choose on validation, report on test; overlap baselines; the training criterion
+# ---------------------------------------------------------------------------------------------
+
+
+def test_alpha_is_chosen_on_validation_and_its_gain_reported_on_test(confirmed):
+    selection = confirmed.frame[confirmed.frame["confirms"] == ""]
+    areas = stats.trial_areas(selection, "accuracy", confirmed.grids)
+    validation = stats.trial_areas(selection, VALIDATION_METRIC, confirmed.grids)
+    core = stats.alpha_summary(areas, validation).set_index("heuristic").loc["coreset"]
+    # validation favours alpha 1 (+0.03), test alpha 2 (+0.03): chosen 1, its test gain (+0.01) reported
+    assert core["best_alpha"] == 1.0 and core["chosen_on"] == "validation"
+    assert core["gain"] == pytest.approx(TEST_GAINS[("coreset", 1.0)], abs=0.003)
+    assert core["choice_area"] - core["choice_area_alpha0"] == pytest.approx(
+        VAL_GAINS[("coreset", 1.0)], abs=0.003
+    )
+    assert core["best_area"] - core["area_alpha0"] == pytest.approx(core["gain"], abs=1e-9)
+    # p corrected over the alphas tried, as before
+    tests = {a: stats.paired_test(*paired_areas(areas, "coreset", a)) for a in (1.0, 2.0)}
+    holm = stats.holm(np.array([tests[1.0]["p_t"], tests[2.0]["p_t"]]))
+    assert core["p_t"] == pytest.approx(tests[1.0]["p_t"]) and core["p_t_holm"] == pytest.approx(holm[0])
+    # runs without validation curves: chosen on test, the larger (biased) gain
+    on_test = stats.alpha_summary(areas).set_index("heuristic").loc["coreset"]
+    assert on_test["best_alpha"] == 2.0 and on_test["chosen_on"] == "test"
+    assert on_test["gain"] == pytest.approx(TEST_GAINS[("coreset", 2.0)], abs=0.003)
+
+
+def paired_areas(areas: pd.DataFrame, heuristic: str, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    wide = areas[areas["heuristic"] == heuristic].pivot_table(index="seed", columns="alpha", values="area")
+    return wide[alpha].to_numpy(), wide[0.0].to_numpy()
+
+
+def test_choose_alphas_follows_the_choice_rule():
+    # alpha 1 and 2 tie on validation: the smaller wins; alpha 3 is better but missed seed 2
+    rows = [("coreset", 0.0, s, n, 0.6) for s in range(3) for n in (10, 20)]
+    rows += [("coreset", a, s, n, 0.7) for a in (1.0, 2.0) for s in range(3) for n in (10, 20)]
+    rows += [("coreset", 3.0, s, n, 0.9) for s in range(2) for n in (10, 20)]
+    choice = stats.choose_alphas(stats.trial_areas(tidy(rows))).iloc[0]
+    assert choice["alpha"] == 1.0
+    assert choice["choice_area"] == pytest.approx(0.7) and choice["choice_area_alpha0"] == pytest.approx(0.6)
+
+
+def test_a_chosen_alpha_below_alpha_zero_on_validation_says_so():
+    rows = [
+        ("coreset", a, s, n, 0.5 + 0.01 * s - 0.02 * a)
+        for a in (0.0, 1.0)
+        for s in range(3)
+        for n in (10, 20)
+    ]
+    areas = stats.trial_areas(tidy(rows))
+    summary = stats.alpha_summary(areas, areas).iloc[0]  # alpha 0 is never chosen, even when best
+    assert summary["best_alpha"] == 1.0 and summary["gain"] == pytest.approx(-0.02)
+    assert summary["note"].startswith("alpha 0 (no VAE) has the larger validation area")
+
+
+def overlap_frame(heuristic: str, overlap: float, baseline: float | None, seeds: int = 3) -> pd.DataFrame:
+    rows = []
+    for seed in range(seeds):
+        for n in (100, 200):
+            rows += [(seed, n, "plain_overlap", overlap), (seed, n, "vae_share", 0.5)]
+            if baseline is not None:
+                rows.append((seed, n, "plain_overlap_baseline", baseline))
+        rows += [(seed, n, "accuracy", 0.5) for n in (100, 200, 300)]
+    frame = pd.DataFrame(rows, columns=["seed", "n_labels", "metric", "value"])
+    frame["dataset"], frame["heuristic"], frame["alpha"] = "d", heuristic, 1.0
+    frame["trial_key"] = [f"d/{heuristic}/1/{s}" for s in frame.seed]
+    return frame
+
+
+def test_same_picks_is_relative_to_the_plain_heuristics_agreement_with_itself():
+    frames = [
+        overlap_frame("badge", 0.5, 0.5),  # plain agrees with itself no more than with this arm
+        overlap_frame("typiclust", 0.5, 1.0),
+        overlap_frame("coreset", 0.99, None),  # deterministic: baseline 1, the old rule
+        overlap_frame("medal", 0.989, None),
+    ]
+    arms = stats.arm_diagnostics(stats.trial_diagnostics(pd.concat(frames))).set_index("heuristic")
+    assert arms["same_picks_as_plain"].to_dict() == {
+        "badge": True,
+        "coreset": True,
+        "medal": False,
+        "typiclust": False,
+    }
+    assert arms["plain_overlap_baseline"].to_dict() == {
+        "badge": 0.5,
+        "coreset": 1.0,
+        "medal": 1.0,
+        "typiclust": 1.0,
+    }
+    assert arms.loc["badge", "overlap_ratio"] == pytest.approx(1.0)
+    assert arms.loc["typiclust", "overlap_ratio"] == pytest.approx(0.5)
+
+
+def test_the_baseline_is_weighted_like_the_overlap():
+    # rounds at 100 and 200 labels, then 400: they bought 100 and 200 labels
+    frame = overlap_frame("badge", 0.5, None, seeds=1)
+    frame = frame[~((frame["metric"] == "accuracy") & (frame["n_labels"] == 300))]
+    extra = pd.DataFrame(
+        [
+            (0, 100, "plain_overlap_baseline", 0.9),
+            (0, 200, "plain_overlap_baseline", 0.3),
+            (0, 400, "accuracy", 0.5),
+        ],
+        columns=["seed", "n_labels", "metric", "value"],
+    ).assign(dataset="d", heuristic="badge", alpha=1.0, trial_key="d/badge/1/0")
+    trial = stats.trial_diagnostics(pd.concat([frame, extra])).iloc[0]
+    assert trial["plain_overlap_baseline"] == pytest.approx((100 * 0.9 + 200 * 0.3) / 300)
+
+
+def test_overlap_baselines_from_the_store_flag_badge_not_typiclust(baselines):
+    arms = stats.arm_diagnostics(stats.trial_diagnostics(baselines.frame)).set_index("heuristic")
+    for (heuristic, _), expected in BASELINE_ARMS.items():
+        assert arms.loc[heuristic, "plain_overlap"] == pytest.approx(expected.plain_overlap)
+        assert arms.loc[heuristic, "plain_overlap_baseline"] == pytest.approx(expected.baseline)
+    assert arms["same_picks_as_plain"].to_dict() == {"badge": True, "typiclust": False}
+
+
+def test_rounds_under_0_99_train_accuracy_are_counted_per_arm(confirmed):
+    fit = stats.training_fit(confirmed.frame).set_index(["heuristic", "alpha", "confirms"])
+    medal = fit.loc[("medal", 1.0, "")]
+    [values] = UNDERFIT.values()
+    assert medal["rounds"] == 5 * 5 and medal["rounds_under"] == len(values) and medal["trials_under"] == 1
+    assert medal["min_train_accuracy"] == pytest.approx(min(values.values()))
+    assert medal["under_at"] == "100, 200" and not medal["fits"]
+    assert fit.drop(index=("medal", 1.0, ""))["fits"].all()
+    assert fit.loc[("medal", 1.0, "c1"), "rounds"] == 25  # the confirmation's arm on its own row
+    assert stats.training_fit(tidy([("coreset", 0.0, 0, 10, 0.5)])).empty  # no train_accuracy logged
+
+
+def test_a_float32_0_99_fits():
+    rows = tidy([("coreset", 0.0, 0, 10, float(np.float32(0.99))), ("coreset", 0.0, 0, 20, 0.9899)])
+    rows["metric"], rows["encoder"], rows["confirms"] = "train_accuracy", "none", ""
+    fit = stats.training_fit(rows).iloc[0]
+    assert fit["rounds_under"] == 1 and fit["under_at"] == "20"

@@ -14,6 +14,16 @@
   selecting round (:data:`ENCODER_SECONDS`).
 - ``search-analysis``: a search's tags on a grid of :data:`SEARCH_ALPHAS` (in the searcher's order)
   whose gain is a bump over log alpha peaking at :data:`PEAK`, and a sixth setting stopped early.
+- ``confirmed``: sweep ``c1`` (the selection: seeds :data:`CHOOSING_SEEDS`; core-set at alphas 0, 1,
+  2, MedAL at 0, 1, random) whose test areas favour core-set alpha 2 (:data:`TEST_GAINS`) while its
+  validation areas favour alpha 1 (:data:`VAL_GAINS`), one pool encoder per seed, the MedAL alpha-1
+  trial of seed 0 under 0.99 train accuracy (:data:`UNDERFIT`); and its confirmation ``c1-confirm``
+  (seeds :data:`CONFIRM_SEEDS`: the chosen arms, their alpha-0 partners and random) with known gains
+  (:data:`CONFIRMED_GAINS`), the random floor :data:`FLOOR_GAIN` below, and MedAL's chosen arm
+  picking the plain heuristic's points (:data:`CONFIRM_ARMS`).
+- ``baselines``: heuristics that draw at random, one encoder draw for every seed (``vae.seed`` =
+  :data:`ONE_ENCODER`): BADGE at alpha 1 overlaps plain 0.5 against a baseline of 0.5 (the plain
+  picks again), TypiClust 0.5 against a baseline of 1 (:data:`BASELINE_ARMS`).
 """
 
 from __future__ import annotations
@@ -53,6 +63,29 @@ ENCODER_SECONDS = {"vae": 0.1, "gmvae": 0.1, "cvae": 2.0}
 SEARCH_ALPHAS = [0.05, 0.4, 1.3, 3.0, 12.0]
 """In the searcher's order."""
 PEAK = 1.3
+
+CHOOSING_SEEDS = range(5)
+CONFIRM_SEEDS = range(5, 10)
+FLOOR_GAIN = -0.1
+"""Random's accuracy relative to the plain heuristics."""
+TEST_GAINS = {
+    ("coreset", 1.0): 0.01,
+    ("coreset", 2.0): 0.03,
+    ("medal", 1.0): 0.02,
+    ("random", 0.0): FLOOR_GAIN,
+}
+VAL_GAINS = {("coreset", 1.0): 0.03, ("coreset", 2.0): 0.0, ("medal", 1.0): 0.02, ("random", 0.0): FLOOR_GAIN}
+CONFIRMED_GAINS = {("coreset", 1.0): 0.02, ("medal", 1.0): 0.0, ("random", 0.0): FLOOR_GAIN}
+UNDERFIT = {"digits/medal/1/0": {100: 0.9, 200: 0.97}}
+CONFIRM_ARMS = {
+    ("coreset", 1.0): Diagnostics(vae_share=0.5, plain_overlap=0.6, pick_distances=0.4),
+    ("medal", 1.0): Diagnostics(vae_share=0.05, plain_overlap=0.995, pick_distances=0.02),
+}
+ONE_ENCODER = 7
+BASELINE_ARMS = {
+    ("badge", 1.0): Diagnostics(vae_share=0.5, plain_overlap=0.5, baseline=0.5),
+    ("typiclust", 1.0): Diagnostics(vae_share=0.5, plain_overlap=0.5, baseline=1.0),
+}
 
 
 def write_alphas(uri: str, artifact_root: Path) -> None:
@@ -175,3 +208,49 @@ def write_search(uri: str, artifact_root: Path) -> dict[str, str]:
         client.set_terminated(run_id, status="KILLED")
         stopped[f"digits/coreset/20/{seed}"] = run_id
     return stopped
+
+
+def write_confirmed(uri: str, artifact_root: Path) -> None:
+    """The ``confirmed`` experiment: sweep ``c1`` and its confirmation ``c1-confirm`` (module docstring)."""
+    shared = dict(artifact_root=artifact_root, train_accuracy=1.0, vae_seed="trial", eval_split="test")
+    write_sweep(
+        uri,
+        "confirmed",
+        sweep_id="c1",
+        heuristics={"coreset": (0.0, 1.0, 2.0), "medal": (0.0, 1.0), "random": (0.0,)},
+        seeds=CHOOSING_SEEDS,
+        gain=TEST_GAINS,
+        val_gain=VAL_GAINS,
+        underfit=UNDERFIT,
+        **shared,
+    )
+    write_sweep(
+        uri,
+        "confirmed",
+        sweep_id="c1-confirm",
+        heuristics={"coreset": (0.0, 1.0), "medal": (0.0, 1.0), "random": (0.0,)},
+        seeds=CONFIRM_SEEDS,
+        gain=CONFIRMED_GAINS,
+        val_gain=CONFIRMED_GAINS,
+        diagnostics=CONFIRM_ARMS,
+        confirms="c1",
+        chosen={"digits/coreset": "digits/coreset/1/*", "digits/medal": "digits/medal/1/*"},
+        start_ms=T0_MS + 10**7,
+        rng_seed=1,
+        **shared,
+    )
+
+
+def write_baselines(uri: str, artifact_root: Path) -> None:
+    """The ``baselines`` sweep (module docstring)."""
+    write_sweep(
+        uri,
+        "baselines",
+        sweep_id="b1",
+        artifact_root=artifact_root,
+        heuristics={"badge": (0.0, 1.0), "typiclust": (0.0, 1.0)},
+        seeds=range(3),
+        diagnostics=BASELINE_ARMS,
+        vae_seed=ONE_ENCODER,
+        val_gain=True,
+    )

@@ -9,8 +9,14 @@ initial_labels, labels_per_round; metrics accuracy, auc, train_seconds, selectio
 step = number of labels; artifacts picks.npz and curve.csv).
 
 VAE trials also log the launcher's pick diagnostics (``vae_share``, ``plain_overlap``,
-``diagnostics_seconds`` per selection round) and param ``config.alpha_scaling``; the parent run logs
+``diagnostics_seconds`` per selection round; ``plain_overlap_baseline`` and
+``vae_share_of_pick_distances`` where asked) and param ``config.alpha_scaling``; the parent run logs
 ``vae_trainings.json`` (one VAE per dataset, its seconds and the trials that used it).
+
+Since issue 22, where asked: ``val_accuracy`` / ``val_auc`` (a validation curve with a gain of its
+own, so a choice on validation and a result on test can disagree), ``train_accuracy``, params
+``config.vae.seed`` and ``config.dataset.eval_split``, and a confirmation's tags
+(``raysweep.confirms`` on parent and trials, ``raysweep.chosen.<group>`` on the parent).
 
 Curves are synthetic with a known answer: ``base_curve(n, seed) + gain[(heuristic, alpha)] + noise``.
 The seed offset is shared by every heuristic/alpha of a seed (the paired design), so a fixed gain
@@ -31,6 +37,18 @@ from pathlib import Path
 import numpy as np
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
+
+from raysweep.schema import (
+    CHOSEN_TAG_PREFIX,
+    CONFIRMS_TAG,
+    EVAL_SPLIT_PARAM,
+    PLAIN_OVERLAP_BASELINE,
+    TRAIN_ACCURACY,
+    VAE_SEED_PARAM,
+    VAE_SHARE_OF_PICK_DISTANCES,
+    VALIDATION_METRIC,
+    VALIDATION_PREFIX,
+)
 
 T0_MS = 1_700_000_000_000
 """Fixed start of time for every synthetic run, so wall times are known answers."""
@@ -53,9 +71,18 @@ def trial_key(dataset: str, heuristic: str, alpha: float, seed: int) -> str:
     return f"{dataset}/{heuristic}/{alpha:g}/{seed}"
 
 
-VAE_HEURISTICS = ("coreset", "medal", "lloss")
-OVERLAP_HEURISTICS = ("coreset", "medal")
+VAE_HEURISTICS = ("coreset", "medal", "lloss", "badge", "typiclust")
+OVERLAP_HEURISTICS = ("coreset", "medal", "badge", "typiclust")
 """The launcher logs plain_overlap only where the trained model does not depend on alpha."""
+
+Gain = Mapping[tuple[str, float], float] | Callable[[str, float, np.ndarray], np.ndarray] | None
+"""A fixed accuracy gain per (heuristic, alpha), or a function of (heuristic, alpha, n_labels)."""
+
+
+def gain_of(gain: Gain, heuristic: str, alpha: float, steps: np.ndarray) -> np.ndarray:
+    if callable(gain):
+        return np.asarray(gain(heuristic, alpha, steps), dtype=float)
+    return np.full(len(steps), (gain or {}).get((heuristic, alpha), 0.0))
 
 
 def uses_vae(heuristic: str, alpha: float) -> bool:
@@ -69,6 +96,10 @@ class Diagnostics:
     vae_share: float
     plain_overlap: float
     seconds: float = 0.25
+    baseline: float | None = None
+    """``plain_overlap_baseline`` (heuristics that draw at random log it); None: not logged."""
+    pick_distances: float | None = None
+    """``vae_share_of_pick_distances``; None: not logged."""
 
 
 @dataclass
@@ -106,8 +137,15 @@ def write_sweep(
     labels_per_round: int = 100,
     rounds: int = 4,
     pool_size: int = 1000,
-    gain: Mapping[tuple[str, float], float] | Callable[[str, float, np.ndarray], np.ndarray] | None = None,
+    gain: Gain = None,
     noise: float = 0.002,
+    val_gain: Gain | bool = False,
+    train_accuracy: float | None = None,
+    underfit: Mapping[str, Mapping[int, float]] | None = None,
+    vae_seed: int | str | None = None,
+    eval_split: str | None = None,
+    confirms: str | None = None,
+    chosen: Mapping[str, str] | None = None,
     rng_seed: int = 0,
     hash_fn: Callable[[str, str, float, int], str] | None = None,
     start_ms: int = T0_MS,
@@ -138,6 +176,14 @@ def write_sweep(
     ``vae_seconds``: one VAE per dataset (key ``cache_key(dataset)``) took this long; None: the
     parent logs no ``vae_trainings.json`` (an older launcher). ``missing_steps[trial key]``: label
     counts that trial never logged (a gap).
+
+    ``val_gain``: log ``val_accuracy`` (and ``val_auc``) too: the same seed curve, this gain (like
+    ``gain``; True: no gain) and noise of its own; False: not logged (a launcher older than the
+    validation split). ``train_accuracy``: logged at every label count with this value, except the
+    ``underfit[trial key][n_labels]`` values. ``vae_seed``: param ``config.vae.seed`` of every trial,
+    ``"trial"`` for the trial's seed (None: not logged); ``eval_split``: param
+    ``config.dataset.eval_split``. ``confirms``: the sweep this one confirms (tag on parent and
+    trials), ``chosen``: the parent's chosen arm per ``dataset/heuristic``.
     """
     client = MlflowClient(tracking_uri)
     experiment_id = get_or_create_experiment(client, experiment, Path(artifact_root))
@@ -149,12 +195,11 @@ def write_sweep(
 
     written = WrittenSweep(experiment_id=experiment_id, sweep_id=sweep_id, parent_run_id="", grid=grid)
     if parent:
-        run = client.create_run(
-            experiment_id,
-            start_time=start_ms,
-            tags={"raysweep.sweep_id": sweep_id, "raysweep.role": "sweep"},
-            run_name=f"sweep-{sweep_id}",
-        )
+        tags = {"raysweep.sweep_id": sweep_id, "raysweep.role": "sweep"}
+        if confirms:
+            tags[CONFIRMS_TAG] = confirms
+            tags.update({f"{CHOSEN_TAG_PREFIX}{group}": arm for group, arm in (chosen or {}).items()})
+        run = client.create_run(experiment_id, start_time=start_ms, tags=tags, run_name=f"sweep-{sweep_id}")
         written.parent_run_id = run.info.run_id
         client.log_batch(
             run.info.run_id,
@@ -198,11 +243,24 @@ def write_sweep(
             for alpha in alphas:
                 for seed in seeds:
                     values = base_curve(steps, seed) + rng.normal(0.0, noise, size=len(steps))
-                    if callable(gain):
-                        values = values + gain(heuristic, alpha, steps)
-                    elif gain is not None:
-                        values = values + gain.get((heuristic, alpha), 0.0)
+                    values = values + gain_of(gain, heuristic, alpha, steps)
+                    val = None
+                    if val_gain is not False:
+                        val = base_curve(steps, seed) + rng.normal(0.0, noise, size=len(steps))
+                        val = val + gain_of(None if val_gain is True else val_gain, heuristic, alpha, steps)
                     key = trial_key(dataset, heuristic, alpha, seed)
+                    train = None
+                    if train_accuracy is not None:
+                        fitted = (underfit or {}).get(key, {})
+                        train = np.array([fitted.get(n, train_accuracy) for n in grid])
+                    params = {
+                        **(
+                            {VAE_SEED_PARAM: str(seed if vae_seed == "trial" else vae_seed)}
+                            if vae_seed
+                            else {}
+                        ),
+                        **({EVAL_SPLIT_PARAM: eval_split} if eval_split else {}),
+                    }
                     sha = hash_fn(dataset, heuristic, alpha, seed) if hash_fn else initial_hash(dataset, seed)
                     start = start_ms + 1000 * index
                     kept = [i for i, n in enumerate(grid) if n not in set((missing_steps or {}).get(key, ()))]
@@ -228,6 +286,10 @@ def write_sweep(
                         artifacts=artifacts,
                         alpha_scaling=alpha_scaling if uses_vae(heuristic, alpha) else None,
                         diagnostics=(diagnostics or {}).get((heuristic, alpha)),
+                        val_accuracy=None if val is None else val[kept],
+                        train_accuracy=None if train is None else train[kept],
+                        params=params,
+                        tags={CONFIRMS_TAG: confirms} if confirms else None,
                     )
                     written.child_run_ids[key] = run_id
                     index += 1
@@ -260,12 +322,19 @@ def write_trial(
     artifacts: bool = False,
     alpha_scaling: str | None = None,
     diagnostics: Diagnostics | None = None,
+    val_accuracy: np.ndarray | None = None,
+    train_accuracy: np.ndarray | None = None,
+    params: Mapping[str, str] | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> str:
     """Write one child run as the launcher does and return its run id.
 
     Selection metrics (selection_seconds and the diagnostics) go to every step but the last: the
-    loop selects after each round but the final one.
+    loop selects after each round but the final one. ``val_accuracy`` (with a ``val_auc`` beside it)
+    and ``train_accuracy``: one value per step, logged when given; ``params`` and ``tags``: more of
+    each (``config.vae.seed``, ``raysweep.confirms``, ...).
     """
+    extra_tags = dict(tags or {})
     tags = {
         "raysweep.sweep_id": sweep_id,
         "raysweep.role": "trial",
@@ -274,6 +343,7 @@ def write_trial(
     }
     if parent_run_id:
         tags["mlflow.parentRunId"] = parent_run_id
+    tags.update(extra_tags)
     run = client.create_run(
         experiment_id, start_time=start_ms, tags=tags, run_name=f"{heuristic}-a{alpha}-s{seed}"
     )
@@ -287,6 +357,7 @@ def write_trial(
         "initial_labels": str(initial_labels),
         "labels_per_round": str(labels_per_round),
         **({"config.alpha_scaling": alpha_scaling} if alpha_scaling else {}),
+        **(params or {}),
     }
     stamp = metric_timestamp_ms if metric_timestamp_ms is not None else start_ms
     metrics = []
@@ -300,6 +371,14 @@ def write_trial(
             # no selection after the last round, as in the loop
             *([Metric("selection_seconds", float(selection_s), ts, int(step))] if i < len(steps) - 1 else []),
         ]
+        if val_accuracy is not None:
+            val = float(val_accuracy[i])
+            metrics += [
+                Metric(VALIDATION_METRIC, val, ts, int(step)),
+                Metric(VALIDATION_PREFIX + "auc", float(min(1.0, val + 0.05)), ts, int(step)),
+            ]
+        if train_accuracy is not None:
+            metrics.append(Metric(TRAIN_ACCURACY, float(train_accuracy[i]), ts, int(step)))
         if diagnostics is not None and i < len(steps) - 1:
             metrics += [
                 Metric("vae_share", diagnostics.vae_share, ts, int(step)),
@@ -307,6 +386,16 @@ def write_trial(
                 *(
                     [Metric("plain_overlap", diagnostics.plain_overlap, ts, int(step))]
                     if heuristic in OVERLAP_HEURISTICS
+                    else []
+                ),
+                *(
+                    [Metric(PLAIN_OVERLAP_BASELINE, diagnostics.baseline, ts, int(step))]
+                    if diagnostics.baseline is not None and heuristic in OVERLAP_HEURISTICS
+                    else []
+                ),
+                *(
+                    [Metric(VAE_SHARE_OF_PICK_DISTANCES, diagnostics.pick_distances, ts, int(step))]
+                    if diagnostics.pick_distances is not None
                     else []
                 ),
             ]

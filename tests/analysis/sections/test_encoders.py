@@ -17,7 +17,13 @@ def test_a_sweep_with_encoders_gets_its_tables_its_figure_and_its_text(encoder_s
     assert len(summary) == 5 and set(summary["against"]) == {"alpha 0", "vae"}
     assert seconds.set_index("encoder").loc["cvae", "per-round s"] == "2.0"
     text = to_markdown(section.blocks)
-    assert "paired by seed at every label count (accuracy)" in text
+    assert "paired by seed at every label count (accuracy, test)" in text
+    # one Holm family per dataset and heuristic, named in the text and shown as its own column
+    assert (
+        "every comparison of the table (each encoder arm against alpha 0 and against `vae`) x every label count"
+        in text
+    )
+    assert {"min p (t, Holm, comparisons x labels)", "p area (t, Holm, comparisons)"} <= set(summary.columns)
     assert "`cvae` retrains in the trial every such round" in text
     assert section.blocks[-1] == Image(
         "encoders_digits_coreset.png",

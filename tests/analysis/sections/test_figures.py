@@ -32,7 +32,25 @@ def test_every_heuristic_with_vae_variants_gets_curves_and_the_alpha_figure_carr
     assert [image.src for image in images] == [f"{stem}.png" for stem in section.figures]
     assert images[0].caption.startswith("curves_digits_coreset: mean over seeds with 95% CI; stars:")
     assert images[3].caption.startswith("alpha_sweep_digits: against alpha: normalised area")
+    # these runs logged no val_accuracy: the star's caption says the alpha was chosen on test
+    assert (
+        "(star: the alpha chosen on test, biased upward: these runs logged no validation metric)"
+        in images[3].caption
+    )
     assert images[4].caption == (
         "runtime: train + selection seconds, the share of VAE training, and summed wall time per heuristic."
     )
     assert section.tables == {}
+
+
+def test_the_figures_show_the_alpha_chosen_on_validation(confirmed, study_of):
+    study = study_of(confirmed)
+    section = figures(study)
+    assert "curves_digits_coreset" in section.figures and not any(
+        s.startswith("confirmed") for s in section.figures
+    )
+    images = {image.src: image.caption for image in section.blocks if isinstance(image, Image)}
+    assert "(star: the alpha chosen on validation)" in images["alpha_sweep_digits.png"]
+    # the curves figure draws the selection's seeds only
+    numbers = pd.read_csv(study.out_dir / "curves_digits_coreset.csv")
+    assert set(numbers["n"]) == {5} and set(numbers["alpha"]) == {0.0, 1.0, 2.0}

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 from helpers.analysis_sweeps import ARMS
-from helpers.mlflow_runs import write_sweep
+from helpers.mlflow_runs import Diagnostics, write_sweep
 
+from analysis import stats
 from analysis.load import load_sweep
-from analysis.render import Paragraph, to_markdown
+from analysis.render import Paragraph, Table, to_markdown
 from analysis.sections.picks import picks, with_same_picks
 
 
@@ -38,7 +39,7 @@ def test_pick_diagnostics_of_two_seeds_show_no_interval(store, study_of):
     assert "| digits | coreset | 1 | 2 | 0.5000 | 0.7200 |" in text
     arms = section.tables["arm_diagnostics"]
     assert arms["plain_overlap_ci_low"].notna().all()  # the table written keeps the intervals as computed
-    assert section.blocks[-1] == Paragraph("No arm has a mean plain_overlap of 0.99 or more.")
+    assert section.blocks[-1] == Paragraph("No arm has a mean plain_overlap of 0.99 of its baseline or more.")
 
 
 def test_runs_without_pick_diagnostics_say_so(grid, study_of):
@@ -63,3 +64,33 @@ def test_with_same_picks_marks_the_flagged_arms_only():
     assert "same_picks" not in table  # the input is untouched
     # no arm flagged: no column at all
     assert "same_picks" not in with_same_picks(table, arms.assign(same_picks_as_plain=False))
+
+
+def test_overlap_is_read_against_its_baseline(baselines, study_of):
+    section = picks(study_of(baselines))
+    [table] = [block.frame for block in section.blocks if isinstance(block, Table)]
+    assert {"baseline", "ratio"} <= set(table.columns)
+    rows = table.set_index("heuristic")[["plain_overlap", "baseline", "ratio", "flag"]]
+    assert rows.loc["badge"].tolist() == ["0.5000", "0.5000", "1.0000", stats.SAME_PICKS_TEXT]
+    assert rows.loc["typiclust"].tolist() == ["0.5000", "1.0000", "0.5000", ""]
+    text = to_markdown(section.blocks)
+    assert (
+        "- digits badge alpha = 1: mean plain_overlap 0.5000 against a baseline of 0.5000: picks equal to the "
+        "plain heuristic's" in text
+    )
+    assert "its overlap is read against its 'baseline'" in text
+
+
+def test_the_share_of_the_pick_distances_is_shown(store, study_of):
+    arms = {("coreset", 1.0): Diagnostics(vae_share=0.5, plain_overlap=0.7, pick_distances=0.3)}
+    write_sweep(
+        store["uri"],
+        "pick-distances",
+        sweep_id="p1",
+        artifact_root=store["art"],
+        seeds=[0, 1, 2],
+        diagnostics=arms,
+    )
+    section = picks(study_of(load_sweep(store["uri"], "pick-distances")))
+    [table] = [block.frame for block in section.blocks if isinstance(block, Table)]
+    assert table["vae_share_of_pick_distances"].tolist() == ["0.3000"]
