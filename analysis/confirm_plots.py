@@ -18,10 +18,11 @@ import pandas as pd
 
 from analysis import plots
 from analysis.confirm_stats import FLOOR
+from raysweep import schema
 
 
 def confirmation_figure(
-    curves: pd.DataFrame, tests: pd.DataFrame, dataset: str, heuristic: str, metric: str = "accuracy"
+    curves: pd.DataFrame, tests: pd.DataFrame, dataset: str, heuristic: str, metric: str = schema.TEST_METRIC
 ) -> tuple[plt.Figure, pd.DataFrame]:
     """Chosen alpha vs alpha 0 vs random on the confirmation seeds; returns the figure and its numbers."""
     mine = tests[(tests["dataset"] == dataset) & (tests["heuristic"] == heuristic)]

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import encoder_stats, stats
+from raysweep import schema
 
 FLOOR = "random"
 """The heuristic whose area is the floor every other heuristic should beat."""
@@ -63,7 +64,7 @@ def selection_rows(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def areas_with_encoders(
-    rows: pd.DataFrame, metric: str = "accuracy", grids: dict[str, list[int]] | None = None
+    rows: pd.DataFrame, metric: str = schema.TEST_METRIC, grids: dict[str, list[int]] | None = None
 ) -> pd.DataFrame:
     """:func:`analysis.stats.trial_areas` of the tidy ``rows``, with each trial's encoder (empty
     without rows)."""
@@ -76,7 +77,7 @@ def areas_with_encoders(
 
 
 def confirmation_areas(
-    frame: pd.DataFrame, metric: str = "accuracy", grids: dict[str, list[int]] | None = None
+    frame: pd.DataFrame, metric: str = schema.TEST_METRIC, grids: dict[str, list[int]] | None = None
 ) -> pd.DataFrame:
     """The areas of the confirmation's trials, with each trial's encoder (:func:`areas_with_encoders`)."""
     return areas_with_encoders(confirmation_rows(frame), metric, grids)
@@ -179,7 +180,7 @@ def floor_areas(areas: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def confirmation_curves(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+def confirmation_curves(frame: pd.DataFrame, metric: str = schema.TEST_METRIC) -> pd.DataFrame:
     """The confirmation's curves: per (dataset, heuristic, alpha, encoder, n_labels) mean, std, n and
     95% CI across its seeds (:func:`analysis.encoder_stats.encoder_curves`)."""
     rows = confirmation_rows(frame)

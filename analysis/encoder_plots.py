@@ -16,12 +16,13 @@ import pandas as pd
 
 from analysis import plots
 from analysis.encoder_stats import PLAIN
+from raysweep import schema
 
 ENCODER_COLOURS = {"vae": "tab:blue", "gmvae": "tab:green", "cvae": "tab:red"}
 
 
 def encoder_figure(
-    curves: pd.DataFrame, tests: pd.DataFrame, dataset: str, heuristic: str, metric: str = "accuracy"
+    curves: pd.DataFrame, tests: pd.DataFrame, dataset: str, heuristic: str, metric: str = schema.TEST_METRIC
 ) -> tuple[plt.Figure, pd.DataFrame]:
     """Left: the plain arm and every (encoder, alpha) arm, mean over seeds with a 95% CI band. Right: each
     arm minus alpha 0, paired by seed, 95% CI, filled where the paired t-test p < 0.05, Holm-corrected

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import stats
+from raysweep import schema
 
 PLAIN = "none"
 """The ``encoder`` of trials that read no VAE features (alpha 0)."""
@@ -75,7 +76,7 @@ def reference_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[(frame["encoder"] == PLAIN) | (frame["encoder"] == reference)].reset_index(drop=True)
 
 
-def encoder_curves(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+def encoder_curves(frame: pd.DataFrame, metric: str = schema.TEST_METRIC) -> pd.DataFrame:
     """Per (dataset, heuristic, alpha, encoder, n_labels): mean, std, n, ci_low, ci_high across seeds."""
     data = stats.metric_rows(frame, metric)
     rows = []
@@ -96,7 +97,7 @@ def comparisons(columns: list[tuple[float, str]]) -> list[tuple[tuple[float, str
     return out
 
 
-def encoder_tests(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+def encoder_tests(frame: pd.DataFrame, metric: str = schema.TEST_METRIC) -> pd.DataFrame:
     """Every encoder arm against alpha 0 and against ``vae`` (same alpha), paired by seed per label count;
     Holm across the label counts of a comparison and across every comparison x label count of the
     (dataset, heuristic) (the module's docstring)."""
@@ -139,7 +140,7 @@ def encoder_tests(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame
     return out[TEST_COLUMNS]
 
 
-def encoder_areas(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+def encoder_areas(frame: pd.DataFrame, metric: str = schema.TEST_METRIC) -> pd.DataFrame:
     """:func:`analysis.stats.trial_areas` with each trial's encoder."""
     areas = stats.trial_areas(frame, metric)
     encoders = frame.drop_duplicates("trial_key").set_index("trial_key")["encoder"]
@@ -209,7 +210,7 @@ def encoder_seconds(frame: pd.DataFrame) -> pd.DataFrame:
         "seconds_per_round",
         "seconds_per_trial",
     ]
-    seconds = frame[frame["metric"] == "encoder_seconds"]
+    seconds = frame[frame["metric"] == schema.ENCODER_SECONDS]
     if seconds.empty:
         return pd.DataFrame(columns=columns)
     per_trial = seconds.groupby(["dataset", "heuristic", "encoder", "trial_key"])["value"].agg(

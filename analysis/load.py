@@ -54,6 +54,7 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
+from raysweep import schema
 from raysweep.schedule import label_counts
 from raysweep.schema import (
     ALPHA_SCALING_PARAM,
@@ -62,26 +63,20 @@ from raysweep.schema import (
     EVAL_SPLIT_PARAM,
     INITIAL_LABELS_TAG,
     PARENT_RUN_TAG,
-    POOL_SIZE_PARAM,
     ROLE_SWEEP,
     ROLE_TAG,
     ROLE_TRIAL,
-    SCHEDULE_PARAMS,
     SEARCH_GROUP_METRIC_PREFIXES,
     SEARCH_GROUP_TAG,
     SETTING_INDEX_TAG,
     SETTING_TAG,
     STOPPED_EARLY_TAG,
     SWEEP_ID_TAG,
-    TEST_METRIC,
-    TRAIN_ACCURACY,
     TRIAL_KEY_TAG,
     VAE_SECONDS_METRIC,
     VAE_SEED_PARAM,
     VAE_TRAININGS_ARTIFACT,
     VAE_TRAININGS_METRIC,
-    VALIDATION_METRIC,
-    VALIDATION_PREFIX,
 )
 
 log = logging.getLogger(__name__)
@@ -104,15 +99,15 @@ TIDY_COLUMNS = [
     "value",
 ]
 DEFAULT_METRICS = (
-    TEST_METRIC,
-    "auc",
-    VALIDATION_METRIC,
-    VALIDATION_PREFIX + "auc",
-    TRAIN_ACCURACY,
-    "train_seconds",
-    "selection_seconds",
-    "eval_seconds",
-    "encoder_seconds",
+    schema.ACCURACY,
+    schema.AUC,
+    schema.VAL_ACCURACY,
+    schema.VAL_AUC,
+    schema.TRAIN_ACCURACY,
+    schema.TRAIN_SECONDS,
+    schema.SELECTION_SECONDS,
+    schema.EVAL_SECONDS,
+    schema.ENCODER_SECONDS,
 )
 """``eval_seconds`` (the test-set evaluation after each round) exists since the firstrun launcher;
 older runs have none, and the runtime tables count it as 0 there. ``encoder_seconds``: a trial's
@@ -123,14 +118,13 @@ DEFAULT_EVAL_SPLIT = "test"
 SCALING_BEFORE_PARAM = "raw"
 """Runs logged before ``alpha_scaling`` existed scaled the VAE block by alpha alone: ``raw``."""
 VAE_COLUMNS = ["sweep_id", "dataset", "cache_key", "trained_this_run", "seconds", "trials"]
-INITIAL_LABELS_PARAM, LABELS_PER_ROUND_PARAM, ROUNDS_PARAM, MAX_LABELS_PARAM = SCHEDULE_PARAMS
 BUDGET_PARAMS = {
-    "initial_labels": (INITIAL_LABELS_PARAM, "initial_labels"),
-    "labels_per_round": (LABELS_PER_ROUND_PARAM, "labels_per_round"),
-    "pool_size": (POOL_SIZE_PARAM, "pool_size"),
+    "initial_labels": (schema.INITIAL_LABELS_PARAM, schema.TRIAL_INITIAL_LABELS_PARAM),
+    "labels_per_round": (schema.LABELS_PER_ROUND_PARAM, schema.TRIAL_LABELS_PER_ROUND_PARAM),
+    "pool_size": (schema.POOL_SIZE_PARAM, schema.TRIAL_POOL_SIZE_PARAM),
 }
 """Budget field -> the parent param and the child param that may carry it."""
-SCHEDULE_END_PARAMS = {"rounds": ROUNDS_PARAM, "max_labels": MAX_LABELS_PARAM}
+SCHEDULE_END_PARAMS = {"rounds": schema.ROUNDS_PARAM, "max_labels": schema.MAX_LABELS_PARAM}
 """Where the schedule stops (parent params; "None" when unset): with the budgets, the label counts
 every trial of the sweep was to reach (``raysweep.schedule.label_counts``)."""
 SEARCH_TAGS = {
@@ -448,7 +442,7 @@ def _search_all(client, experiment_id: str) -> list:
 
 def _is_trial(run) -> bool:
     role = run.data.tags.get(ROLE_TAG)
-    return role == ROLE_TRIAL or (role is None and "heuristic" in run.data.params)
+    return role == ROLE_TRIAL or (role is None and schema.HEURISTIC_PARAM in run.data.params)
 
 
 def _is_parent(run) -> bool:
@@ -462,16 +456,18 @@ def _trial_table(children: list) -> pd.DataFrame:
     rows = []
     for run in children:
         params, tags, info = run.data.params, run.data.tags, run.info
-        missing = [p for p in ("dataset", "heuristic", "alpha", "seed") if p not in params]
+        required = (schema.DATASET_PARAM, schema.HEURISTIC_PARAM, schema.ALPHA_PARAM, schema.SEED_PARAM)
+        missing = [p for p in required if p not in params]
         if missing:
             raise AnalysisError(f"trial run {info.run_id} lacks params {', '.join(missing)}")
         try:
-            alpha, seed = float(params["alpha"]), int(params["seed"])
+            alpha, seed = float(params[schema.ALPHA_PARAM]), int(params[schema.SEED_PARAM])
         except ValueError as err:
             raise AnalysisError(f"trial run {info.run_id}: bad alpha/seed param ({err})") from None
-        uses_vae = params.get("uses_vae", str(alpha > 0)).strip().lower() == "true"
-        encoder = params.get("encoder", "vae") if uses_vae else "none"
-        key = tags.get(TRIAL_KEY_TAG) or f"{params['dataset']}/{params['heuristic']}/{alpha:g}/{seed}" + (
+        uses_vae = params.get(schema.USES_VAE_PARAM, str(alpha > 0)).strip().lower() == "true"
+        encoder = params.get(schema.ENCODER_PARAM, "vae") if uses_vae else "none"
+        dataset, heuristic = params[schema.DATASET_PARAM], params[schema.HEURISTIC_PARAM]
+        key = tags.get(TRIAL_KEY_TAG) or f"{dataset}/{heuristic}/{alpha:g}/{seed}" + (
             f"/{encoder}" if encoder not in ("vae", "none") else ""
         )
         end = info.end_time
@@ -481,8 +477,8 @@ def _trial_table(children: list) -> pd.DataFrame:
                 "trial_key": key,
                 "sweep_id": tags.get(SWEEP_ID_TAG, ""),
                 "confirms": tags.get(CONFIRMS_TAG, ""),
-                "dataset": params["dataset"],
-                "heuristic": params["heuristic"],
+                "dataset": dataset,
+                "heuristic": heuristic,
                 "alpha": alpha,
                 "seed": seed,
                 "uses_vae": uses_vae,
@@ -548,7 +544,7 @@ def _sweep_table(parents: list, trials: pd.DataFrame) -> pd.DataFrame:
                 "wall_seconds": (end - info.start_time) / 1000.0 if end and info.start_time else float("nan"),
                 "vae_trainings": metrics.get(VAE_TRAININGS_METRIC, float("nan")),
                 "vae_seconds": metrics.get(VAE_SECONDS_METRIC, float("nan")),
-                "sweep_seconds": metrics.get("sweep_seconds", float("nan")),
+                "sweep_seconds": metrics.get(schema.SWEEP_SECONDS_METRIC, float("nan")),
                 **{name: _int_or_none(params.get(parent)) for name, (parent, _) in BUDGET_PARAMS.items()},
                 **{name: _int_or_none(params.get(param)) for name, param in SCHEDULE_END_PARAMS.items()},
             }

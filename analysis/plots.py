@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.stats import ARM_COLUMNS, SAME_PICKS_OVERLAP
+from raysweep import schema
 
 DPI = 150
 HEURISTIC_NAMES = {
@@ -160,7 +161,7 @@ def curve_figure(
     dataset: str,
     heuristic: str,
     best_alpha: float | None,
-    metric: str = "accuracy",
+    metric: str = schema.TEST_METRIC,
     chosen_on: str = "validation",
 ) -> tuple[plt.Figure, pd.DataFrame]:
     """Figures 1-4 for one (dataset, heuristic). Returns the figure and the numbers behind it.
@@ -281,7 +282,7 @@ def alpha_tick(alpha: float) -> str:
 def alpha_figure(
     curve: pd.DataFrame,
     dataset: str,
-    metric: str = "accuracy",
+    metric: str = schema.TEST_METRIC,
     arms: pd.DataFrame | None = None,
     scaling: str | None = None,
     chosen: dict[str, float] | None = None,

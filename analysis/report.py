@@ -37,6 +37,7 @@ from analysis.sections.runtime import runtime
 from analysis.sections.search import search
 from analysis.sections.significance import significance
 from analysis.sections.training import training
+from raysweep import schema
 from raysweep.schema import ANALYSIS_ARTIFACT_DIR
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class Report:
     logged: bool = False
 
 
-def build_report(data: SweepData, out_dir: Path, metric: str = "accuracy") -> Report:
+def build_report(data: SweepData, out_dir: Path, metric: str = schema.TEST_METRIC) -> Report:
     """Build every section for ``metric`` and write the report into ``out_dir``."""
     stats.metric_rows(data.frame, metric)  # an unknown metric is refused before anything is written
     out_dir = Path(out_dir)

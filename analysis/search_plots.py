@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import plots
+from raysweep import schema
 
 
 def smoothed_trend(
@@ -42,7 +43,7 @@ def smoothed_trend(
 
 
 def search_figure(
-    table: pd.DataFrame, tests: pd.DataFrame, dataset: str, heuristic: str, metric: str = "accuracy"
+    table: pd.DataFrame, tests: pd.DataFrame, dataset: str, heuristic: str, metric: str = schema.TEST_METRIC
 ) -> tuple[plt.Figure, pd.DataFrame]:
     """Area vs alpha (log axis) for one group: settings in the searcher's order, trend, reference, best."""
     data = table[(table["dataset"] == dataset) & (table["heuristic"] == heuristic)]

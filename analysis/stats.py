@@ -39,6 +39,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.load import AnalysisError
+from raysweep import schema
 from raysweep.choice import ArmScores, choose_arms
 from raysweep.curves import normalised_area
 from raysweep.schema import (
@@ -179,7 +180,7 @@ def metric_rows(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     return data
 
 
-def curve_summary(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+def curve_summary(frame: pd.DataFrame, metric: str = schema.TEST_METRIC) -> pd.DataFrame:
     """Per (dataset, heuristic, alpha, n_labels): mean, std, n, ci_low, ci_high across seeds."""
     data = metric_rows(frame, metric)
     rows = []
@@ -216,7 +217,7 @@ def check_pairing(frame: pd.DataFrame) -> None:
         )
 
 
-def paired_tests(frame: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
+def paired_tests(frame: pd.DataFrame, metric: str = schema.TEST_METRIC) -> pd.DataFrame:
     """Each VAE variant vs its alpha-0 partner, paired by seed, at every label count, Holm-corrected.
 
     Columns: dataset, heuristic, alpha, n_labels, n_pairs, mean_plain, mean_variant, mean_diff,
@@ -317,7 +318,7 @@ def significance_summary(tests: pd.DataFrame) -> pd.DataFrame:
 
 
 def trial_areas(
-    frame: pd.DataFrame, metric: str = "accuracy", grids: Mapping[str, Sequence[int]] | None = None
+    frame: pd.DataFrame, metric: str = schema.TEST_METRIC, grids: Mapping[str, Sequence[int]] | None = None
 ) -> pd.DataFrame:
     """Normalised area under each trial's curve.
 
@@ -560,7 +561,7 @@ def trial_diagnostics(frame: pd.DataFrame) -> pd.DataFrame:
         "vae_share_of_pick_distances",
     ]
     names = [
-        "vae_share",
+        schema.VAE_SHARE,
         PLAIN_OVERLAP,
         PLAIN_OVERLAP_BASELINE,
         VAE_SHARE_OF_PICK_DISTANCES,
@@ -714,7 +715,8 @@ def runtime_tables(
     end - start of the run(s) that hold the trial's points. The paper reports per dataset and
     heuristic the total over both variants and all runs: ``by_heuristic`` sums the same way.
     """
-    parts = ["train_seconds", "selection_seconds", "eval_seconds", "diagnostics_seconds"]
+    # the metrics' names are the per-trial table's columns
+    parts = [schema.TRAIN_SECONDS, schema.SELECTION_SECONDS, schema.EVAL_SECONDS, schema.DIAGNOSTICS_SECONDS]
     seconds = frame[frame["metric"].isin(parts)]
     per_trial = seconds.pivot_table(
         index=["trial_key", *GROUP, "seed", "uses_vae"],
