@@ -18,37 +18,17 @@ from __future__ import annotations
 import re
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.cluster import (
-    Driver,
-    LocalCluster,
-    checkpoint_dirs,
-    fault_sweep_steps,
-    pids_in_group,
-    start_cluster_or_skip,
-    steps_logged,
-    sweep_runs,
-    write_fault_sweep,
-)
+from helpers.cluster import LocalCluster
+from helpers.drivers import Driver
+from helpers.fault_sweep import checkpoint_dirs, fault_sweep_steps, write_fault_sweep
+from helpers.sweep_results import steps_logged, sweep_runs
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.cluster, pytest.mark.timeout(1500)]
 
 ROUNDS = 4
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[LocalCluster]:
-    running = start_cluster_or_skip()
-    try:
-        yield running
-    finally:
-        groups = [m.process.pid for m in running.processes]
-        running.stop()
-        leftovers = {pgid: pids_in_group(pgid) for pgid in groups if pids_in_group(pgid)}
-        assert not leftovers, f"processes left behind: {leftovers}"
 
 
 def start_sweep(

@@ -13,25 +13,15 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from helpers.cluster import (
-    REQUIRE_CLUSTER_ENV,
-    ClusterUnavailable,
-    LocalCluster,
-    MlflowRest,
-    metrics,
-    pids_in_group,
-    start_cluster_or_skip,
-    tags,
-)
+from helpers.cluster import REQUIRE_CLUSTER_ENV, LocalCluster, start_cluster_or_skip
+from helpers.mlflow_rest import MlflowRest, metrics, tags
+from helpers.paths import QUICKSTART
+from helpers.supervisor import ClusterUnavailable
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]
 
-REPO = Path(__file__).resolve().parents[1]
-QUICKSTART = REPO / "configs" / "quickstart.yaml"
 # Half a CPU per trial: each 1-CPU node holds two trial slots, so trials spread over both nodes even
 # while the VAE's reserved slot occupies one of them.
 SLICE = [
@@ -48,7 +38,6 @@ SLICE_TRIALS = {"digits/random/0/0", "digits/random/0/1"} | {
 }
 SMOKE_STEPS = [40, 80, 120]
 EXPERIMENT = "raysweep-quickstart"
-TIMINGS: dict[str, float] = {}
 
 
 @pytest.mark.parametrize(
@@ -68,28 +57,6 @@ def test_missing_prerequisites_fail_where_the_cluster_is_required(
     monkeypatch.setenv(REQUIRE_CLUSTER_ENV, required)
     with pytest.raises(outcome, match="PostgreSQL server binaries not found"):
         start_cluster_or_skip()
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[LocalCluster]:
-    started = time.perf_counter()
-    running = start_cluster_or_skip()
-    TIMINGS["cluster start"] = time.perf_counter() - started
-    try:
-        yield running
-    finally:
-        groups = [m.process.pid for m in running.processes]
-        started = time.perf_counter()
-        running.stop()
-        TIMINGS["cluster stop"] = time.perf_counter() - started
-        leftovers = {pgid: pids_in_group(pgid) for pgid in groups if pids_in_group(pgid)}
-        detail = {f"start {k}": v for k, v in running.started_seconds.items()}
-        detail |= {f"stop {k}": v for k, v in running.stopped_seconds.items()}
-        print(
-            "\ncluster test timings (s): "
-            + ", ".join(f"{k} {v:.1f}" for k, v in {**TIMINGS, **detail}.items())
-        )
-        assert not leftovers, f"processes left behind: {leftovers}"
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +85,7 @@ def swept(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory):
         text=True,
         timeout=420,
     )
-    TIMINGS["sweep"] = time.perf_counter() - started
+    print(f"\ncluster test sweep: {time.perf_counter() - started:.1f}s")
     output = result.stdout[-4000:] + result.stderr[-4000:]
     assert result.returncode == 0, f"{output}\n{cluster.logs()}"
     assert cluster.alive() == ["postgres", "mlflow", "ray-head", "ray-worker"], cluster.logs()

@@ -20,6 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.drivers import launch
+from helpers.paths import QUICKSTART
+from helpers.sweep_results import sqlite_uri, sweep_runs
 from mlflow.tracking import MlflowClient
 
 from raysweep.search.ledger import LEDGER, SearchLedger
@@ -28,8 +31,6 @@ from raysweep.sweep.config import load_sweep_config
 from raysweep.sweep.smoke import smoke
 from raysweep.sweep.trials import expand_trials
 
-REPO = Path(__file__).resolve().parents[1]
-QUICKSTART = REPO / "configs" / "quickstart.yaml"
 SMOKE_STEPS = [40, 80, 120]
 SEARCH = [
     "--smoke",
@@ -42,17 +43,6 @@ SEARCH = [
 ]
 
 
-def launch(cwd: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "raysweep.launch", str(QUICKSTART), *args],
-        cwd=cwd,
-        env=os.environ.copy(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 def ledger_of(cwd: Path) -> SearchLedger | None:
     files = list(cwd.glob(f"raysweep_runs/*/*/{LEDGER}"))
     if not files:
@@ -61,15 +51,6 @@ def ledger_of(cwd: Path) -> SearchLedger | None:
         return SearchLedger.read(files[0])
     except (OSError, ValueError, KeyError):
         return None  # mid-replace
-
-
-def runs(cwd: Path) -> tuple[MlflowClient, list, list]:
-    client = MlflowClient(f"sqlite:///{cwd / 'mlflow.db'}")
-    experiment_id = client.get_experiment_by_name("raysweep-quickstart").experiment_id
-    found = client.search_runs([experiment_id], max_results=1000)
-    parents = [r for r in found if r.data.tags.get("raysweep.role") == "sweep"]
-    trials = [r for r in found if r.data.tags.get("raysweep.role") == "trial"]
-    return client, parents, trials
 
 
 def area(client: MlflowClient, run_id: str) -> float:
@@ -111,7 +92,7 @@ def resumed(tmp_path_factory: pytest.TempPathFactory) -> dict:
     finally:
         stop_group(driver)
     time.sleep(3)
-    result = launch(cwd, *SEARCH, "--resume")
+    result = launch(cwd, str(QUICKSTART), *SEARCH, "--resume", timeout=1200)
     return {"cwd": cwd, "before": before, "result": result}
 
 
@@ -129,7 +110,7 @@ def test_killed_search_resumes_and_finishes_every_setting_on_every_seed(resumed)
         r.values for r in resumed["before"].settings
     ]
 
-    client, parents, trials = runs(cwd)
+    client, parents, trials = sweep_runs(sqlite_uri(cwd), "raysweep-quickstart")
     assert len(parents) == 1  # the resumed sweep is the same sweep
     keys = Counter(t.data.tags["raysweep.trial_key"] for t in trials)
     expected = {"digits/coreset/0/0", "digits/coreset/0/1"} | {k for r in ledger.settings for k in r.keys}
@@ -154,7 +135,7 @@ def test_killed_search_resumes_and_finishes_every_setting_on_every_seed(resumed)
 
 def test_search_picks_the_best_setting_by_the_objective(resumed) -> None:
     cwd = resumed["cwd"]
-    client, [parent], trials = runs(cwd)
+    client, [parent], trials = sweep_runs(sqlite_uri(cwd), "raysweep-quickstart")
     by_key = {t.data.tags["raysweep.trial_key"]: t for t in trials}
     ledger = ledger_of(cwd)
     means = {
@@ -210,13 +191,13 @@ def test_early_stopping_stops_a_setting_behind_with_all_its_seeds(tmp_path: Path
         "early_stopping: {grace_rounds: 1, min_settings: 1}}",
     ]
     seed = stopping_seed(tmp_path, config)
-    result = launch(tmp_path, *config, "--set", f"sweep.search.seed={seed}")
+    result = launch(tmp_path, str(QUICKSTART), *config, "--set", f"sweep.search.seed={seed}", timeout=1200)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     ledger = ledger_of(tmp_path)
     first, second = ledger.settings
     assert (first.values, first.status) == ({"alpha": 10.0}, "complete")
     assert (second.values, second.status, second.stop_round) == ({"alpha": 0.1}, "stopped", 1)
-    client, [parent], trials = runs(tmp_path)
+    client, [parent], trials = sweep_runs(sqlite_uri(tmp_path), "raysweep-quickstart")
     for run in trials:
         key = run.data.tags["raysweep.trial_key"]
         steps = sorted(m.step for m in client.get_metric_history(run.info.run_id, "accuracy"))

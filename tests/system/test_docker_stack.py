@@ -1,6 +1,6 @@
 """docker/ built and run for real (marker ``docker``, left out of the fast suite).
 
-    python -m pytest -m docker tests/test_docker_stack.py      # as root; about 10 minutes on 2 idle cores
+    python -m pytest -m docker tests/system/test_docker_stack.py      # as root; about 10 minutes on 2 idle cores
 
 What users do, in order: build the CPU image from a checkout that holds a ``.git`` and a
 ``docker/.env`` with secrets, bring ``docker/compose.yaml`` up with two Ray workers, run the launch
@@ -32,7 +32,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -44,7 +43,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from helpers.cluster import MlflowRest, metrics, tags
+from helpers.mlflow_rest import MlflowRest, metrics, tags
+from helpers.paths import REPO
+from helpers.processes import free_port
 
 from raysweep.sweep.config import load_sweep_config
 from raysweep.sweep.smoke import smoke
@@ -52,7 +53,6 @@ from raysweep.sweep.trials import expand_trials
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(3600)]
 
-REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = "configs/quickstart.yaml"
 EXPERIMENT = "raysweep-quickstart"
 WORKERS = 2
@@ -87,12 +87,6 @@ def unavailable(reason: str) -> None:
     if os.environ.get("RAYSWEEP_REQUIRE_DOCKER") == "1":
         pytest.fail(f"RAYSWEEP_REQUIRE_DOCKER=1 but {reason}")
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def reachable(url: str) -> bool:

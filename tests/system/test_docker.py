@@ -1,9 +1,9 @@
 """docker/: the compose file as Compose renders it, and lint-level checks of the images.
 
-Nothing is built or run here (that is tests/test_docker_stack.py, marker ``docker``): ``config`` of
+Nothing is built or run here (that is tests/system/test_docker_stack.py, marker ``docker``): ``config`` of
 every Compose installed (the ``docker compose`` v2 plugin, Debian's ``docker-compose`` v1) validates
 and renders the file, and the tests assert on the rendered services, once per Compose.
-tests/test_cluster.py runs the same topology without containers.
+tests/system/test_cluster.py runs the same topology without containers.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 DOCKER = REPO / "docker"
 COMPOSE = DOCKER / "compose.yaml"
 ENV_EXAMPLE = DOCKER / ".env.example"
@@ -191,7 +191,7 @@ def test_env_file_is_not_committed() -> None:
 
 def test_build_context_ignore_file_read_by_every_builder() -> None:
     """The legacy builder and docker-compose v1 read only <context>/.dockerignore; BuildKit reads a
-    <Dockerfile>.dockerignore instead when one exists, so none may (tests/test_docker_stack.py builds
+    <Dockerfile>.dockerignore instead when one exists, so none may (tests/system/test_docker_stack.py builds
     an image and looks inside)."""
     lines = (REPO / ".dockerignore").read_text().splitlines()
     assert {".git", "docker/.env", "**/.env", ".venv"} <= set(lines)

@@ -17,14 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.cluster import (
-    Driver,
-    checkpoint_dirs,
-    fault_sweep_steps,
-    steps_logged,
-    sweep_runs,
-    write_fault_sweep,
-)
+from helpers.drivers import Driver
+from helpers.fault_sweep import FAULT_EXPERIMENT, checkpoint_dirs, fault_sweep_steps, write_fault_sweep
+from helpers.sweep_results import sqlite_uri, steps_logged, sweep_runs
 
 from raysweep.shell.checkpoints import DamagedCheckpoint, load_checkpoint
 
@@ -120,7 +115,7 @@ def test_full_storage_fails_trials_by_name_and_resume_finishes(
     drivers.append(resumed)
     assert resumed.wait(timeout=900) == 0, resumed.output[-4000:]
     assert "VAE trainings this run: 0 (cache hits: 1)" in resumed.output
-    client, parents, trials = sweep_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client, parents, trials = sweep_runs(sqlite_uri(tmp_path), FAULT_EXPERIMENT)
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     steps = steps_logged(client, trials)
     assert set(steps) == TRIALS

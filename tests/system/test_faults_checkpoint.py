@@ -1,4 +1,5 @@
-"""A damaged checkpoint, and the restart from it; plus the checkpoint format's own checks.
+"""A damaged checkpoint, and the restart from it (the format's own checks are
+``tests/raysweep/shell/test_checkpoints.py``).
 
 The sweep's driver is SIGKILLed (with its Ray) once both trials hold two checkpoints, as a crashed
 machine would leave them; the newest checkpoints are then damaged as a full disk or a lost node
@@ -9,96 +10,25 @@ every step exactly once. The SIGKILLed driver's lock must not block that resume.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-from helpers.cluster import (
-    Driver,
+from helpers.drivers import Driver
+from helpers.fault_sweep import (
+    FAULT_EXPERIMENT,
     checkpoint_dirs,
     fault_sweep_steps,
-    steps_logged,
-    sweep_runs,
+    truncate,
     write_fault_sweep,
 )
+from helpers.sweep_results import sqlite_uri, steps_logged, sweep_runs
 
-from raysweep.labels import LabelState
-from raysweep.loop import RoundResult, TrajectoryState
 from raysweep.shell.checkpoints import (
     DamagedCheckpoint,
-    choose_restore_point,
     load_checkpoint,
-    save_checkpoint,
 )
 
 ROUNDS = 5
-
-
-def truncate(path: Path) -> None:
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-
-
-# ---------------------------------------------------------------------------------------------
-# The format: round trip, detection, choice
-# ---------------------------------------------------------------------------------------------
-
-
-def trajectory_state(done_rounds: int) -> TrajectoryState:
-    labels = LabelState.start(50, np.arange(5))
-    curve = []
-    for round_index in range(done_rounds):
-        labels.advance(np.arange(5 + 3 * round_index, 8 + 3 * round_index))
-        curve.append(RoundResult(round_index, 5 + 3 * round_index, {"accuracy": 0.1 * round_index}))
-    return TrajectoryState(labels, curve)
-
-
-def test_checkpoint_round_trip(tmp_path: Path) -> None:
-    save_checkpoint(tmp_path, trajectory_state(2), "run-1")
-    state, run_id = load_checkpoint(tmp_path)
-    assert run_id == "run-1" and state.labels.next_round == 2
-    assert [p.tolist() for p in state.labels.picks] == [[0, 1, 2, 3, 4], [5, 6, 7], [8, 9, 10]]
-    assert [(r.round_index, r.n_labels, r.metrics["accuracy"]) for r in state.curve] == [
-        (0, 5, 0.0),
-        (1, 8, 0.1),
-    ]
-
-
-@pytest.mark.parametrize(
-    ("damage", "message"),
-    [
-        (lambda f: truncate(f / "state.json"), "JSONDecodeError"),
-        (lambda f: truncate(f / "picks.npz"), "does not match the checksum"),
-        (lambda f: (f / "picks.npz").unlink(), "FileNotFoundError"),
-        (lambda f: (f / "state.json").write_text(json.dumps({"run_id": "x"})), "KeyError"),
-    ],
-    ids=["truncated state", "truncated picks", "missing picks", "state without fields"],
-)
-def test_a_damaged_checkpoint_is_detected(tmp_path: Path, damage, message: str) -> None:
-    save_checkpoint(tmp_path, trajectory_state(2), "run-1")
-    damage(tmp_path)
-    with pytest.raises(DamagedCheckpoint, match=message):
-        load_checkpoint(tmp_path)
-
-
-def test_restore_point_is_the_furthest_intact_checkpoint(tmp_path: Path) -> None:
-    folders = [tmp_path / f"checkpoint_{i:06d}" for i in range(3)]
-    for done, folder in zip((1, 2, 3), folders, strict=True):
-        folder.mkdir()
-        save_checkpoint(folder, trajectory_state(done), "run-1")
-    assert choose_restore_point(folders).note == "resuming from checkpoint_000002 at round 3"
-    truncate(folders[2] / "picks.npz")
-    point = choose_restore_point(folders)
-    assert point.folder == folders[1] and point.state.labels.next_round == 2
-    assert point.note.startswith("damaged checkpoint (checkpoint_000002: picks.npz does not match")
-    assert point.note.endswith("resuming from checkpoint_000001 at round 2")
-    for folder in folders[:2]:
-        truncate(folder / "state.json")
-    point = choose_restore_point(folders)
-    assert point.state is None and point.run_id is None
-    assert point.note.endswith("no intact checkpoint left, restarting the trajectory from round 0")
-    assert choose_restore_point([]).note == ""  # a first start says nothing
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,7 +90,7 @@ def test_resume_falls_back_from_damaged_checkpoints(tmp_path: Path, drivers: lis
     assert f"{seed1[-1][1].name}: picks.npz does not match the checksum" in seed1_line
     assert seed1_line.endswith("no intact checkpoint left, restarting the trajectory from round 0")
 
-    client, parents, trials = sweep_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client, parents, trials = sweep_runs(sqlite_uri(tmp_path), FAULT_EXPERIMENT)
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     assert all(t.info.status == "FINISHED" for t in trials)
     steps = steps_logged(client, trials)

@@ -1,4 +1,4 @@
-"""Faults of the driver: Ctrl-C, SIGTERM, a second driver on the same sweep, a SIGKILLed driver's lock.
+"""Faults of the driver: Ctrl-C, SIGTERM, a second driver on the same sweep, a SIGKILLed driver.
 
 Each test runs the launcher as users run it (a subprocess in its own session, a real local Ray, a
 real SQLite MLflow store), signals it as a terminal or a scheduler would, and checks what the user
@@ -18,53 +18,21 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers.cluster import (
-    Driver,
+from helpers.drivers import Driver, launch
+from helpers.fault_sweep import (
+    FAULT_EXPERIMENT,
     checkpoint_dirs,
     fault_sweep_steps,
     resume_command_in,
-    steps_logged,
-    sweep_runs,
     write_fault_sweep,
 )
-
-from raysweep.shell.sweep_lock import SweepBusy, SweepLock
+from helpers.paths import QUICKSTART
+from helpers.sweep_results import sqlite_uri, steps_logged, sweep_runs
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
 
 ROUNDS = 5
 TRIALS = {"digits/random/0/0", "digits/random/0/1"}
-HOLD_LOCK = """
-import sys, time
-from pathlib import Path
-from raysweep.shell.sweep_lock import SweepLock
-SweepLock.acquire(Path(sys.argv[1]), "s1")
-print("locked", flush=True)
-time.sleep(600)
-"""
-
-
-def test_the_lock_names_its_holder_and_dies_with_it(tmp_path: Path) -> None:
-    """A held lock refuses a second holder with the first one's host and PID; SIGKILLing the holder
-    frees it at once (the kernel drops flock locks of a dead process: no stale lock)."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(tmp_path)],
-        stdout=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(SweepBusy) as busy:
-            SweepLock.acquire(tmp_path, "s1")
-        assert f"sweep s1 is already running: driver PID {holder.pid} on host {socket.gethostname()}" in str(
-            busy.value
-        )
-    finally:
-        holder.kill()
-        holder.wait(timeout=30)
-    lock = SweepLock.acquire(tmp_path, "s1")  # the SIGKILLed holder's lock is gone
-    lock.release()
 
 
 def first_checkpoint(storage: Path) -> bool:
@@ -72,7 +40,7 @@ def first_checkpoint(storage: Path) -> bool:
 
 
 def assert_finished_once(cwd: Path) -> None:
-    client, parents, trials = sweep_runs(f"sqlite:///{cwd / 'mlflow.db'}")
+    client, parents, trials = sweep_runs(sqlite_uri(cwd), FAULT_EXPERIMENT)
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     assert {t.data.tags["raysweep.trial_key"] for t in trials} == TRIALS  # one run per trial
     assert all(t.info.status == "FINISHED" for t in trials)
@@ -85,7 +53,7 @@ def assert_stopped_cleanly(driver: Driver, cwd: Path) -> None:
     time.sleep(1)  # processes the kernel is still reaping
     assert driver.ray_session, "the driver's local Ray session was never seen"
     assert driver.leftovers() == [], driver.output[-3000:]
-    _, parents, trials = sweep_runs(f"sqlite:///{cwd / 'mlflow.db'}")
+    _, parents, trials = sweep_runs(sqlite_uri(cwd), FAULT_EXPERIMENT)
     assert [p.info.status for p in parents] == ["KILLED"]
     statuses = {t.data.tags["raysweep.trial_key"]: t.info.status for t in trials}
     assert statuses and set(statuses.values()) <= {"KILLED", "FINISHED"}, statuses
@@ -154,10 +122,40 @@ def test_ctrl_c_twice_stops_at_once_and_the_printed_command_resumes(
     assert_stopped_cleanly(driver, tmp_path)
 
     command = resume_command_in(driver.output)
-    [parent] = sweep_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")[1]
+    [parent] = sweep_runs(sqlite_uri(tmp_path), FAULT_EXPERIMENT)[1]
     assert command.startswith(f"cd {tmp_path} && ")
     assert command.endswith(f"{config} --resume {parent.data.tags['raysweep.sweep_id']}")
     resumed = Driver.shell(tmp_path, command, name="resumed")
     drivers.append(resumed)
     assert resumed.wait(timeout=600) == 0, resumed.output[-4000:]
     assert_finished_once(tmp_path)
+
+
+SLICE = ["--smoke", "--set", "sweep.heuristics=[random,coreset]", "--set", "sweep.alphas=[0,1]"]
+SLICE_TRIALS = {"digits/random/0/0", "digits/random/0/1"} | {
+    f"digits/coreset/{a}/{s}" for a in (0, 1) for s in (0, 1)
+}
+
+
+def test_killed_driver_resumes_without_lost_or_duplicated_steps(
+    tmp_path: Path, drivers: list[Driver]
+) -> None:
+    """SIGKILL (a crash) once a first checkpoint exists: its lock died with it, and ``--resume``
+    continues the same sweep, its VAE trials included, with every step logged once."""
+    driver = Driver.start(tmp_path, [str(QUICKSTART), *SLICE], name="killed")
+    drivers.append(driver)
+    driver.wait_until(
+        lambda: bool(list(tmp_path.glob("raysweep_runs/*/*/*/checkpoint_000000"))), "a first checkpoint", 300
+    )
+    driver.send(signal.SIGKILL)  # the driver alone, as the OOM killer ends it
+    driver.process.wait(timeout=60)
+    time.sleep(3)
+    resumed = launch(tmp_path, str(QUICKSTART), *SLICE, "--resume")
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "resuming sweep" in resumed.stdout
+    client, parents, trials = sweep_runs(sqlite_uri(tmp_path), "raysweep-quickstart")
+    assert len(parents) == 1  # the resumed sweep is the same sweep
+    steps = steps_logged(client, trials)
+    assert set(steps) == SLICE_TRIALS
+    for key, logged in steps.items():
+        assert logged == [40, 80, 120], key
