@@ -1,5 +1,5 @@
-"""Fixtures the core's tests share: the digits pool the trajectories run on, a factory of tiny trial
-configs (two rounds in seconds), the VAE embeddings of that pool, and a tiny VAE config."""
+"""Fixtures the core's tests share: one torch thread, the digits pool the trajectories run on, a factory
+of tiny trial configs (two rounds in seconds), the VAE embeddings of that pool, and a tiny VAE config."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 from raysweep.config import TrialConfig, VAEConfig
 from raysweep.data import load_dataset
@@ -15,6 +16,16 @@ from raysweep.data.base import ALDataset
 from raysweep.models.vae import train_vae
 
 TinyTrial = Callable[..., TrialConfig]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: a second thread only adds overhead, and stalls badly when the cores are shared
+    (the trials of a sweep run with one thread per CPU they hold as well)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def _tiny_trial(
