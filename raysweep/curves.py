@@ -36,7 +36,7 @@ def normalised_area(n_labels: Sequence[float] | np.ndarray, values: Sequence[flo
     x, y = x[order], y[order]
     if len(x) > 1 and (np.diff(x) == 0).any():
         raise ValueError(
-            f"a curve has one value per label count; repeated: {sorted(set(x[1:][np.diff(x) == 0]))}"
+            f"a curve has one value per label count; repeated: {sorted(set(x[1:][np.diff(x) == 0].tolist()))}"
         )
     if len(x) == 1:
         return float(y[0])

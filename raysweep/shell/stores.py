@@ -21,6 +21,7 @@ import io
 import math
 import threading
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,7 +131,7 @@ def read_embeddings(path: Path) -> np.ndarray | None:
     try:
         with np.load(path, allow_pickle=False) as archive:
             return np.asarray(archive["embeddings"], dtype=np.float32)
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         return None  # a damaged cache is retrained, not trusted
 
 
@@ -139,7 +140,7 @@ def read_training_seconds(path: Path) -> float:
     try:
         with np.load(path, allow_pickle=False) as archive:
             return float(archive["train_seconds"]) if "train_seconds" in archive.files else math.nan
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         return math.nan
 
 

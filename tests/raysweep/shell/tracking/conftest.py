@@ -1,0 +1,30 @@
+"""A real SQLite MLflow store per test module (creating one runs MLflow's migrations: seconds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import count
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from raysweep.shell.tracking.patience import TrackingPatience
+from raysweep.shell.tracking.sweep_run import ensure_experiment
+
+
+@dataclass
+class Store:
+    uri: str
+    client: MlflowClient
+    patience: TrackingPatience
+    _names = count()
+
+    def experiment(self) -> str:
+        """A fresh experiment (its id), so tests of one module never see each other's runs."""
+        return ensure_experiment(self.client, f"experiment-{next(self._names)}", self.uri)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+    return Store(uri, MlflowClient(uri), TrackingPatience(uri, outage_limit_s=30))
