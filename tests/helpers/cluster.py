@@ -33,6 +33,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,8 +51,8 @@ class ClusterUnavailable(RuntimeError):
     """A prerequisite (a binary, a system user) is missing: the test skips with this reason."""
 
 
-def start_cluster_or_skip() -> LocalCluster:
-    """``LocalCluster.start()`` for a test fixture.
+def start_cluster_or_skip(start: Callable[[], LocalCluster] | None = None) -> LocalCluster:
+    """``LocalCluster.start()`` (or ``start()``, a variant's) for a test fixture.
 
     A missing prerequisite skips the test on a developer's machine; with ``RAYSWEEP_REQUIRE_CLUSTER=1``
     (CI, where PostgreSQL is installed on purpose) it fails it, so a broken install cannot pass as
@@ -60,7 +61,7 @@ def start_cluster_or_skip() -> LocalCluster:
     import pytest
 
     try:
-        return LocalCluster.start()
+        return (start or LocalCluster.start)()
     except ClusterUnavailable as exc:
         if os.environ.get(REQUIRE_CLUSTER_ENV, "") not in ("", "0"):
             pytest.fail(f"{REQUIRE_CLUSTER_ENV} is set but the cluster cannot start: {exc}", pytrace=False)
