@@ -9,6 +9,7 @@ meet real outages are in ``test_faults_cluster.py``, those that meet refusals in
 from __future__ import annotations
 
 import os
+import pickle
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -164,6 +165,14 @@ def test_a_refused_artifact_upload_through_the_proxy_is_a_refusal(refusing, as_u
     assert raised.value.refused == REFUSED_AUTHENTICATION
     assert type(raised.value.__cause__).__name__ == "HTTPError"
     assert server.bucket_keys() == []
+
+
+def test_a_refusal_survives_the_trip_to_the_driver() -> None:
+    """Ray pickles a trial's exception to hand it to the driver (a failed unpickle there turns the
+    message into a TypeError about __init__)."""
+    error = TrackingRefused("MLflow tracking store http://h:5000 refused host (HTTP 403): ...", REFUSED_HOST)
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is TrackingRefused and str(copy) == str(error) and copy.refused == REFUSED_HOST
 
 
 def test_what_is_no_refusal() -> None:

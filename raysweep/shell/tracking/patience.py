@@ -63,6 +63,10 @@ class TrackingRefused(TrackingError):
         super().__init__(message)
         self.refused = refused
 
+    def __reduce__(self) -> tuple:
+        # Ray sends a trial's error to the driver pickled; the default rebuilds it from args alone.
+        return type(self), (str(self), self.refused)
+
 
 HTTP_UNAUTHORIZED, HTTP_FORBIDDEN = 401, 403
 REFUSED_AUTHENTICATION, REFUSED_PERMISSION, REFUSED_HOST = "authentication", "permission", "host"
