@@ -1,8 +1,9 @@
 """How the shell's own cost grows with a sweep's size: 100, 300, 1,000 tiny trials on a loopback cluster.
 
-    .venv/bin/python benchmarks/cluster_scale.py                          # sizes 100, 300, 1000 (~1.5 h)
+    .venv/bin/python benchmarks/cluster_scale.py                          # sizes 100, 300, 1000
     .venv/bin/python benchmarks/cluster_scale.py --sizes 100,300 --out /tmp/scale.json
     .venv/bin/python benchmarks/cluster_scale.py --sizes 300 --profile     # py-spy on the driver
+    .venv/bin/python benchmarks/cluster_scale.py --ray local               # the driver's own Ray
 
 Stop it with SIGTERM (or Ctrl-C in a terminal): the sweep and the cluster stop with it.
 
@@ -10,7 +11,11 @@ Starts the cluster the tests use (``tests/helpers/cluster.LocalCluster``: Postgr
 server`` on it with proxied artifacts, two Ray nodes of one CPU, all on 127.0.0.1) and runs one sweep
 per size through the real CLI (``--address``, ``--tracking-uri http://...``), half a CPU per trial
 (four at once). The trials are as small as a trial gets, so what is measured is the shell around them:
-digits, random and entropy, seeds 0..N/2-1, one round (40 labels, then 80), one epoch.
+digits, random and entropy, seeds 0..N/2-1, one round (40 labels, then 80), one epoch. On a cluster
+every trial starts in a fresh Ray worker (its imports cost more than such a trial's work); ``--ray
+local`` runs the same sweeps on the driver's own Ray instead (no ``--address``: Tune reuses the
+workers), same PostgreSQL and MLflow server, which isolates the driver's and tracking's per-trial cost
+and runs many more trials per minute (benchmarks/README.md, "Scale").
 
 Per size: trials per minute (N / the driver's wall time, Ray's connect included); the driver's CPU
 seconds and peak RSS; Tune's experiment-state saves (count, seconds, the state file's size; timed
@@ -125,15 +130,16 @@ def profile_summary(raw: Path, top: int = 20) -> list[str]:
     return lines
 
 
-def run_size(cluster: LocalCluster, trials: int, folder: Path, profile: bool) -> dict:
+def run_size(cluster: LocalCluster, trials: int, folder: Path, profile: bool, ray: str) -> dict:
     experiment = f"cluster-scale-{trials}"
     config = folder / f"{experiment}.yaml"
     config.write_text(sweep_yaml(trials, experiment))
     storage = folder / f"runs-{trials}"
     stats = folder / f"{experiment}.driver.json"
     command = [sys.executable, str(REPO / "benchmarks" / "driver_probe.py"), str(stats), str(config)]
-    command += ["--address", cluster.ray_address, "--tracking-uri", cluster.tracking_uri]
-    command += ["--storage", str(storage)]
+    command += ["--tracking-uri", cluster.tracking_uri, "--storage", str(storage)]
+    if ray == "cluster":
+        command += ["--address", cluster.ray_address]
     server_log = cluster.root / "mlflow.log"
     offset = server_log.stat().st_size
     load_before = os.getloadavg()[0]
@@ -167,12 +173,11 @@ def run_size(cluster: LocalCluster, trials: int, folder: Path, profile: bool) ->
                 stderr=subprocess.DEVNULL,
             )
         try:
-            _, status, usage = os.wait4(driver.pid, 0)
+            driver.wait()
         finally:
             if driver.poll() is None:  # the benchmark was stopped: stop the sweep too
                 driver.terminate()
                 driver.wait(timeout=120)
-        driver.returncode = os.waitstatus_to_exitcode(status)
         if spy is not None:
             spy.wait(timeout=120)
     wall = time.perf_counter() - started
@@ -198,14 +203,17 @@ def run_size(cluster: LocalCluster, trials: int, folder: Path, profile: bool) ->
     [sweep_dir] = [p for p in (storage / experiment).iterdir() if p.is_dir()]
     result = {
         "trials": trials,
+        "ray": ray,
         "one_run_per_trial": len(keys) == trials and set(keys.values()) == {1},
         "every_step_once": steps_once,
         "wall_seconds": wall,
         "trials_per_minute": trials / wall * 60,
         "load_average_before_after": [load_before, load_after],
-        "driver_cpu_seconds": usage.ru_utime + usage.ru_stime,
-        "driver_cpu_seconds_per_trial": (usage.ru_utime + usage.ru_stime) / trials,
-        "driver_peak_rss_mib": usage.ru_maxrss / 1024,
+        # The driver process alone (its getrusage at exit): with --ray local, Ray's own processes
+        # are its children and are left out.
+        "driver_cpu_seconds": probe["cpu_seconds"],
+        "driver_cpu_seconds_per_trial": probe["cpu_seconds"] / trials,
+        "driver_peak_rss_mib": probe["peak_rss_bytes"] / 2**20,
         "tune_state_saves": probe["tune_state_saves"],
         "tune_state_save_seconds": probe["tune_state_save_seconds"],
         "tune_state_save_max_seconds": probe["tune_state_save_max_seconds"],
@@ -268,7 +276,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="100,300,1000", help="trial counts, even, comma-separated")
     parser.add_argument("--profile", action="store_true", help="sample the driver with py-spy")
     parser.add_argument("--out", type=Path, help="also write the numbers to this JSON file")
-    parser.add_argument("--keep", type=Path, help="keep each sweep's logs and folders here")
+    parser.add_argument("--keep", type=Path, help="keep each sweep's logs and folders here (a new folder)")
+    parser.add_argument(
+        "--ray",
+        choices=("cluster", "local"),
+        default="cluster",
+        help="trials on the loopback cluster's two nodes (default), or on the driver's own Ray",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if any(n < 4 or n % 2 for n in sizes):
@@ -282,10 +296,12 @@ def main() -> None:
     cluster = LocalCluster.start()
     results = []
     folder = args.keep or Path(tempfile.mkdtemp(prefix="rs-scale-"))
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(
+        parents=True, exist_ok=args.keep is None
+    )  # a kept folder is new: sweeps are found by listing
     try:
         for trials in sizes:
-            results.append(run_size(cluster, trials, folder, args.profile))
+            results.append(run_size(cluster, trials, folder, args.profile, args.ray))
             print(f"{trials} trials done: {results[-1]['wall_seconds']:.0f} s", flush=True)
             if args.out:  # after each size: a long run keeps what it measured
                 args.out.write_text(json.dumps({"machine": machine, "sizes": results}, indent=2))
@@ -293,7 +309,8 @@ def main() -> None:
         cluster.stop()
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)
-    print(f"two loopback Ray nodes of one CPU, four trials at once ({machine}):")
+    where = "two loopback Ray nodes of one CPU" if args.ray == "cluster" else "the driver's own Ray"
+    print(f"{where}, four trials at once ({machine}):")
     print_table(results)
 
 
