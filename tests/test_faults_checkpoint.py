@@ -26,9 +26,11 @@ from helpers.cluster import (
 from raysweep.labels import LabelState
 from raysweep.loop import RoundResult, TrajectoryState
 from raysweep.shell.checkpoints import (
+    KEEP_CHECKPOINTS,
     DamagedCheckpoint,
     choose_restore_point,
     load_checkpoint,
+    prune_checkpoints,
     save_checkpoint,
 )
 
@@ -99,6 +101,24 @@ def test_restore_point_is_the_furthest_intact_checkpoint(tmp_path: Path) -> None
     assert point.state is None and point.run_id is None
     assert point.note.endswith("no intact checkpoint left, restarting the trajectory from round 0")
     assert choose_restore_point([]).note == ""  # a first start says nothing
+
+
+def test_a_trial_keeps_its_two_newest_checkpoints(tmp_path: Path) -> None:
+    """What Tune's num_to_keep=2 did, without Tune's forced state saves (prune_checkpoints says why)."""
+    folders = [tmp_path / f"checkpoint_{i:06d}" for i in (0, 1, 2, 9, 10)]
+    for done, folder in enumerate(folders, start=1):
+        folder.mkdir()
+        save_checkpoint(folder, trajectory_state(done), "run-1")
+    (tmp_path / "result.json").write_text("{}")  # Tune's own files stay
+    prune_checkpoints(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoint_000009",
+        "checkpoint_000010",
+        "result.json",
+    ]
+    assert choose_restore_point(list(tmp_path.glob("checkpoint_*"))).state.labels.next_round == 5
+    prune_checkpoints(tmp_path)  # nothing more to delete
+    assert len(list(tmp_path.glob("checkpoint_*"))) == KEEP_CHECKPOINTS == 2
 
 
 # ---------------------------------------------------------------------------------------------

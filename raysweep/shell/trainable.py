@@ -41,8 +41,10 @@ from raysweep.shell.checkpoints import (
     StorageFull,
     choose_restore_point,
     is_no_space,
+    prune_checkpoints,
     save_checkpoint,
     trial_checkpoints,
+    trial_dir_name,
 )
 from raysweep.shell.plan import GridPlan
 from raysweep.shell.tracking.access import TrackingCredentials
@@ -83,7 +85,9 @@ def restore_point(key: str, sweep_dir: str) -> RestorePoint:
     offered = tune.get_checkpoint()
     if offered is not None:
         with offered.as_directory() as folder:
-            folders.append(Path(folder))
+            # Gone when the trial pruned it after Tune's last save: newer ones are in the folder.
+            if Path(folder).exists():
+                folders.append(Path(folder))
             return choose_restore_point(folders)
     return choose_restore_point(folders)
 
@@ -199,6 +203,8 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
                     f"no space left on device under the storage path {context.sweep_dir} (saving the round "
                     f"{last.round_index} checkpoint); free space there, then --resume",
                 ) from exc
+        # Tune has copied the round's checkpoint into the trial's folder (named as tuner.py names it).
+        prune_checkpoints(Path(context.sweep_dir) / trial_dir_name(key, tune.get_context().get_trial_id()))
         maybe_inject_fault(key, last.round_index, context.sweep_dir)
 
     if start.state is not None and start.state.labels.next_round >= rounds:
