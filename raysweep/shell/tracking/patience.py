@@ -115,8 +115,7 @@ def refused_error(tracking_uri: str, exc: BaseException, refused: str) -> Tracki
     elif refused == REFUSED_PERMISSION:
         fix = (
             f"the user ({credentials_in_use()}) may not do this ({endpoint_of(exc)}); ask the server's "
-            "admin for EDIT permission on the sweep's experiment (MANAGE to create it), or use an "
-            "experiment of your own"
+            "admin for EDIT permission on the sweep's experiment, or use an experiment of your own"
         )
     else:
         host = urlsplit(tracking_uri).netloc.rpartition("@")[2]
