@@ -293,7 +293,7 @@ def main() -> None:
     # SIGTERM (and SIGINT, which a background job ignores) stops the cluster on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"
-    cluster = LocalCluster.start()
+    cluster = LocalCluster.start(ray_nodes=args.ray == "cluster")
     results = []
     folder = args.keep or Path(tempfile.mkdtemp(prefix="rs-scale-"))
     folder.mkdir(

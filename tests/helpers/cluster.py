@@ -151,8 +151,11 @@ class LocalCluster:
     # ------------------------------------------------------------------ lifecycle
 
     @classmethod
-    def start(cls) -> LocalCluster:
-        """Everything up, or everything that did start stopped again and the error raised."""
+    def start(cls, ray_nodes: bool = True) -> LocalCluster:
+        """Everything up, or everything that did start stopped again and the error raised.
+
+        ``ray_nodes=False``: PostgreSQL and the MLflow server only (for drivers that start their own Ray).
+        """
         pg_bin = postgres_bin_dir()
         for tool in ("ray", "mlflow"):
             if not (VENV_BIN / tool).exists():
@@ -170,7 +173,8 @@ class LocalCluster:
             cluster._start_postgres(pg_bin)
             # MLflow's schema migrations and Ray's start overlap: both take a while on 2 cores.
             mlflow = cluster._spawn_mlflow()
-            cluster._start_ray()
+            if ray_nodes:
+                cluster._start_ray()
             cluster._wait_mlflow(mlflow)
         except BaseException:
             cluster.stop()
