@@ -148,7 +148,14 @@ def run_size(cluster: LocalCluster, trials: int, folder: Path, profile: bool, ra
         driver = subprocess.Popen(
             command,
             cwd=folder,
-            env={**os.environ, **cluster.ray_env, "PYTHONPATH": str(REPO)},
+            env={
+                # Ray kills workers once the machine's memory is 95% used, whoever uses it; on a host
+                # shared with other jobs that ends sweeps mid-way. Only at 99% here.
+                "RAY_memory_usage_threshold": "0.99",
+                **os.environ,
+                **cluster.ray_env,
+                "PYTHONPATH": str(REPO),
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
         )
