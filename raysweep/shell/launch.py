@@ -38,7 +38,8 @@ from raysweep.shell.summary import (
 from raysweep.shell.sweep_lock import SweepBusy, SweepLock
 from raysweep.shell.sweep_record import SweepRecord, find_sweep_folder, new_sweep_id
 from raysweep.shell.tracking import DEFAULT_OUTAGE_LIMIT_S
-from raysweep.shell.tracking.patience import TrackingPatience, TrackingUnavailable, short_mlflow_http_attempts
+from raysweep.shell.tracking.access import TrackingCredentials
+from raysweep.shell.tracking.patience import TrackingError, TrackingPatience, short_mlflow_http_attempts
 from raysweep.shell.tracking.sweep_run import (
     create_sweep_run,
     finish_sweep_run,
@@ -95,8 +96,10 @@ def run_sweep(
                 lock = take_lock(sweep_dir, record.sweep_id)
             else:
                 resume_sweep_run(record, patience)
-        except TrackingUnavailable as exc:
-            raise LaunchError(str(exc)) from None  # nothing ran yet: like an unreachable --address
+        except TrackingError as exc:
+            # Nothing ran yet: like an unreachable --address. A refusal here is the first write (the
+            # parent run) by a user who may read the experiment but not write to it.
+            raise LaunchError(str(exc)) from None
         print(
             f"sweep {record.sweep_id}: {len(plan.trials)} trials, storage {sweep_dir}, MLflow {record.tracking_uri}"
         )
@@ -112,7 +115,7 @@ def run_sweep(
         if encoder_trainings:
             try:
                 log_vae_trainings(record, trials, encoder_trainings, patience)
-            except TrackingUnavailable as exc:
+            except TrackingError as exc:
                 print(f"warning: the VAE training seconds were not logged: {exc}", file=sys.stderr)
         return summarise(
             SweepOutcome.of(results, trials),
@@ -208,6 +211,7 @@ def fit(
         cpus_per_trial=sweep.resources.cpu,
         sweep_dir=str(sweep_dir),
         tracking_outage_limit_s=outage_limit,
+        tracking_credentials=TrackingCredentials.from_environment(),
     )
     tuner = build_tuner(
         sweep, plan, context, sweep_dir, resume=bool(args.resume), on_cluster=bool(args.address)
@@ -247,7 +251,7 @@ def summarise(
     }
     try:
         finish_sweep_run(record, metrics, run_status(outcome, interrupted_by), patience)
-    except TrackingUnavailable as exc:
+    except TrackingError as exc:
         print(f"warning: the sweep's runs keep their status: {exc}", file=sys.stderr)
     print_closing(
         counters,
@@ -269,7 +273,7 @@ def stopped_at_once(record: SweepRecord | None, signum: int, resume: str | None)
     patience = TrackingPatience(record.tracking_uri, INTERRUPTED_OUTAGE_LIMIT_S)
     try:
         finish_sweep_run(record, {}, "KILLED", patience)
-    except TrackingUnavailable as exc:
+    except TrackingError as exc:
         print(f"warning: the sweep's runs keep their status: {exc}", file=sys.stderr)
     print(f"\nsweep {record.sweep_id} stopped by {name}.\n{RESUME_HINT}\n  {resume}", flush=True)
     return stopped_by(signum)

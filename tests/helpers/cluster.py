@@ -19,8 +19,10 @@ import os
 import signal
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from helpers.mlflow_server import MlflowServer
 from helpers.postgres import Postgres, postgres_bin_dir
@@ -32,8 +34,11 @@ REQUIRE_CLUSTER_ENV = "RAYSWEEP_REQUIRE_CLUSTER"
 """Set to 1 (``.ci/run`` does): a cluster that cannot start fails its tests instead of skipping them."""
 
 
-def start_cluster_or_skip() -> LocalCluster:
-    """``LocalCluster.start()`` for a test fixture.
+Started = TypeVar("Started")
+
+
+def start_cluster_or_skip(start: Callable[[], Started] | None = None) -> Started | LocalCluster:
+    """``LocalCluster.start()`` (or ``start()``: a variant's, a server's alone) for a test fixture.
 
     A missing prerequisite skips the test on a developer's machine; with ``RAYSWEEP_REQUIRE_CLUSTER=1``
     (CI, where PostgreSQL is installed on purpose) it fails it, so a broken install cannot pass as
@@ -42,7 +47,7 @@ def start_cluster_or_skip() -> LocalCluster:
     import pytest
 
     try:
-        return LocalCluster.start()
+        return (start or LocalCluster.start)()
     except ClusterUnavailable as exc:
         if os.environ.get(REQUIRE_CLUSTER_ENV, "") not in ("", "0"):
             pytest.fail(f"{REQUIRE_CLUSTER_ENV} is set but the cluster cannot start: {exc}", pytrace=False)
@@ -58,8 +63,11 @@ class LocalCluster:
     started_seconds: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def start(cls) -> LocalCluster:
-        """Everything up, or everything that did start stopped again and the error raised."""
+    def start(cls, ray_nodes: bool = True) -> LocalCluster:
+        """Everything up, or everything that did start stopped again and the error raised.
+
+        ``ray_nodes=False``: PostgreSQL and the MLflow server only (for drivers that start their own Ray).
+        """
         pg_bin = postgres_bin_dir()
         for tool in ("ray", "mlflow"):
             if not (VENV_BIN / tool).exists():
@@ -73,7 +81,7 @@ class LocalCluster:
         # Short root: Ray's and Postgres' unix socket paths must stay under ~107 characters.
         supervisor = Supervisor(Path(tempfile.mkdtemp(prefix="rs-cl-")))
         postgres = Postgres(supervisor, pg_bin)
-        cluster = cls(supervisor, postgres, MlflowServer(supervisor, ""), RayNodes(supervisor))
+        cluster = cls(supervisor, postgres, cls.mlflow_server(supervisor), RayNodes(supervisor))
         try:
             supervisor.start_reaper()
             started = time.perf_counter()
@@ -83,16 +91,22 @@ class LocalCluster:
             started = time.perf_counter()
             cluster.mlflow.backend_store_uri = postgres.backend_store_uri
             server = cluster.mlflow.spawn()
-            ray_started = time.perf_counter()
-            cluster.ray.start_head("ray-head")
-            cluster.ray.start_node("ray-worker")
-            cluster.started_seconds["ray"] = time.perf_counter() - ray_started
+            if ray_nodes:
+                ray_started = time.perf_counter()
+                cluster.ray.start_head("ray-head")
+                cluster.ray.start_node("ray-worker")
+                cluster.started_seconds["ray"] = time.perf_counter() - ray_started
             cluster.mlflow.wait(server)
             cluster.started_seconds["mlflow"] = time.perf_counter() - started
         except BaseException:
             cluster.stop()
             raise
         return cluster
+
+    @classmethod
+    def mlflow_server(cls, supervisor: Supervisor) -> MlflowServer:
+        """The tracking server this kind of cluster runs (its backend store is set at start)."""
+        return MlflowServer(supervisor, "")
 
     def stop(self) -> list[str]:
         """Stop what was started, newest first; returns the names of processes that needed SIGKILL."""
