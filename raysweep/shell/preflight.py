@@ -17,7 +17,7 @@ from raysweep.data import load_dataset
 from raysweep.models.resnet import load_imagenet_state_dict
 from raysweep.schedule import ScheduleError, label_schedule
 from raysweep.shell.exit_codes import LaunchError
-from raysweep.shell.tracking.access import check_access, uri_credentials_problem
+from raysweep.shell.tracking.access import uri_credentials_problem
 from raysweep.shell.tracking.uris import default_tracking_uri
 from raysweep.sweep.config import SweepConfig
 from raysweep.sweep.trials import Trial
@@ -73,6 +73,7 @@ def check_tracking(sweep: SweepConfig) -> None:
     problem = uri_credentials_problem(sweep.tracking_uri)
     if problem:
         raise LaunchError(problem)
+    from raysweep.shell.tracking.access_check import check_access
     from raysweep.shell.tracking.patience import TrackingRefused
 
     try:
