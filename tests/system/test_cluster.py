@@ -20,7 +20,7 @@ from helpers.mlflow_rest import MlflowRest, metrics, tags
 from helpers.paths import QUICKSTART
 from helpers.supervisor import ClusterUnavailable
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.system, pytest.mark.cluster, pytest.mark.timeout(600)]
 
 # Half a CPU per trial: each 1-CPU node holds two trial slots, so trials spread over both nodes even
 # while the VAE's reserved slot occupies one of them.

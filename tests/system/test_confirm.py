@@ -13,6 +13,8 @@ from helpers.sweep_results import sqlite_uri, sweep_runs
 
 from raysweep import schema
 
+pytestmark = pytest.mark.system
+
 # Plain and one VAE arm of core-set, and random, on two seeds; --smoke shrinks the rest.
 SLICE = ["--smoke", "--set", "sweep.heuristics=[random,coreset]", "--set", "sweep.alphas=[0,1]"]
 

@@ -49,6 +49,7 @@ def intact_by_trial(storage: Path) -> dict[str, list[tuple[int, Path]]]:
     return {trial: sorted(points) for trial, points in found.items()}
 
 
+@pytest.mark.system
 @pytest.mark.faults
 @pytest.mark.timeout(900)
 def test_resume_falls_back_from_damaged_checkpoints(tmp_path: Path, drivers: list[Driver]) -> None:

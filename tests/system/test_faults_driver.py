@@ -29,7 +29,7 @@ from helpers.fault_sweep import (
 from helpers.paths import QUICKSTART
 from helpers.sweep_results import sqlite_uri, steps_logged, sweep_runs
 
-pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.system, pytest.mark.faults, pytest.mark.timeout(900)]
 
 ROUNDS = 5
 TRIALS = {"digits/random/0/0", "digits/random/0/1"}

@@ -32,6 +32,8 @@ from raysweep.sweep.config import load_sweep_config
 from raysweep.sweep.smoke import smoke
 from raysweep.sweep.trials import expand_trials
 
+pytestmark = pytest.mark.system
+
 SMOKE_STEPS = [40, 80, 120]
 SEARCH = [
     "--smoke",
