@@ -12,7 +12,6 @@ from scipy import stats as sps
 
 from analysis import stats
 from analysis.load import AnalysisError, load_sweep
-from raysweep.curves import normalised_area
 from raysweep.schema import VALIDATION_METRIC
 
 
@@ -26,15 +25,6 @@ def tidy(rows: list[tuple], sha: str | None = "h") -> pd.DataFrame:
     ]
     frame["initial_labels_sha256"] = [f"{sha}{s}" if sha else None for s in frame.seed]
     return frame
-
-
-def test_normalised_area_of_a_known_curve():
-    # trapezoid: 100 * (0.5 + 0.7) / 2 + 200 * (0.7 + 0.8) / 2 = 60 + 150 = 210, range 300 -> 0.7
-    assert normalised_area(np.array([100, 200, 400]), np.array([0.5, 0.7, 0.8])) == pytest.approx(0.7)
-    # order of the points does not matter; a flat curve has its own value as area
-    assert normalised_area(np.array([400, 100, 200]), np.array([0.8, 0.5, 0.7])) == pytest.approx(0.7)
-    assert normalised_area(np.array([10, 20, 30]), np.full(3, 0.9)) == pytest.approx(0.9)
-    assert normalised_area(np.array([10]), np.array([0.4])) == pytest.approx(0.4)
 
 
 def test_holm_matches_hand_computation_and_keeps_nan():

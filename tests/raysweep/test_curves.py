@@ -21,6 +21,15 @@ def test_points_are_taken_in_label_order() -> None:
     assert normalised_area([400, 100, 200], [0.8, 0.5, 0.7]) == pytest.approx(0.7)
 
 
+def test_normalised_area_of_a_known_curve() -> None:
+    # trapezoid: 100 * (0.5 + 0.7) / 2 + 200 * (0.7 + 0.8) / 2 = 60 + 150 = 210, range 300 -> 0.7
+    assert normalised_area(np.array([100, 200, 400]), np.array([0.5, 0.7, 0.8])) == pytest.approx(0.7)
+    # order of the points does not matter; a flat curve has its own value as area
+    assert normalised_area(np.array([400, 100, 200]), np.array([0.8, 0.5, 0.7])) == pytest.approx(0.7)
+    assert normalised_area(np.array([10, 20, 30]), np.full(3, 0.9)) == pytest.approx(0.9)
+    assert normalised_area(np.array([10]), np.array([0.4])) == pytest.approx(0.4)
+
+
 def test_a_non_finite_point_is_left_out_not_counted_as_zero() -> None:
     with_nan = normalised_area([100, 200, 400], [0.5, math.nan, 0.8])
     assert with_nan == pytest.approx((0.5 + 0.8) / 2)
