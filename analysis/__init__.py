@@ -16,17 +16,19 @@ Modules, one job each:
   ``confirms`` tells their trials apart); per trial its encoder seed (``vae_seed``) and the split
   ``accuracy`` is measured on (``eval_split``); the parent runs' VAE training seconds; a search's
   trial tags and settings tried. ``AnalysisError`` is the error for bad input.
-- ``stats``: numbers from the tidy frame. Per label count mean/std/95% t-CI across seeds; VAE variant
-  vs its alpha-0 partner paired by seed (paired t-test and Wilcoxon, Holm across label counts and
-  across alphas x label counts, refuses differing initial-label hashes); normalised area under the
-  curve per complete trial (``raysweep.curves.normalised_area``; every label count the schedule names;
-  gaps listed); the best alpha per (dataset, heuristic) chosen by ``raysweep.choice`` on the
-  validation areas (on test, said to be biased, for runs without ``val_accuracy``) with a paired
-  test of its gain on the test areas, Holm across alphas; per-arm ``plain_overlap`` against its
-  baseline (the plain heuristic against itself under another seed), ``vae_share`` and
-  ``vae_share_of_pick_distances``, the arms that picked what plain picks flagged (0.99 of the
-  baseline); the rounds under 0.99 train accuracy per arm; runtime tables (train + selection + eval
-  seconds) with each shared VAE's seconds split over its trials.
+- ``stats``: the paired statistics on the tidy frame. Per label count mean/std/95% t-CI across seeds;
+  VAE variant vs its alpha-0 partner paired by seed (paired t-test and Wilcoxon, Holm across label
+  counts and across alphas x label counts, refuses differing initial-label hashes).
+- ``alpha_stats``: normalised area under the curve per complete trial
+  (``raysweep.curves.normalised_area``; every label count the schedule names; gaps listed); the best
+  alpha per (dataset, heuristic) chosen by ``raysweep.choice`` on the validation areas (on test, said
+  to be biased, for runs without ``val_accuracy``) with a paired test of its gain on the test areas,
+  Holm across alphas.
+- ``diagnostic_stats``: per-arm ``plain_overlap`` against its baseline (the plain heuristic against
+  itself under another seed), ``vae_share`` and ``vae_share_of_pick_distances``, the arms that picked
+  what plain picks flagged (0.99 of the baseline); the rounds under 0.99 train accuracy per arm.
+- ``runtime_stats``: runtime tables (train + selection + eval seconds) with each shared VAE's seconds
+  split over its trials.
 - ``encoder_stats``: the numbers of a sweep with several encoders: per-encoder curves, every encoder
   arm against alpha 0 and against ``vae`` (Holm across every comparison x label count of a
   heuristic), area gains (Holm across its comparisons), encoder seconds; which arms the alpha
@@ -61,9 +63,10 @@ Modules, one job each:
   core library (``raysweep.data``, ``raysweep.models``, ``raysweep.heuristics``, ``raysweep.train``).
 - ``__main__``: the command line; bad input -> one line on stderr, exit 2.
 
-Imports go one way: ``load`` <- ``stats`` <- (``encoder_stats`` <- ``confirm_stats``,
-``search_stats``, ``plots`` <- ``encoder_plots``, ``search_plots``, ``confirm_plots``) <- ``sections``
-<- ``report`` <- ``__main__``; ``render`` imports nothing of the package.
+Imports go one way: ``load`` <- ``stats`` <- (``alpha_stats``, ``diagnostic_stats``,
+``runtime_stats``) <- (``encoder_stats`` <- ``confirm_stats``, ``search_stats``, ``plots`` <-
+``encoder_plots``, ``search_plots``, ``confirm_plots``) <- ``sections`` <- ``report`` <- ``__main__``;
+``render`` imports nothing of the package.
 
 The package imports mlflow, pandas, scipy, matplotlib and scikit-learn, never ray.
 """

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis import encoder_stats, stats
+from analysis import alpha_stats, encoder_stats, stats
 from raysweep import schema
 
 FLOOR = "random"
@@ -66,11 +66,11 @@ def selection_rows(frame: pd.DataFrame) -> pd.DataFrame:
 def areas_with_encoders(
     rows: pd.DataFrame, metric: str = schema.TEST_METRIC, grids: dict[str, list[int]] | None = None
 ) -> pd.DataFrame:
-    """:func:`analysis.stats.trial_areas` of the tidy ``rows``, with each trial's encoder (empty
+    """:func:`analysis.alpha_stats.trial_areas` of the tidy ``rows``, with each trial's encoder (empty
     without rows)."""
     if rows.empty:
         return pd.DataFrame()
-    areas = stats.trial_areas(rows, metric, grids)
+    areas = alpha_stats.trial_areas(rows, metric, grids)
     encoders = rows.drop_duplicates("trial_key").set_index("trial_key")["encoder"]
     areas["encoder"] = areas["trial_key"].map(encoders)
     return areas

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis import stats
+from analysis import alpha_stats, stats
 from raysweep import schema
 
 PLAIN = "none"
@@ -141,8 +141,8 @@ def encoder_tests(frame: pd.DataFrame, metric: str = schema.TEST_METRIC) -> pd.D
 
 
 def encoder_areas(frame: pd.DataFrame, metric: str = schema.TEST_METRIC) -> pd.DataFrame:
-    """:func:`analysis.stats.trial_areas` with each trial's encoder."""
-    areas = stats.trial_areas(frame, metric)
+    """:func:`analysis.alpha_stats.trial_areas` with each trial's encoder."""
+    areas = alpha_stats.trial_areas(frame, metric)
     encoders = frame.drop_duplicates("trial_key").set_index("trial_key")["encoder"]
     areas["encoder"] = areas["trial_key"].map(encoders)
     return areas

@@ -42,7 +42,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from analysis.stats import ARM_COLUMNS, SAME_PICKS_OVERLAP
+from analysis.diagnostic_stats import ARM_COLUMNS, SAME_PICKS_OVERLAP
 from raysweep import schema
 
 DPI = 150
@@ -291,10 +291,11 @@ def alpha_figure(
     """Against alpha, one line per heuristic: area, paired gain, plain_overlap (beside its baseline) and
     vae_share.
 
-    ``curve``: :func:`analysis.stats.alpha_curve`; ``arms``: :func:`analysis.stats.arm_diagnostics`
-    (the bottom row stays empty with a note when the runs logged no diagnostics); ``scaling``: the
-    VAE arms' alpha scaling, for the axis label; ``chosen``: heuristic -> the alpha the report chose
-    (starred on the area panel; on ``chosen_on``'s split), none starred without it.
+    ``curve``: :func:`analysis.alpha_stats.alpha_curve`; ``arms``:
+    :func:`analysis.diagnostic_stats.arm_diagnostics` (the bottom row stays empty with a note when the
+    runs logged no diagnostics); ``scaling``: the VAE arms' alpha scaling, for the axis label;
+    ``chosen``: heuristic -> the alpha the report chose (starred on the area panel; on ``chosen_on``'s
+    split), none starred without it.
     """
     data = curve[curve["dataset"] == dataset]
     if arms is None:

@@ -3,7 +3,7 @@
 A search's trials carry their setting (:func:`analysis.load.search_tags`: ``search_group``
 ``dataset/heuristic``, ``setting`` ``alpha=0.371326,vae.latent_dim=16``, ``setting_index`` 1, 2, ...
 in the order the searcher proposed them, 0 for the alpha-0 reference, and ``stopped_early``). From
-them and the trials' areas (:func:`analysis.stats.trial_areas`):
+them and the trials' areas (:func:`analysis.alpha_stats.trial_areas`):
 
 - :func:`setting_table`: every setting's mean normalised area under the curve over its seeds, with a
   t-based 95% CI, its alpha, its place in the searcher's order, and whether it was stopped early;
@@ -37,7 +37,7 @@ def without_partial_curves(frame: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFr
 def setting_table(areas: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
     """Per (dataset, heuristic, setting): mean area over seeds with its 95% CI, in the searcher's order.
 
-    ``areas``: :func:`analysis.stats.trial_areas`. Only complete curves enter the mean; a setting
+    ``areas``: :func:`analysis.alpha_stats.trial_areas`. Only complete curves enter the mean; a setting
     with a trial stopped early is ``stopped`` and its mean covers the seeds that finished, if any.
     """
     columns = [

@@ -4,7 +4,7 @@ with gaps in the label grid listed, never interpolated over."""
 
 from __future__ import annotations
 
-from analysis import stats
+from analysis import alpha_stats
 from analysis.render import Heading, Paragraph, Table, format_table
 from analysis.sections.base import Section, Study, choice_text, selection_text
 from analysis.sections.picks import with_same_picks
@@ -12,7 +12,7 @@ from raysweep.schema import VALIDATION_METRIC
 
 
 def alpha(study: Study) -> Section:
-    metric, split, gaps = study.metric, study.split, stats.label_gaps(study.areas)
+    metric, split, gaps = study.metric, study.split, alpha_stats.label_gaps(study.areas)
     blocks = [
         Heading("Which alpha? Area under the learning curve"),
         Paragraph(

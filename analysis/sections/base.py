@@ -22,7 +22,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import confirm_stats, encoder_stats, load, search_stats, stats
+from analysis import (
+    alpha_stats,
+    confirm_stats,
+    diagnostic_stats,
+    encoder_stats,
+    load,
+    runtime_stats,
+    search_stats,
+    stats,
+)
 from analysis.load import SweepData
 from analysis.render import Block
 from raysweep.choice import CHOSEN_BY
@@ -97,7 +106,7 @@ class Study:
         areas, biased upward."""
         if VALIDATION_METRIC not in set(self.frame["metric"]):
             return None
-        return stats.trial_areas(self.frame, VALIDATION_METRIC, self.data.grids)
+        return alpha_stats.trial_areas(self.frame, VALIDATION_METRIC, self.data.grids)
 
     @cached_property
     def chosen_on(self) -> str:
@@ -143,25 +152,26 @@ class Study:
 
     @cached_property
     def areas(self) -> pd.DataFrame:
-        return stats.trial_areas(self.frame, self.metric, self.data.grids)
+        return alpha_stats.trial_areas(self.frame, self.metric, self.data.grids)
 
     @cached_property
     def alpha_curve(self) -> pd.DataFrame:
-        return stats.alpha_curve(self.areas)
+        return alpha_stats.alpha_curve(self.areas)
 
     @cached_property
     def alpha_summary(self) -> pd.DataFrame:
         """The alpha chosen on validation (:attr:`choice_areas`), its gain on the metric's areas."""
-        return stats.alpha_summary(self.areas, self.choice_areas)
+        return alpha_stats.alpha_summary(self.areas, self.choice_areas)
 
     @cached_property
     def trial_diagnostics(self) -> pd.DataFrame:
-        return stats.trial_diagnostics(self.frame)
+        return diagnostic_stats.trial_diagnostics(self.frame)
 
     @cached_property
     def arms(self) -> pd.DataFrame:
-        """Per alpha arm: vae_share and plain_overlap over seeds (:func:`analysis.stats.arm_diagnostics`)."""
-        return stats.arm_diagnostics(self.trial_diagnostics)
+        """Per alpha arm: vae_share and plain_overlap over seeds
+        (:func:`analysis.diagnostic_stats.arm_diagnostics`)."""
+        return diagnostic_stats.arm_diagnostics(self.trial_diagnostics)
 
     @cached_property
     def runtime(self) -> dict[str, pd.DataFrame]:
@@ -169,10 +179,12 @@ class Study:
         confirmation's included."""
         # every trial the sweep ran costs time: the arms of every encoder included
         data = self.data
-        selection = stats.runtime_tables(self.selection, self.selection_trials, data.sweeps, data.vaes)
+        selection = runtime_stats.runtime_tables(
+            self.selection, self.selection_trials, data.sweeps, data.vaes
+        )
         if self.confirmation.empty:
             return selection
-        every = stats.runtime_tables(data.frame, data.trials, data.sweeps, data.vaes)
+        every = runtime_stats.runtime_tables(data.frame, data.trials, data.sweeps, data.vaes)
         return {**selection, "per_sweep": every["per_sweep"]}
 
     @cached_property
@@ -193,8 +205,9 @@ class Study:
 
     @cached_property
     def confirmation_arms(self) -> pd.DataFrame:
-        """The confirmation's pick diagnostics per arm (:func:`analysis.stats.arm_diagnostics`)."""
-        return stats.arm_diagnostics(stats.trial_diagnostics(self.confirmation))
+        """The confirmation's pick diagnostics per arm
+        (:func:`analysis.diagnostic_stats.arm_diagnostics`)."""
+        return diagnostic_stats.arm_diagnostics(diagnostic_stats.trial_diagnostics(self.confirmation))
 
 
 def choice_text(study: Study) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis import plots, stats
+from analysis import diagnostic_stats, plots
 from analysis.render import Bullets, Heading, Paragraph, Table, format_table
 from analysis.sections.base import Section, Study
 from analysis.sections.overview import scaling_text
@@ -42,14 +42,16 @@ def picks(study: Study) -> Section:
             "overlap / baseline. `vae_share_of_pick_distances`: the VAE block's share of the distances "
             "that decided the picks (core-set, MedAL), where `vae_share` is its share of the pool's "
             f"spread. Alpha scaling: {scaling_text(study.scaling)}. An arm whose mean plain_overlap is "
-            f"{stats.SAME_PICKS_OVERLAP} of its mean baseline or more bought (nearly) the plain "
+            f"{diagnostic_stats.SAME_PICKS_OVERLAP} of its mean baseline or more bought (nearly) the plain "
             "heuristic's labels, as far as the plain heuristic agrees with itself: whatever its curve "
             "does, it does not test the VAE features. Intervals are clipped to [0, 1] "
             f"and not shown where fewer than {plots.MIN_SEEDS_FOR_CI} seeds back them (not informative); "
             "`arm_diagnostics.csv` keeps the t-intervals as computed."
         )
     )
-    shown = arms.assign(flag=[stats.SAME_PICKS_TEXT if f else "" for f in arms["same_picks_as_plain"]])
+    shown = arms.assign(
+        flag=[diagnostic_stats.SAME_PICKS_TEXT if f else "" for f in arms["same_picks_as_plain"]]
+    )
     for quantity in ("vae_share", "plain_overlap"):
         low, high = f"{quantity}_ci_low", f"{quantity}_ci_high"
         # the figures' rule: clipped to a fraction's range, none from fewer than MIN_SEEDS_FOR_CI seeds
@@ -81,7 +83,8 @@ def picks(study: Study) -> Section:
     if flagged.empty:
         blocks.append(
             Paragraph(
-                f"No arm has a mean plain_overlap of {stats.SAME_PICKS_OVERLAP} of its baseline or more."
+                f"No arm has a mean plain_overlap of {diagnostic_stats.SAME_PICKS_OVERLAP} of its baseline "
+                "or more."
             )
         )
     else:
@@ -95,7 +98,7 @@ def picks(study: Study) -> Section:
                         if r.plain_overlap_baseline < 1
                         else ""
                     )
-                    + f": {stats.SAME_PICKS_TEXT}"
+                    + f": {diagnostic_stats.SAME_PICKS_TEXT}"
                     for r in flagged.itertuples()
                 ]
             )
@@ -105,7 +108,7 @@ def picks(study: Study) -> Section:
 
 def with_same_picks(table: pd.DataFrame, arms: pd.DataFrame) -> pd.DataFrame:
     """``table`` (columns dataset, heuristic, alpha) with a ``same_picks`` column: yes for an arm that
-    :func:`analysis.stats.arm_diagnostics` flagged (its picks are the plain heuristic's)."""
+    :func:`analysis.diagnostic_stats.arm_diagnostics` flagged (its picks are the plain heuristic's)."""
     flagged = arms[arms["same_picks_as_plain"]]
     same_picks = {(r.dataset, r.heuristic, r.alpha) for r in flagged.itertuples()}
     out = table.copy()

@@ -3,14 +3,14 @@ rounds whose ``train_accuracy`` is under 0.99 (nothing for runs that logged no `
 
 from __future__ import annotations
 
-from analysis import stats
+from analysis import diagnostic_stats
 from analysis.render import Bullets, Heading, Paragraph, Table, format_table
 from analysis.sections.base import Section, Study
 from raysweep.schema import TRAIN_ACCURACY
 
 
 def training(study: Study) -> Section:
-    fit = stats.training_fit(study.data.frame)
+    fit = diagnostic_stats.training_fit(study.data.frame)
     if fit.empty:
         return Section()
     shown = fit.assign(
@@ -24,9 +24,10 @@ def training(study: Study) -> Section:
         Heading("Did the training fit the labels?"),
         Paragraph(
             f"The paper trains the task model each round until its accuracy on the labeled set exceeds "
-            f"{stats.TRAIN_FIT:g} (`training.until_train_accuracy`, with `training.max_epochs`). Every "
-            f"round logs `{TRAIN_ACCURACY}` after training; per arm: the rounds of all its trials, "
-            f"those under {stats.TRAIN_FIT:g}, the lowest value and the label counts where it happened. "
+            f"{diagnostic_stats.TRAIN_FIT:g} (`training.until_train_accuracy`, with `training.max_epochs`). "
+            f"Every round logs `{TRAIN_ACCURACY}` after training; per arm: the rounds of all its trials, "
+            f"those under {diagnostic_stats.TRAIN_FIT:g}, the lowest value and the label counts where it "
+            "happened. "
             "An arm whose rounds do not fit their labels compares heuristics on under-trained models: "
             "its picks rest on a model the paper would have trained further. Full table: `training.csv`."
         ),
@@ -41,7 +42,7 @@ def training(study: Study) -> Section:
                     "trials_of": "trials",
                     "trials": "seeds",
                     "rounds": "rounds",
-                    "rounds_under": f"rounds under {stats.TRAIN_FIT:g}",
+                    "rounds_under": f"rounds under {diagnostic_stats.TRAIN_FIT:g}",
                     "trials_under": "seeds with one",
                     "min_train_accuracy": "lowest train accuracy",
                     "under_at": "under at (labels)",
@@ -51,7 +52,9 @@ def training(study: Study) -> Section:
         ),
     ]
     if unfit.empty:
-        blocks.append(Paragraph(f"Every round of every arm reached {stats.TRAIN_FIT:g} train accuracy."))
+        blocks.append(
+            Paragraph(f"Every round of every arm reached {diagnostic_stats.TRAIN_FIT:g} train accuracy.")
+        )
     else:
         blocks.append(
             Bullets(
@@ -59,7 +62,7 @@ def training(study: Study) -> Section:
                     f"{r.dataset} {r.heuristic} alpha = {r.alpha:g}"
                     + (f" ({r.encoder})" if r.encoder not in ("vae", "none") else "")
                     + ("" if r.confirms == "" else f", confirmation of {r.confirms}")
-                    + f": {r.rounds_under} of {r.rounds} rounds under {stats.TRAIN_FIT:g} (lowest "
+                    + f": {r.rounds_under} of {r.rounds} rounds under {diagnostic_stats.TRAIN_FIT:g} (lowest "
                     f"{r.min_train_accuracy:.4f}, at {r.under_at} labels): does not fit its labels"
                     for r in unfit.itertuples()
                 ]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from helpers.analysis_sweeps import PEAK
 
-from analysis import load, search_plots, search_stats, stats
+from analysis import alpha_stats, load, search_plots, search_stats
 
 
 def test_smoothed_trend_follows_the_settings() -> None:
@@ -21,7 +21,7 @@ def test_smoothed_trend_follows_the_settings() -> None:
 def test_search_figure_draws_the_settings_the_trend_and_the_best(searched) -> None:
     data = searched["data"]
     tags = load.search_tags(data)
-    areas = stats.trial_areas(data.frame)
+    areas = alpha_stats.trial_areas(data.frame)
     table = search_stats.setting_table(areas, tags)
     best = search_stats.best_setting_tests(areas, tags, load.settings_tried(data))
     fig, numbers = search_plots.search_figure(table, best, "digits", "coreset")

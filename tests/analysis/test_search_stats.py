@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 from helpers.analysis_sweeps import PEAK, SEARCH_ALPHAS
 
-from analysis import load, search_stats, stats
+from analysis import alpha_stats, load, search_stats, stats
 
 
 def test_setting_table_lists_every_setting_in_the_searchers_order(searched) -> None:
     data = searched["data"]
     tags = load.search_tags(data)
-    areas = stats.trial_areas(data.frame)
+    areas = alpha_stats.trial_areas(data.frame)
     table = search_stats.setting_table(areas, tags)
     assert table["setting_index"].tolist() == [0, 1, 2, 3, 4, 5, 6]
     assert table["alpha"].tolist() == [0.0, *SEARCH_ALPHAS, 20.0]
@@ -29,7 +29,7 @@ def test_setting_table_lists_every_setting_in_the_searchers_order(searched) -> N
 def test_best_setting_is_tested_against_alpha_0_and_corrected_for_the_settings_tried(searched) -> None:
     data = searched["data"]
     tags = load.search_tags(data)
-    areas = stats.trial_areas(data.frame)
+    areas = alpha_stats.trial_areas(data.frame)
     [row] = search_stats.best_setting_tests(areas, tags, load.settings_tried(data)).to_dict("records")
     assert (row["best_alpha"], row["best_index"], row["settings_tried"]) == (PEAK, 3, 6)
     assert row["gain"] == pytest.approx(0.02, abs=0.002) and row["n_pairs"] == 4

@@ -6,7 +6,7 @@ import pandas as pd
 from helpers.analysis_sweeps import ARMS
 from helpers.mlflow_runs import Diagnostics, write_sweep
 
-from analysis import stats
+from analysis import diagnostic_stats
 from analysis.load import load_sweep
 from analysis.render import Paragraph, Table, to_markdown
 from analysis.sections.picks import picks, with_same_picks
@@ -71,7 +71,7 @@ def test_overlap_is_read_against_its_baseline(baselines, study_of):
     [table] = [block.frame for block in section.blocks if isinstance(block, Table)]
     assert {"baseline", "ratio"} <= set(table.columns)
     rows = table.set_index("heuristic")[["plain_overlap", "baseline", "ratio", "flag"]]
-    assert rows.loc["badge"].tolist() == ["0.5000", "0.5000", "1.0000", stats.SAME_PICKS_TEXT]
+    assert rows.loc["badge"].tolist() == ["0.5000", "0.5000", "1.0000", diagnostic_stats.SAME_PICKS_TEXT]
     assert rows.loc["typiclust"].tolist() == ["0.5000", "1.0000", "0.5000", ""]
     text = to_markdown(section.blocks)
     assert (
