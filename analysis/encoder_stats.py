@@ -40,19 +40,7 @@ TEST_COLUMNS = [
     "n_pairs",
     "mean_baseline",
     "mean_variant",
-    "mean_diff",
-    "diff_ci_low",
-    "diff_ci_high",
-    "t_stat",
-    "p_t",
-    "p_t_holm",
-    "p_t_holm_all",
-    "w_stat",
-    "p_wilcoxon",
-    "p_wilcoxon_holm",
-    "p_wilcoxon_holm_all",
-    "significant",
-    "note",
+    *stats.PAIRED_RESULT_COLUMNS,
 ]
 
 

@@ -36,6 +36,24 @@ from raysweep import schema
 
 ALPHA_LEVEL = 0.05
 GROUP = ["dataset", "heuristic", "alpha"]
+PAIRED_RESULT_COLUMNS = [
+    "mean_diff",
+    "diff_ci_low",
+    "diff_ci_high",
+    "t_stat",
+    "p_t",
+    "p_t_holm",
+    "p_t_holm_all",
+    "w_stat",
+    "p_wilcoxon",
+    "p_wilcoxon_holm",
+    "p_wilcoxon_holm_all",
+    "significant",
+    "note",
+]
+"""The columns that end every per-label-count table of paired tests (:func:`paired_tests`,
+:func:`analysis.encoder_stats.encoder_tests`), after its keys, ``n_pairs`` and the two means: the
+:func:`paired_test` result with the p-values Holm-corrected in both families, and ``significant``."""
 
 
 class UnpairedError(AnalysisError):
@@ -211,26 +229,7 @@ def paired_tests(frame: pd.DataFrame, metric: str = schema.TEST_METRIC) -> pd.Da
         family_table["p_t_holm_all"] = holm(family_table["p_t"].to_numpy())
         family_table["p_wilcoxon_holm_all"] = holm(family_table["p_wilcoxon"].to_numpy())
         rows.append(family_table)
-    columns = [
-        *GROUP,
-        "n_labels",
-        "n_pairs",
-        "mean_plain",
-        "mean_variant",
-        "mean_diff",
-        "diff_ci_low",
-        "diff_ci_high",
-        "t_stat",
-        "p_t",
-        "p_t_holm",
-        "p_t_holm_all",
-        "w_stat",
-        "p_wilcoxon",
-        "p_wilcoxon_holm",
-        "p_wilcoxon_holm_all",
-        "significant",
-        "note",
-    ]
+    columns = [*GROUP, "n_labels", "n_pairs", "mean_plain", "mean_variant", *PAIRED_RESULT_COLUMNS]
     if not rows:
         return pd.DataFrame(columns=columns)
     out = pd.concat(rows, ignore_index=True)
