@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
+from analysis.stats import t_interval
 from raysweep.choice import ArmScores, choose_arms
 from raysweep.schema import (
     CONFIRMS_TAG,
@@ -83,12 +83,8 @@ def launch(folder: Path, *flags: str) -> float:
 def gain(areas: dict, arm: str, reference: str, seeds: list[int]) -> dict:
     """Mean paired test-area difference arm - reference over ``seeds`` with its 95% t-interval."""
     diffs = np.array([areas[arm][s] - areas[reference][s] for s in seeds])
-    half = stats.t.ppf(0.975, len(diffs) - 1) * diffs.std(ddof=1) / np.sqrt(len(diffs))
-    return {
-        "arm": arm,
-        "gain": float(diffs.mean()),
-        "ci": [float(diffs.mean() - half), float(diffs.mean() + half)],
-    }
+    mean, _, low, high = t_interval(diffs)  # the report's interval, the one formula
+    return {"arm": arm, "gain": mean, "ci": [low, high]}
 
 
 def main() -> int:
