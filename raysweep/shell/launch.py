@@ -43,6 +43,7 @@ from raysweep.shell.tracking.patience import TrackingError, TrackingPatience, sh
 from raysweep.shell.tracking.sweep_run import (
     create_sweep_run,
     finish_sweep_run,
+    finished_trial_keys,
     log_vae_trainings,
     outcomes_from_runs,
     resume_sweep_run,
@@ -94,14 +95,19 @@ def run_sweep(
                 record.write(sweep_dir)
                 plan.keep(sweep_dir)
                 lock = take_lock(sweep_dir, record.sweep_id)
+                progress = ""
             else:
                 resume_sweep_run(record, patience)
+                # What a resume has left to do, before Tune's table of every trial scrolls past.
+                finished = len(finished_trial_keys(record, patience) & {t.key for t in plan.trials})
+                progress = f" ({finished} finished, {len(plan.trials) - finished} to run)"
         except TrackingError as exc:
             # Nothing ran yet: like an unreachable --address. A refusal here is the first write (the
             # parent run) by a user who may read the experiment but not write to it.
             raise LaunchError(str(exc)) from None
         print(
-            f"sweep {record.sweep_id}: {len(plan.trials)} trials, storage {sweep_dir}, MLflow {record.tracking_uri}"
+            f"sweep {record.sweep_id}: {len(plan.trials)} trials{progress}, storage {sweep_dir}, "
+            f"MLflow {record.tracking_uri}"
         )
         results, stores = fit(sweep, plan, args, record, sweep_dir, stop, outage_limit)
         counters, encoder_trainings = stores.counters()

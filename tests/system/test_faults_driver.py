@@ -10,6 +10,7 @@ step logged once.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -153,6 +154,11 @@ def test_killed_driver_resumes_without_lost_or_duplicated_steps(
     resumed = launch(tmp_path, str(QUICKSTART), *SLICE, "--resume")
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert "resuming sweep" in resumed.stdout
+    # It says what is left before Tune's table scrolls past: the finished and the rest make the sweep.
+    progress = re.search(r": (\d+) trials \((\d+) finished, (\d+) to run\)", resumed.stdout)
+    assert progress is not None, resumed.stdout[:2000]
+    total, finished, left = map(int, progress.groups())
+    assert total == len(SLICE_TRIALS) == finished + left
     client, parents, trials = sweep_runs(sqlite_uri(tmp_path), "raysweep-quickstart")
     assert len(parents) == 1  # the resumed sweep is the same sweep
     steps = steps_logged(client, trials)

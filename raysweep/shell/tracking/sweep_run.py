@@ -232,6 +232,13 @@ def log_search_outcome(
             patience.call(lambda r=trial_run: client.set_terminated(r, status="KILLED"))
 
 
+def finished_trial_keys(record: SweepRecord, patience: TrackingPatience) -> set[str]:
+    """The keys of the sweep's trials whose runs FINISHED (what a resume will not run again)."""
+    client = MlflowClient(record.tracking_uri)
+    runs = trial_runs(client, record.experiment_id, record.sweep_id, patience)
+    return {run.data.tags[TRIAL_KEY_TAG] for run in runs if run.info.status == "FINISHED"}
+
+
 def finished_trial_metric(record: SweepRecord, metric: str, patience: TrackingPatience) -> dict[str, float]:
     """Trial key -> ``metric``'s (last) value, for the sweep's FINISHED trial runs that logged it."""
     client = MlflowClient(record.tracking_uri)

@@ -38,6 +38,7 @@ from raysweep.shell.tracking.sweep_run import (
     ensure_experiment,
     find_run,
     finish_sweep_run,
+    finished_trial_keys,
     log_search_outcome,
     log_vae_trainings,
     mark_unfinished_trials_killed,
@@ -232,6 +233,17 @@ def test_outcomes_read_back_from_the_trial_runs(store) -> None:
     assert by_key["b"].error == "ValueError: boom" and by_key["b"].metrics[RESULT_ROUNDS] == 2  # not done
     assert by_key["c"].error == "MLflow run KILLED" and by_key["c"].metrics == {}
     assert by_key["d"].error == "never ran"
+
+
+def test_a_resume_knows_which_trials_finished(store) -> None:
+    record = new_sweep(store)
+    done = trial_run(store, record, "a")
+    store.client.set_terminated(done, "FINISHED")
+    failed = trial_run(store, record, "b")
+    store.client.set_terminated(failed, "FAILED")
+    trial_run(store, record, "c", "KILLED")
+    trial_run(store, record, "d")  # still RUNNING: a driver killed mid-trial
+    assert finished_trial_keys(record, store.patience) == {"a"}
 
 
 def test_every_trial_run_however_many_pages(store, monkeypatch: pytest.MonkeyPatch) -> None:
