@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from helpers.datafiles import Written, write_chestmnist, write_mnist, write_pathmnist
+from helpers.s3 import CREDENTIALS, S3Server, S3Unavailable
 
 if TYPE_CHECKING:  # the cluster helpers import Ray: only the type is needed here
     from helpers.cluster import Driver
@@ -39,3 +41,27 @@ def drivers() -> Iterator[list[Driver]]:
     yield started
     for driver in started:
         driver.kill()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One S3 API server (moto's server mode) on 127.0.0.1 for the session, stopped by PID at its end."""
+    try:
+        server = S3Server.start(tmp_path_factory.mktemp("s3"))
+    except S3Unavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket on the session's S3 server, with the AWS credential variables set for this test
+    (and the processes it starts)."""
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"raysweep-{secrets.token_hex(4)}"
+    s3_server.create_bucket(bucket)
+    return bucket
