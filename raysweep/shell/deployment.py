@@ -77,8 +77,9 @@ def current_deployment(dashboard_url: str | None = None) -> Deployment:
 
 
 def is_local_tracking(uri: str) -> bool:
-    scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
-    return scheme.split("+", 1)[0] in LOCAL_TRACKING_SCHEMES
+    if "://" not in uri:
+        return not uri.startswith("databricks")  # MLflow's names of remote stores; else a folder path
+    return uri.split("://", 1)[0].lower().split("+", 1)[0] in LOCAL_TRACKING_SCHEMES
 
 
 def check_cluster_requirements(
