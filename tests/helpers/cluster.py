@@ -50,7 +50,7 @@ class ClusterUnavailable(RuntimeError):
     """A prerequisite (a binary, a system user) is missing: the test skips with this reason."""
 
 
-def start_cluster_or_skip() -> LocalCluster:
+def start_cluster_or_skip(**options: Any) -> LocalCluster:
     """``LocalCluster.start()`` for a test fixture.
 
     A missing prerequisite skips the test on a developer's machine; with ``RAYSWEEP_REQUIRE_CLUSTER=1``
@@ -60,7 +60,7 @@ def start_cluster_or_skip() -> LocalCluster:
     import pytest
 
     try:
-        return LocalCluster.start()
+        return LocalCluster.start(**options)
     except ClusterUnavailable as exc:
         if os.environ.get(REQUIRE_CLUSTER_ENV, "") not in ("", "0"):
             pytest.fail(f"{REQUIRE_CLUSTER_ENV} is set but the cluster cannot start: {exc}", pytrace=False)
@@ -146,27 +146,44 @@ class LocalCluster:
     _reaper: subprocess.Popen | None = None
     _pg_bin: Path = Path()
     _pg_run_as: dict[str, Any] = field(default_factory=dict)
+    postgres: bool = True
+    """False: MLflow's backend is a SQLite file of the server's own (no PostgreSQL to start)."""
+    dashboard_port: int = 0
+    """The head's dashboard and job server (0: started without them)."""
+    node_env: dict[str, str] = field(default_factory=dict)
+    """Extra environment of every Ray node (and so of a Ray job's entrypoint)."""
 
     # ------------------------------------------------------------------ lifecycle
 
     @classmethod
-    def start(cls) -> LocalCluster:
-        """Everything up, or everything that did start stopped again and the error raised."""
-        pg_bin = postgres_bin_dir()
+    def start(
+        cls, postgres: bool = True, dashboard: bool = False, node_env: dict[str, str] | None = None
+    ) -> LocalCluster:
+        """Everything up, or everything that did start stopped again and the error raised.
+
+        ``postgres``: MLflow on PostgreSQL (compose's topology), else on a SQLite file; ``dashboard``:
+        the head with Ray's dashboard and job server (``ray job submit``); ``node_env``: added to every
+        Ray node's environment."""
+        pg_bin = postgres_bin_dir() if postgres else Path()
         for tool in ("ray", "mlflow"):
             if not (VENV_BIN / tool).exists():
                 raise ClusterUnavailable(
                     f"{VENV_BIN / tool} not found: install the project (pip install -e .[dev])"
                 )
-        try:
-            import psycopg2  # noqa: F401  (mlflow's postgresql:// backend needs it)
-        except ImportError as exc:
-            raise ClusterUnavailable("psycopg2 missing: pip install -e .[dev]") from exc
+        if postgres:
+            try:
+                import psycopg2  # noqa: F401  (mlflow's postgresql:// backend needs it)
+            except ImportError as exc:
+                raise ClusterUnavailable("psycopg2 missing: pip install -e .[dev]") from exc
         # Short root: Ray's and Postgres' unix socket paths must stay under ~107 characters.
-        cluster = cls(root=Path(tempfile.mkdtemp(prefix="rs-cl-")))
+        cluster = cls(
+            root=Path(tempfile.mkdtemp(prefix="rs-cl-")), postgres=postgres, node_env=node_env or {}
+        )
+        cluster.dashboard_port = free_port() if dashboard else 0
         try:
             cluster._start_reaper()
-            cluster._start_postgres(pg_bin)
+            if postgres:
+                cluster._start_postgres(pg_bin)
             # MLflow's schema migrations and Ray's start overlap: both take a while on 2 cores.
             mlflow = cluster._spawn_mlflow()
             cluster._start_ray()
@@ -264,9 +281,10 @@ class LocalCluster:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
 
-    def add_ray_node(self, name: str) -> None:
-        """A further worker node joining the running cluster (a lost node coming back)."""
-        self._start_ray_node(name, head=False)
+    def add_ray_node(self, name: str, wrap: list[str] | None = None) -> None:
+        """A further worker node joining the running cluster (a lost node coming back). ``wrap``: a
+        command that runs ``ray start`` (its arguments appended), e.g. in a mount namespace of its own."""
+        self._start_ray_node(name, head=False, wrap=wrap)
 
     def ray_node_id(self, name: str) -> str:
         """The node id Ray gave the node started as ``name`` (its raylet logs it at start)."""
@@ -421,6 +439,8 @@ class LocalCluster:
 
     @property
     def backend_store_uri(self) -> str:
+        if not self.postgres:
+            return f"sqlite:///{self.root / 'mlflow.db'}"  # the server is the file's only writer
         # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; the project ships psycopg2-binary.
         return f"postgresql+psycopg2://{PG_USER}:{self.pg_password}@127.0.0.1:{self.pg_port}/{PG_DATABASE}"
 
@@ -487,7 +507,12 @@ class LocalCluster:
         """
         return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": self.ray_token, "RAY_USAGE_STATS_ENABLED": "0"}
 
-    def _ray_node(self, name: str, head: bool) -> Managed:
+    @property
+    def dashboard_url(self) -> str:
+        """The job server's address for ``ray job submit --address``."""
+        return f"http://127.0.0.1:{self.dashboard_port}"
+
+    def _ray_node(self, name: str, head: bool, wrap: list[str] | None = None) -> Managed:
         temp_dir = self.root / name
         temp_dir.mkdir(exist_ok=True)  # kept by a start that is tried again
         command = [str(VENV_BIN / "ray"), "start", "--block", "--num-cpus", "1", "--num-gpus", "0"]
@@ -497,13 +522,16 @@ class LocalCluster:
         # (default ports 52365, 10002-19999) never collides with ours.
         command += ["--dashboard-agent-listen-port", str(free_port())]
         command += ["--min-worker-port", "0", "--max-worker-port", "0"]
-        if head:
+        if head and self.dashboard_port:
+            command += ["--head", "--port", str(self.ray_port), "--include-dashboard=true"]
+            command += ["--dashboard-host", "127.0.0.1", "--dashboard-port", str(self.dashboard_port)]
+        elif head:
             command += ["--head", "--port", str(self.ray_port), "--include-dashboard=false"]
         else:
             command += ["--address", self.ray_address]
         # No drain wait on SIGTERM (Ray 2.60 otherwise waits up to its drain timeout for the head).
-        env = {**self.ray_env, "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
-        return self._spawn(name, command, cwd=self.root, env=env)
+        env = {**self.ray_env, "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0", **self.node_env}
+        return self._spawn(name, [*(wrap or []), *command], cwd=self.root, env=env)
 
     def _start_ray(self) -> None:
         started = time.perf_counter()
@@ -512,7 +540,7 @@ class LocalCluster:
         self._start_ray_node("ray-worker", head=False)
         self.started_seconds["ray"] = time.perf_counter() - started
 
-    def _start_ray_node(self, name: str, head: bool) -> Managed:
+    def _start_ray_node(self, name: str, head: bool, wrap: list[str] | None = None) -> Managed:
         """``ray start``, tried again when the node missed Ray's registration deadline.
 
         Ray 2.60 gives a starting node a fixed 30 s to register with the GCS (``node.py``, not
@@ -521,7 +549,7 @@ class LocalCluster:
         does this, up to ``RAY_START_ATTEMPTS`` times. Any other failure is raised at once.
         """
         for attempt in range(1, RAY_START_ATTEMPTS + 1):
-            node = self._ray_node(name, head=head)
+            node = self._ray_node(name, head=head, wrap=wrap)
             try:
                 self._wait(
                     node,
