@@ -166,15 +166,15 @@ def prepare_confirmation(
     """The confirmation of sweep ``wanted`` (an id or ``latest``): its plan, its sweep id, and whether it
     exists already (then it is resumed with the choice it kept). Bad input (no such sweep, another
     config, a choice that cannot be made) is a LaunchError: nothing is written."""
+    from raysweep.shell.deployment import sweep_digest
     from raysweep.shell.sweep_record import confirmation_id, find_sweep_folder, sweep_exists
     from raysweep.shell.tracking.patience import short_mlflow_http_attempts
     from raysweep.storage import parse_storage
-    from raysweep.sweep.config import config_digest
 
     experiment_dir = parse_storage(sweep.storage).root / sweep.experiment
     chooser_dir = find_sweep_folder(experiment_dir, wanted, flag="--confirm")
     record = SweepRecord.read(chooser_dir)
-    if record.config_digest != config_digest(sweep):
+    if record.config_digest != sweep_digest(sweep):
         raise LaunchError(
             f"--confirm: the config differs from the one sweep {record.sweep_id} ran with; confirm it with "
             "the same config and flags"

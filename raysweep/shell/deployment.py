@@ -23,6 +23,7 @@ import ray
 
 from raysweep.shell.capacity import autoscaler_running
 from raysweep.shell.exit_codes import LaunchError
+from raysweep.sweep.config import SweepConfig, config_digest
 
 JOB_CONFIG_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"
 """Set by Ray's job supervisor for a job's entrypoint only (Ray reads it to join the job's runtime env)."""
@@ -129,3 +130,34 @@ def job_resubmission(launcher: list[str], dashboard_url: str | None) -> str:
         )
     line = shlex.join([*command, "--", "python", *arguments])
     return f"{line}   # {'; '.join(notes)}" if notes else line
+
+
+def sweep_digest(sweep: SweepConfig) -> str:
+    """The digest that tells whether a resumed sweep is the sweep that started (``config_digest``),
+    with the paths inside a Ray job's working directory taken relative to it.
+
+    A job submitted with ``--working-dir`` runs in a temporary copy of that directory, named after its
+    content: a relative ``dataset.root`` (or weights, or npz file) resolves into it, and the same job
+    submitted again after any file there changed (or after the cluster restarted) resolves it
+    elsewhere. It is still the same sweep. Outside such a job the digest is ``config_digest``'s.
+    """
+    if not job_runtime_env().get("working_dir"):
+        return config_digest(sweep)
+    here = Path.cwd()
+
+    def relative(path: Path) -> Path:
+        return path.relative_to(here) if path.is_relative_to(here) else path
+
+    weights = sweep.model.weights_path
+    datasets = [
+        f"npz:{relative(Path(name[4:]))}" if name.startswith("npz:") else name
+        for name in sweep.sweep.datasets
+    ]
+    portable = sweep.model_copy(
+        update={
+            "dataset": sweep.dataset.model_copy(update={"root": relative(sweep.dataset.root)}),
+            "model": sweep.model.model_copy(update={"weights_path": weights and relative(weights)}),
+            "sweep": sweep.sweep.model_copy(update={"datasets": datasets}),
+        }
+    )
+    return config_digest(portable)

@@ -24,7 +24,7 @@ import yaml
 
 from raysweep.shell.checkpoints import is_no_space
 from raysweep.shell.cli import resume_command
-from raysweep.shell.deployment import check_cluster_requirements, current_deployment
+from raysweep.shell.deployment import check_cluster_requirements, current_deployment, sweep_digest
 from raysweep.shell.exit_codes import EXIT_TRIALS_FAILED, LaunchError, stopped_by
 from raysweep.shell.plan import GridPlan
 from raysweep.shell.ray_cluster import check_cluster_gpus, start_ray
@@ -54,7 +54,7 @@ from raysweep.shell.tracking.uris import ui_command
 from raysweep.shell.trainable import SweepContext
 from raysweep.shell.tuner import ResourcesUnavailable, build_tuner, start_stores
 from raysweep.storage import Storage, StoragePath, parse_storage
-from raysweep.sweep.config import SweepConfig, config_digest
+from raysweep.sweep.config import SweepConfig
 
 INTERRUPTED_OUTAGE_LIMIT_S = 10.0
 """Tracking patience while an interrupted driver marks its runs KILLED: it must stop within seconds."""
@@ -85,7 +85,7 @@ def run_sweep(
     if args.resume:
         sweep_dir = find_sweep_folder(experiment_dir, args.resume)
         record = SweepRecord.read(sweep_dir)
-        if record.config_digest != config_digest(sweep):
+        if record.config_digest != sweep_digest(sweep):
             raise LaunchError(
                 f"--resume: the config differs from the one sweep {record.sweep_id} started with; "
                 "resume with the same config and flags, or start a new sweep"
@@ -181,7 +181,7 @@ def start_new_sweep(
     """The new sweep's folder, locked before anything is in it (two drivers given the same
     ``--sweep-id`` cannot both start it), its parent run and its record. An unreachable tracking
     store is bad input: the folder is removed again and nothing is left."""
-    sweep_id = sweep_id or new_sweep_id(config_digest(sweep))
+    sweep_id = sweep_id or new_sweep_id(sweep_digest(sweep))
     sweep_dir = experiment_dir / sweep_id
     lock = take_lock(sweep_dir, sweep_id)
     try:
@@ -225,7 +225,7 @@ def take_lock(sweep_dir: StoragePath, sweep_id: str) -> SweepLock | LeaseLock:
 
 def new_sweep(sweep: SweepConfig, plan: GridPlan, patience: TrackingPatience, sweep_id: str) -> SweepRecord:
     """The sweep's parent run in MLflow: the record the sweep folder keeps."""
-    digest = config_digest(sweep)
+    digest = sweep_digest(sweep)
     params = {
         "schedule.initial_labels": sweep.schedule.initial_labels,
         "schedule.labels_per_round": sweep.schedule.labels_per_round,
