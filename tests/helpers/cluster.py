@@ -157,13 +157,17 @@ class LocalCluster:
 
     @classmethod
     def start(
-        cls, postgres: bool = True, dashboard: bool = False, node_env: dict[str, str] | None = None
+        cls,
+        postgres: bool = True,
+        dashboard: bool = False,
+        node_env: dict[str, str] | None = None,
+        ray: bool = True,
     ) -> LocalCluster:
         """Everything up, or everything that did start stopped again and the error raised.
 
         ``postgres``: MLflow on PostgreSQL (compose's topology), else on a SQLite file; ``dashboard``:
         the head with Ray's dashboard and job server (``ray job submit``); ``node_env``: added to every
-        Ray node's environment."""
+        Ray node's environment; ``ray``: False for the tracking services alone."""
         pg_bin = postgres_bin_dir() if postgres else Path()
         for tool in ("ray", "mlflow"):
             if not (VENV_BIN / tool).exists():
@@ -186,7 +190,8 @@ class LocalCluster:
                 cluster._start_postgres(pg_bin)
             # MLflow's schema migrations and Ray's start overlap: both take a while on 2 cores.
             mlflow = cluster._spawn_mlflow()
-            cluster._start_ray()
+            if ray:
+                cluster._start_ray()
             cluster._wait_mlflow(mlflow)
         except BaseException:
             cluster.stop()
