@@ -7,8 +7,11 @@ tracking server. The shell wires the core to them, one job per module:
 - ``cli``           the command line behind ``python -m raysweep.launch``, its exit codes (``exit_codes``)
 - ``preflight``     every check of the input before Ray starts
 - ``ray_cluster``   starting or joining Ray, and what the cluster offers trials
+- ``capacity``      what the cluster offers a trial now and once its autoscaler has added nodes
+- ``deployment``    one machine, a cluster or a Ray job: what each asks of storage and tracking
+- ``storage_probe`` every node sees the storage, before anything trains
 - ``sweep_record``  the sweep folder, ``raysweep.json``, whether Tune's state there can be restored
-- ``sweep_lock``    one driver per sweep
+- ``sweep_lock``    one driver per sweep (flock on a filesystem, a lease in an object store)
 - ``launch``        the orchestration of a sweep, start to end
 - ``plan``          a grid or a search, behind one interface Tune is built from
 - ``tuner``         the stores, the pool encoders and the Tuner
