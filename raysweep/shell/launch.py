@@ -205,15 +205,24 @@ def start_new_sweep(
 def mark_stopped(record: SweepRecord) -> None:
     """The first stop signal's work that cannot wait for the graceful stop: the parent run and every
     unfinished trial run KILLED (the launcher's cleanup does it again with the final metrics)."""
-    finish_quietly(record, "KILLED")
+    started = time.perf_counter()
+    if finish_quietly(record, "KILLED"):
+        print(
+            f"marked sweep {record.sweep_id}'s unfinished runs KILLED ({time.perf_counter() - started:.1f}s)",
+            flush=True,
+        )
 
 
-def finish_quietly(record: SweepRecord, status: str) -> None:
+def finish_quietly(record: SweepRecord, status: str) -> bool:
+    """The parent run (and after a stop its unfinished trial runs) ``status``; False if MLflow could
+    not be reached within seconds (a warning says so)."""
     patience = TrackingPatience(record.tracking_uri, INTERRUPTED_OUTAGE_LIMIT_S)
     try:
         finish_sweep_run(record, {}, status, patience)
     except TrackingUnavailable as exc:
         print(f"warning: the sweep's runs keep their status: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def take_lock(sweep_dir: StoragePath, sweep_id: str) -> SweepLock | LeaseLock:

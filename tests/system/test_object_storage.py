@@ -10,7 +10,10 @@ same dataset and VAE settings reads the pool encoder from the bucket's cache ins
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -18,13 +21,13 @@ import pytest
 from helpers.cluster import Driver, fault_sweep_steps, steps_logged, sweep_runs, write_fault_sweep
 from helpers.s3 import S3Server
 
-pytestmark = [pytest.mark.faults, pytest.mark.timeout(1500)]
-
 ROUNDS = 4
 TRIALS = {"digits/random/0/0", "digits/coreset/0/0", "digits/coreset/1/0"}
 KILLED_TRIAL = "digits/coreset/1/0"
 
 
+@pytest.mark.faults
+@pytest.mark.timeout(1500)
 def test_a_sweep_in_a_bucket_survives_a_killed_worker_and_driver(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str, drivers: list[Driver]
 ) -> None:
@@ -93,3 +96,31 @@ def test_a_sweep_in_a_bucket_survives_a_killed_worker_and_driver(
     timings["second sweep"] = time.perf_counter() - started
     assert "VAE trainings this run: 0 (cache hits: 1)" in second.output
     print("\nobject storage test timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
+
+
+@pytest.mark.parametrize(
+    ("storage", "message"),
+    [
+        ("s3:/{bucket}/runs", "looks like a s3:// URI with one slash; write s3://{bucket}/runs"),
+        ("s3://no-such-bucket/runs?endpoint_override={endpoint}&scheme=http", "cannot write and read there"),
+    ],
+)
+def test_storage_the_driver_cannot_use_is_bad_input(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str, storage: str, message: str
+) -> None:
+    """Before Ray starts: exit 2 with the reason, and nothing written (no local folder named after
+    the URI, no MLflow store, nothing in the bucket)."""
+    config = write_fault_sweep(tmp_path)
+    storage = storage.format(bucket=s3_bucket, endpoint=s3_server.endpoint)
+    result = subprocess.run(
+        [sys.executable, "-m", "raysweep.launch", str(config), "--storage", storage],
+        cwd=tmp_path,
+        env=os.environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert message.format(bucket=s3_bucket) in result.stderr and "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["faults.yaml"]
+    assert s3_server.keys(s3_bucket) == []
