@@ -20,6 +20,7 @@ tracking server. The shell wires the core to them, one job per module:
 - ``checkpoints``   a trial's per-round checkpoint and which one a restarted trial resumes from
 - ``summary``       the table, the failures and the exit code at a sweep's end
 - ``stop_signals``  Ctrl-C and SIGTERM: a graceful stop, then an immediate one
+- ``driver_watch``  a driver killed outright (SIGKILL, OOM) still leaves its runs KILLED
 - ``tracking/``     every MLflow call: patience with outages, the trial runs, the parent run
 - ``search/``       a search on Tune's machinery: the searcher, its algorithms, early stopping
 

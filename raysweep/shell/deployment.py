@@ -35,6 +35,12 @@ def under_ray_job() -> bool:
     return JOB_CONFIG_ENV in os.environ
 
 
+def joined_cluster(address: str | None) -> bool:
+    """Whether the driver joined a running cluster (``--address``, or ``RAY_ADDRESS`` as a Ray job has)
+    rather than starting a local Ray that ends with it."""
+    return bool(address or os.environ.get("RAY_ADDRESS"))
+
+
 def job_runtime_env() -> dict:
     """The runtime env the job was submitted with (``working_dir``, ``env_vars``, ...); empty outside a job."""
     try:

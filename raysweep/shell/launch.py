@@ -24,7 +24,13 @@ import yaml
 
 from raysweep.shell.checkpoints import is_no_space
 from raysweep.shell.cli import resume_command
-from raysweep.shell.deployment import check_cluster_requirements, current_deployment, sweep_digest
+from raysweep.shell.deployment import (
+    check_cluster_requirements,
+    current_deployment,
+    joined_cluster,
+    sweep_digest,
+)
+from raysweep.shell.driver_watch import watch_driver
 from raysweep.shell.exit_codes import EXIT_TRIALS_FAILED, LaunchError, stopped_by
 from raysweep.shell.plan import GridPlan
 from raysweep.shell.ray_cluster import check_cluster_gpus, start_ray
@@ -113,8 +119,11 @@ def run_sweep(
             except TrackingUnavailable as exc:
                 raise LaunchError(str(exc)) from None  # nothing ran yet: like an unreachable --address
         # From here a stop signal marks the runs KILLED at once, beside Tune's graceful stop: the
-        # process may be killed before that stop ends (``ray job stop``: 3 s).
+        # process may be killed before that stop ends (``ray job stop``: 3 s); on a cluster it joined,
+        # a watch outside the driver does it if the driver is killed with no time at all.
         stop.on_first_stop = lambda signum: mark_stopped(record)
+        if joined_cluster(args.address):
+            watch_driver(record)
         print(
             f"sweep {record.sweep_id}: {len(plan.trials)} trials, storage {sweep_dir}, MLflow {record.tracking_uri}"
         )

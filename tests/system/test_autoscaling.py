@@ -23,7 +23,8 @@ import pytest
 from helpers.autoscaling import FakeAutoscalingCluster
 from helpers.cluster import LocalCluster, MlflowRest, start_cluster_or_skip, tags
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1500)]
+# 6 minutes on loaded 2 cores: .ci/run's second step
+pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 REPO = Path(__file__).resolve().parents[2]
 QUICKSTART = REPO / "configs" / "quickstart.yaml"

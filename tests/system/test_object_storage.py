@@ -27,6 +27,7 @@ KILLED_TRIAL = "digits/coreset/1/0"
 
 
 @pytest.mark.faults
+@pytest.mark.slow  # 9 minutes on loaded 2 cores: .ci/run's second step
 @pytest.mark.timeout(1500)
 def test_a_sweep_in_a_bucket_survives_a_killed_worker_and_driver(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str, drivers: list[Driver]
