@@ -108,3 +108,31 @@ def test_outside_a_job_the_resume_command_runs_where_the_driver_ran(
     args = parse_args(["configs/quickstart.yaml"])
     command = resume_command(args, "s-2")
     assert command.startswith(f"cd {tmp_path} && ") and command.endswith("--resume s-2")
+
+
+def test_a_job_in_another_temporary_copy_of_its_folder_is_the_same_sweep(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``ray job submit --working-dir .`` runs each submission in a copy named after the folder's
+    content: relative paths resolve elsewhere once a file changed, and it is still the same sweep."""
+    from raysweep.shell.deployment import sweep_digest
+    from raysweep.shell.preflight import resolve_paths
+    from raysweep.sweep.config import config_digest, load_sweep_config
+
+    config = Path(__file__).resolve().parents[3] / "configs" / "quickstart.yaml"
+    args = parse_args([str(config), "--storage", "/shared/runs", "--tracking-uri", "http://mlflow:5000"])
+    resolved, digests = {}, {}
+    for package in ("_ray_pkg_0123", "_ray_pkg_4567"):  # each submission, in its own copy
+        (tmp_path / package).mkdir()
+        monkeypatch.chdir(tmp_path / package)
+        sweep = resolved[package] = resolve_paths(load_sweep_config(config), args)
+        monkeypatch.delenv(JOB_CONFIG_ENV, raising=False)
+        assert sweep_digest(sweep) == config_digest(sweep)  # outside a job: the digest it always was
+        job_env(monkeypatch, {"working_dir": f"gcs://{package}.zip"})
+        digests[package] = sweep_digest(sweep)
+    first, second = resolved.values()
+    assert first.dataset.root != second.dataset.root  # data/ inside each copy
+    assert config_digest(first) != config_digest(second)
+    assert len(set(digests.values())) == 1
+    other = second.model_copy(update={"max_failures": second.max_failures + 1})
+    assert sweep_digest(other) != sweep_digest(second)  # a changed config is still another sweep
