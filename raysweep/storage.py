@@ -1,9 +1,10 @@
 """Where a sweep's files live: a local (or NFS) folder, or an object store, behind one small path type.
 
-``--storage`` / ``storage:`` is parsed once (:func:`parse_storage`) into a :class:`Storage`: a local
-path (made absolute) or a URI that pyarrow understands (``s3://bucket/runs``, ``gs://bucket/runs``, an
-S3-compatible store through ``s3://bucket/runs?endpoint_override=HOST:PORT&scheme=http`` or the
-``AWS_ENDPOINT_URL`` variable). Ray Tune resolves the same URI with the same library
+``--storage`` / ``storage:`` is made canonical before anything starts (:func:`canonical_storage`, no
+I/O; the sweep's config records it) and opened by the driver into a :class:`Storage`
+(:func:`parse_storage`): a local path (made absolute) or a URI that pyarrow understands
+(``s3://bucket/runs``, ``gs://bucket/runs``, an S3-compatible store through
+``s3://bucket/runs?endpoint_override=HOST:PORT&scheme=http`` or the ``AWS_ENDPOINT_URL`` variable). Ray Tune resolves the same URI with the same library
 (``pyarrow.fs.FileSystem.from_uri``), so raysweep's own files and Tune's checkpoints land in the same
 place with the same endpoint and credentials (the standard ``AWS_*`` / Google environment of each node).
 
@@ -208,9 +209,9 @@ def is_uri(text: str) -> bool:
     return "://" in text
 
 
-def parse_storage(text: str | os.PathLike, base: Path | None = None) -> Storage:
-    """``text`` as a Storage. A local path is made absolute against ``base`` (default: the working
-    directory); a URI is resolved by pyarrow as Tune resolves it. A URI missing a slash
+def canonical_storage(text: str | os.PathLike, base: Path | None = None) -> str:
+    """``text`` as the sweep records it, without touching the storage: a local path made absolute
+    against ``base`` (default: the working directory), a URI as given. A URI missing a slash
     (``s3:/bucket``) is an error, not a local folder named ``s3:``."""
     text = str(text)
     mangled = MANGLED_URI.match(text)
@@ -221,21 +222,29 @@ def parse_storage(text: str | os.PathLike, base: Path | None = None) -> Storage:
         )
     if text.startswith("file://"):
         text = text.removeprefix("file://")
-    if not is_uri(text):
-        local = Path(text).expanduser()
-        if not local.is_absolute():
-            local = (base or Path.cwd()) / local
-        local = local.resolve()
-        return Storage(str(local), StoragePath(pafs.LocalFileSystem(), str(local)))
-    scheme = text.split("://", 1)[0].lower()
+    if is_uri(text):
+        scheme, _, rest = text.partition("://")
+        if not rest.split("?", 1)[0].strip("/"):
+            raise StorageError(f"storage {text!r}: name a bucket (and a prefix), e.g. {scheme}://BUCKET/runs")
+        return text
+    local = Path(text).expanduser()
+    if not local.is_absolute():
+        local = (base or Path.cwd()) / local
+    return str(local.resolve())
+
+
+def parse_storage(text: str | os.PathLike, base: Path | None = None) -> Storage:
+    """``text`` as a Storage (see :func:`canonical_storage`); a URI is resolved by pyarrow as Tune
+    resolves it, which may ask the store (an S3 bucket's region, when the URI does not give one)."""
+    uri = canonical_storage(text, base)
+    if not is_uri(uri):
+        return Storage(uri, StoragePath(pafs.LocalFileSystem(), uri))
+    scheme = uri.split("://", 1)[0].lower()
     try:
-        filesystem, path = pafs.FileSystem.from_uri(text)
+        filesystem, path = pafs.FileSystem.from_uri(uri)
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError: unknown scheme, bad query
-        raise StorageError(f"storage {text!r}: {exc}") from None
-    path = path.rstrip("/")
-    if not path:
-        raise StorageError(f"storage {text!r}: name a bucket (and a prefix), e.g. {scheme}://BUCKET/runs")
-    return Storage(text, StoragePath(filesystem, path, scheme))
+        raise StorageError(f"storage {uri!r}: {exc}") from None
+    return Storage(uri, StoragePath(filesystem, path.rstrip("/"), scheme))
 
 
 def is_relative_path(text: str | os.PathLike) -> bool:

@@ -31,12 +31,13 @@ from raysweep.models.resnet import WeightsError
 from raysweep.registry import UnknownNameError
 from raysweep.shell.exit_codes import EXIT_BAD_INPUT, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, LaunchError
 from raysweep.shell.tracking import DEFAULT_OUTAGE_LIMIT_S
+from raysweep.storage import StorageError
 from raysweep.sweep.config import SweepConfig, load_sweep_config
 from raysweep.sweep.smoke import smoke
 from raysweep.sweep.trials import Trial, expand_trials
 from raysweep.typed_config import ConfigError
 
-BAD_INPUT_ERRORS = (ConfigError, DataError, LaunchError, WeightsError, UnknownNameError)
+BAD_INPUT_ERRORS = (ConfigError, DataError, LaunchError, WeightsError, UnknownNameError, StorageError)
 """What the input checks raise for bad input: exit 2 with the message, no traceback."""
 
 

@@ -18,7 +18,7 @@ from raysweep.models.resnet import load_imagenet_state_dict
 from raysweep.schedule import ScheduleError, label_schedule
 from raysweep.shell.exit_codes import LaunchError
 from raysweep.shell.tracking.uris import default_tracking_uri
-from raysweep.storage import StorageError, parse_storage
+from raysweep.storage import StorageError, canonical_storage
 from raysweep.sweep.config import SweepConfig
 from raysweep.sweep.trials import Trial
 
@@ -34,7 +34,7 @@ def resolve_paths(sweep: SweepConfig, args: argparse.Namespace) -> SweepConfig:
     """
     root = sweep.dataset.root.expanduser().resolve()
     try:
-        storage = parse_storage(args.storage or sweep.storage).uri
+        storage = canonical_storage(args.storage or sweep.storage)
     except StorageError as exc:
         raise LaunchError(str(exc)) from None
     tracking_uri = args.tracking_uri or os.environ.get(TRACKING_URI_ENV) or sweep.tracking_uri
