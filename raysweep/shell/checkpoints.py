@@ -5,7 +5,8 @@ with the SHA-256 of ``picks.npz``). Tune copies the folder file by file into the
 full disk, a lost node or a killed worker can leave one half written; the checksum and the loaders'
 own checks find that. A restarted trial resumes from the intact checkpoint of its trial folder that
 reached the furthest round (Tune's own experiment state can lag behind the folder), and says so when
-it had to pass over damaged ones; with none intact it restarts the trajectory.
+it had to pass over damaged ones; with none intact it restarts the trajectory. A trial keeps its
+newest two checkpoint folders (:func:`prune_checkpoints`).
 
 Checkpoint folders are read where they are: a local folder (the one Tune hands a trial, or a folder
 on a local or NFS storage path) or a prefix in an object store (:class:`~raysweep.storage.StoragePath`);
@@ -14,6 +15,7 @@ only ``name``, ``/``, ``read_text`` and ``read_bytes`` are used, which both have
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import io
@@ -46,6 +48,11 @@ def is_no_space(exc: BaseException) -> bool:
 
 class DamagedCheckpoint(ValueError):
     """A checkpoint folder that cannot be trusted (truncated, missing or mismatched files)."""
+
+
+KEEP_CHECKPOINTS = 2
+"""Checkpoint folders a trial keeps: the newest, and the one before it in case the newest was cut
+short (a full disk, a lost node)."""
 
 
 def trial_dir_name(key: str, trial_id: str) -> str:
@@ -157,3 +164,21 @@ def trial_checkpoints(sweep_dir: StoragePath | Path, key: str) -> list[StoragePa
         for path in trial_dir.glob("checkpoint_*")
         if path.is_dir()
     ]
+
+
+def prune_checkpoints(trial_dir: StoragePath | Path, keep: int = KEEP_CHECKPOINTS) -> None:
+    """Delete every checkpoint folder of ``trial_dir`` (local or on an object store) but the newest ``keep``.
+
+    raysweep prunes here instead of through Tune's ``CheckpointConfig(num_to_keep=...)``: with
+    ``num_to_keep`` set, Tune forces a save of its whole experiment state (every trial's state, so
+    O(trials) bytes) each time any trial has written that many checkpoints since the last save, which
+    with a checkpoint per round is about once per trial: O(trials^2) work in the driver, the bound of
+    a 10,000-trial sweep (benchmarks/README.md, "Scale"). Without it Tune saves its state on its own
+    clock (every 10 s or more, about 5% of the driver's time). Tune's saved state may then name a
+    checkpoint pruned since; a restarted trial weighs the folders it finds (:func:`restore_point`).
+    """
+    found = location(trial_dir).glob("checkpoint_*")
+    folders = sorted((p for p in found if p.is_dir()), key=checkpoint_index)
+    for folder in folders[: max(0, len(folders) - keep)]:
+        with contextlib.suppress(OSError):  # a full disk or a vanished folder: the next round tries again
+            folder.rmtree()

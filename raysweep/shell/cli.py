@@ -7,7 +7,8 @@
 The command line: arguments, the input checks (``raysweep.shell.preflight``) before anything
 starts, the sweep (``raysweep.shell.launch``), and the exit code (``raysweep.shell.exit_codes``).
 Bad input is caught before Ray starts, or right after it for the GPU check, and leaves nothing
-behind: no MLflow run, no storage folder. A stopped sweep prints the command that resumes it
+behind: no MLflow run, no storage folder. A tracking server that refuses the launcher (credentials,
+permission, host name) is bad input too: one request finds out before Ray starts. A stopped sweep prints the command that resumes it
 (:func:`resume_command`).
 """
 
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         from raysweep.shell.plan import plan_for
-        from raysweep.shell.preflight import check_inputs, resolve_paths
+        from raysweep.shell.preflight import check_inputs, check_tracking, resolve_paths
 
         sweep = load_sweep_config(args.config, args.overrides)
         if args.smoke:
@@ -188,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         trials = expand_trials(sweep)
         pools = check_inputs(sweep, trials)
         plan = plan_for(sweep, trials)
+        if not args.dry_run:  # a dry run only prints the trials: it needs no server
+            check_tracking(sweep)
         sweep_id = None
         if args.confirm and args.sweep_id:
             raise LaunchError(

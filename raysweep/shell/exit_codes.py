@@ -3,7 +3,8 @@ means bad input.
 
 - 0: every trial finished;
 - 1: some trials failed (named in the summary), or the storage filled up;
-- 2: bad config or data, or a ``--resume`` of a sweep whose driver is still running: found before
+- 2: bad config or data, a ``--resume`` of a sweep whose driver is still running, or an MLflow
+  tracking server that refuses the launcher (credentials, permission, host name): found before
   anything was written (:class:`LaunchError` and the core's input errors);
 - 130 / 143: stopped by SIGINT (Ctrl-C) / SIGTERM, 128 + the signal as a shell reports it.
 """

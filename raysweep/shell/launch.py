@@ -49,7 +49,8 @@ from raysweep.shell.summary import (
 from raysweep.shell.sweep_lock import LeaseLock, SweepBusy, SweepLock
 from raysweep.shell.sweep_record import SweepRecord, find_sweep_folder, new_sweep_id, sweep_exists
 from raysweep.shell.tracking import DEFAULT_OUTAGE_LIMIT_S
-from raysweep.shell.tracking.patience import TrackingPatience, TrackingUnavailable, short_mlflow_http_attempts
+from raysweep.shell.tracking.access import TrackingCredentials
+from raysweep.shell.tracking.patience import TrackingError, TrackingPatience, short_mlflow_http_attempts
 from raysweep.shell.tracking.sweep_run import (
     create_sweep_run,
     finish_sweep_run,
@@ -117,7 +118,7 @@ def run_sweep(
         else:
             try:
                 resume_sweep_run(record, patience)
-            except TrackingUnavailable as exc:
+            except TrackingError as exc:
                 raise LaunchError(str(exc)) from None  # nothing ran yet: like an unreachable --address
         # From here a stop signal marks the runs KILLED at once, beside Tune's graceful stop: the
         # process may be killed before that stop ends (``ray job stop``: 3 s); on a cluster it joined,
@@ -142,7 +143,7 @@ def run_sweep(
         if encoder_trainings:
             try:
                 log_vae_trainings(record, trials, encoder_trainings, patience)
-            except TrackingUnavailable as exc:
+            except TrackingError as exc:
                 print(f"warning: the VAE training seconds were not logged: {exc}", file=sys.stderr)
         return summarise(
             SweepOutcome.of(results, trials),
@@ -201,12 +202,14 @@ def start_new_sweep(
                 "resume it"
             )
         record = new_sweep(sweep, plan, patience, sweep_id)
-    except (TrackingUnavailable, LaunchError) as exc:
+    except (TrackingError, LaunchError) as exc:
+        # Nothing ran yet: like an unreachable --address. A refusal here is the first write (the
+        # parent run) by a user who may read the experiment but not write to it.
         lock.release()
         if not sweep_exists(sweep_dir):
             with contextlib.suppress(OSError):
                 sweep_dir.rmtree()
-        raise LaunchError(str(exc)) from None  # nothing ran yet: like an unreachable --address
+        raise LaunchError(str(exc)) from None
     record.write(sweep_dir)
     plan.keep(sweep_dir)
     return record, lock, sweep_dir
@@ -229,7 +232,7 @@ def finish_quietly(record: SweepRecord, status: str) -> bool:
     patience = TrackingPatience(record.tracking_uri, INTERRUPTED_OUTAGE_LIMIT_S)
     try:
         finish_sweep_run(record, {}, status, patience)
-    except TrackingUnavailable as exc:
+    except TrackingError as exc:
         print(f"warning: the sweep's runs keep their status: {exc}", file=sys.stderr)
         return False
     return True
@@ -299,6 +302,7 @@ def fit(
         cpus_per_trial=sweep.resources.cpu,
         sweep_dir=sweep_dir,
         tracking_outage_limit_s=outage_limit,
+        tracking_credentials=TrackingCredentials.from_environment(),
     )
     tuner = build_tuner(sweep, plan, context, sweep_dir, resume=bool(args.resume), on_cluster=on_cluster)
     with stop.during_tune():
@@ -336,7 +340,7 @@ def summarise(
     }
     try:
         finish_sweep_run(record, metrics, run_status(outcome, interrupted_by), patience)
-    except TrackingUnavailable as exc:
+    except TrackingError as exc:
         print(f"warning: the sweep's runs keep their status: {exc}", file=sys.stderr)
     print_closing(
         counters,
@@ -358,7 +362,7 @@ def stopped_at_once(record: SweepRecord | None, signum: int, resume: str | None)
     patience = TrackingPatience(record.tracking_uri, INTERRUPTED_OUTAGE_LIMIT_S)
     try:
         finish_sweep_run(record, {}, "KILLED", patience)
-    except TrackingUnavailable as exc:
+    except TrackingError as exc:
         print(f"warning: the sweep's runs keep their status: {exc}", file=sys.stderr)
     print(f"\nsweep {record.sweep_id} stopped by {name}.\n{RESUME_HINT}\n  {resume}", flush=True)
     return stopped_by(signum)

@@ -3,7 +3,8 @@ written (no MLflow run, no storage folder).
 
 :func:`resolve_paths` makes every path absolute (Tune runs trials in their own working directories);
 :func:`check_inputs` loads each dataset once and checks the schedule against its pool, the ImageNet
-weights and the device settings; :func:`check_reachable` fails fast on a Ray address nobody answers.
+weights and the device settings; :func:`check_tracking` asks an MLflow tracking server once whether it
+lets the launcher in; :func:`check_reachable` fails fast on a Ray address nobody answers.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from raysweep.data import load_dataset
 from raysweep.models.resnet import load_imagenet_state_dict
 from raysweep.schedule import ScheduleError, label_schedule
 from raysweep.shell.exit_codes import LaunchError
+from raysweep.shell.tracking.access import uri_credentials_problem
 from raysweep.shell.tracking.uris import default_tracking_uri
 from raysweep.storage import StorageError, canonical_storage
 from raysweep.sweep.config import SweepConfig
@@ -79,6 +81,21 @@ def check_inputs(sweep: SweepConfig, trials: list[Trial]) -> dict[str, int]:
         pools[name] = dataset.n_pool
         del dataset
     return pools
+
+
+def check_tracking(sweep: SweepConfig) -> None:
+    """Refuse a tracking URI with credentials in it, and one whose server refuses the launcher's
+    credentials, permission to read the experiment, or the host name (one request, seconds)."""
+    problem = uri_credentials_problem(sweep.tracking_uri)
+    if problem:
+        raise LaunchError(problem)
+    from raysweep.shell.tracking.access_check import check_access
+    from raysweep.shell.tracking.patience import TrackingRefused
+
+    try:
+        check_access(sweep.tracking_uri, sweep.experiment)
+    except TrackingRefused as exc:
+        raise LaunchError(str(exc)) from None
 
 
 def check_reachable(address: str) -> None:

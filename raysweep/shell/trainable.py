@@ -4,7 +4,8 @@ A plain function of ``config`` (only the trial key travels in Tune's param space
 arrives through ``tune.with_parameters`` and the store actors. On a retry or a resumed sweep the
 trial continues from its furthest intact checkpoint (``checkpoints.choose_restore_point``) and
 reattaches to its own MLflow run, whose id travels in the checkpoint. MLflow calls wait out an
-unreachable store for up to the sweep's outage limit (``tracking.TrackingPatience``).
+unreachable store for up to the sweep's outage limit (``tracking.TrackingPatience``); a store that
+refuses them (credentials, permission, host) fails the trial at once, and Tune's retries as fast.
 """
 
 from __future__ import annotations
@@ -41,10 +42,13 @@ from raysweep.shell.checkpoints import (
     StorageFull,
     choose_restore_point,
     is_no_space,
+    prune_checkpoints,
     save_checkpoint,
     trial_checkpoints,
+    trial_dir_name,
 )
 from raysweep.shell.plan import GridPlan
+from raysweep.shell.tracking.access import TrackingCredentials
 from raysweep.storage import StoragePath, location
 
 FAULT_ENV = "RAYSWEEP_FAULT_AFTER_ROUND"
@@ -69,6 +73,8 @@ class SweepContext:
     sweep_dir: StoragePath
     """The sweep folder on the storage (local, NFS or an object store), as every node reaches it."""
     tracking_outage_limit_s: float
+    tracking_credentials: TrackingCredentials
+    """The launcher's MLflow credential variables; each trial sets them before its first MLflow call."""
 
 
 def restore_point(key: str, sweep_dir: StoragePath) -> RestorePoint:
@@ -80,7 +86,8 @@ def restore_point(key: str, sweep_dir: StoragePath) -> RestorePoint:
     """
     folders: list = trial_checkpoints(sweep_dir, key)
     offered = tune.get_checkpoint()
-    if offered is not None:
+    # Gone when the trial pruned it after Tune's last save: newer ones are in the trial folder.
+    if offered is not None and StoragePath(offered.filesystem, offered.path).exists():
         with offered.as_directory() as folder:
             folders.append(location(folder))  # on a local storage path: one of the folders above
             return choose_restore_point(folders)
@@ -144,14 +151,12 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
     # mlflow imported here, not at module import, for the workers' startup
     from mlflow.tracking import MlflowClient
 
-    from raysweep.shell.tracking.patience import (
-        TrackingPatience,
-        TrackingUnavailable,
-        short_mlflow_http_attempts,
-    )
+    from raysweep.shell.tracking.patience import TrackingError, TrackingPatience, short_mlflow_http_attempts
     from raysweep.shell.tracking.trial_run import TrialRun
 
     short_mlflow_http_attempts()
+    # On a node started by `ray start` this process has that node's environment, not the launcher's.
+    context.tracking_credentials.apply()
     client = MlflowClient(context.tracking_uri)
     patience = TrackingPatience(context.tracking_uri, context.tracking_outage_limit_s)
     run = TrialRun.attach(
@@ -224,6 +229,8 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
                     f"no space left on device under the storage path {context.sweep_dir} (saving the round "
                     f"{last.round_index} checkpoint); free space there, then --resume",
                 ) from exc
+        # Tune has copied the round's checkpoint into the trial's folder (named as tuner.py names it).
+        prune_checkpoints(context.sweep_dir / trial_dir_name(key, tune.get_context().get_trial_id()))
         maybe_inject_fault(key, last.round_index, context.sweep_dir)
 
     if start.state is not None and start.state.labels.next_round >= rounds:
@@ -241,8 +248,8 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
             resume_from=start.state,
             on_state=on_state,
         )
-    except TrackingUnavailable:
-        raise  # marking the run FAILED would only wait out the same outage again
+    except TrackingError:
+        raise  # marking the run FAILED would only wait out the same outage, or be refused again
     except Exception as exc:
         run.fail(f"{type(exc).__name__}: {exc}")
         raise

@@ -232,7 +232,9 @@ def build_tuner(
             storage_path=storage_path,
             storage_filesystem=storage_filesystem,
             failure_config=tune.FailureConfig(max_failures=sweep.max_failures),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            # Tune keeps every checkpoint and each trial deletes all but its newest two itself
+            # (checkpoints.prune_checkpoints says why: num_to_keep makes Tune's state saves O(trials^2)).
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
             progress_reporter=progress_reporter(),
             verbose=1,
         ),

@@ -20,9 +20,10 @@ import os
 import signal
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from helpers.mlflow_server import MlflowServer
 from helpers.postgres import Postgres, postgres_bin_dir
@@ -34,8 +35,14 @@ REQUIRE_CLUSTER_ENV = "RAYSWEEP_REQUIRE_CLUSTER"
 """Set to 1 (``.ci/run`` does): a cluster that cannot start fails its tests instead of skipping them."""
 
 
-def start_cluster_or_skip(**options: Any) -> LocalCluster:
-    """``LocalCluster.start()`` for a test fixture.
+Started = TypeVar("Started")
+
+
+def start_cluster_or_skip(
+    start: Callable[..., Started] | None = None, **options: Any
+) -> Started | LocalCluster:
+    """``LocalCluster.start(**options)`` (or ``start(**options)``: a variant's, a server's alone) for a
+    test fixture.
 
     A missing prerequisite skips the test on a developer's machine; with ``RAYSWEEP_REQUIRE_CLUSTER=1``
     (CI, where PostgreSQL is installed on purpose) it fails it, so a broken install cannot pass as
@@ -44,7 +51,7 @@ def start_cluster_or_skip(**options: Any) -> LocalCluster:
     import pytest
 
     try:
-        return LocalCluster.start(**options)
+        return (start or LocalCluster.start)(**options)
     except ClusterUnavailable as exc:
         if os.environ.get(REQUIRE_CLUSTER_ENV, "") not in ("", "0"):
             pytest.fail(f"{REQUIRE_CLUSTER_ENV} is set but the cluster cannot start: {exc}", pytrace=False)
@@ -66,13 +73,14 @@ class LocalCluster:
         postgres: bool = True,
         dashboard: bool = False,
         node_env: dict[str, str] | None = None,
-        ray: bool = True,
+        ray_nodes: bool = True,
     ) -> LocalCluster:
         """Everything up, or everything that did start stopped again and the error raised.
 
         ``postgres``: MLflow on PostgreSQL (compose's topology), else on a SQLite file; ``dashboard``:
         the head with Ray's dashboard and job server (``ray job submit``); ``node_env``: added to every
-        Ray node's environment; ``ray``: False for the tracking services alone."""
+        Ray node's environment; ``ray_nodes=False``: the tracking services alone (for drivers that start
+        their own Ray)."""
         pg_bin = postgres_bin_dir() if postgres else Path()
         for tool in ("ray", "mlflow"):
             if not (VENV_BIN / tool).exists():
@@ -88,7 +96,7 @@ class LocalCluster:
         supervisor = Supervisor(Path(tempfile.mkdtemp(prefix="rs-cl-")))
         database = Postgres(supervisor, pg_bin) if postgres else None
         nodes = RayNodes(supervisor, node_env=node_env or {})
-        cluster = cls(supervisor, database, MlflowServer(supervisor, ""), nodes)
+        cluster = cls(supervisor, database, cls.mlflow_server(supervisor), nodes)
         try:
             supervisor.start_reaper()
             if database is not None:
@@ -101,7 +109,7 @@ class LocalCluster:
             # MLflow's schema migrations and Ray's start overlap: both take a while on 2 cores.
             started = time.perf_counter()
             server = cluster.mlflow.spawn()
-            if ray:
+            if ray_nodes:
                 ray_started = time.perf_counter()
                 cluster.ray.start_head("ray-head", dashboard=dashboard)
                 cluster.ray.start_node("ray-worker")
@@ -112,6 +120,11 @@ class LocalCluster:
             cluster.stop()
             raise
         return cluster
+
+    @classmethod
+    def mlflow_server(cls, supervisor: Supervisor) -> MlflowServer:
+        """The tracking server this kind of cluster runs (its backend store is set at start)."""
+        return MlflowServer(supervisor, "")
 
     def stop(self) -> list[str]:
         """Stop what was started, newest first; returns the names of processes that needed SIGKILL."""

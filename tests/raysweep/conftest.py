@@ -15,6 +15,7 @@ from helpers.s3 import CREDENTIALS, S3Server, start_s3_or_skip
 from raysweep.config import TrialConfig, VAEConfig
 from raysweep.data import load_dataset
 from raysweep.data.base import ALDataset
+from raysweep.heuristics import HEURISTICS
 from raysweep.models.vae import train_vae
 
 TinyTrial = Callable[..., TrialConfig]
@@ -35,11 +36,15 @@ def _tiny_trial(
     alpha: float = 0.0,
     seed: int = 0,
     encoder: str | dict[str, Any] = "vae",
+    model: dict[str, Any] | None = None,
     **schedule: Any,
 ) -> TrialConfig:
     """Digits (a 300-point pool, 120 to evaluate), a ResNet from scratch, one epoch per round, 30
-    initial labels then 20 per round for two rounds, a one-epoch VAE of 8 latents, on CPU."""
+    initial labels then 20 per round for two rounds, a one-epoch VAE of 8 latents, on CPU. A heuristic
+    that samples the model with MC dropout gets ``model.dropout`` 0.5, as a sweep must give it."""
     heuristic = {"name": heuristic} if isinstance(heuristic, str) else heuristic
+    dropout = {"dropout": 0.5} if HEURISTICS.get(heuristic["name"]).needs_model_dropout else {}
+    model = {"pretrained": False, **dropout, **(model or {})}
     # Fewer of the costly parts where a heuristic has them: a scored subset, MC-dropout passes.
     fast = {"lloss": {"subset_size": 200}, "bald": {"mc_passes": 5}}.get(heuristic["name"], {})
     heuristic = {**fast, **heuristic}
@@ -47,7 +52,7 @@ def _tiny_trial(
     return TrialConfig.model_validate(
         {
             "dataset": {"name": "digits", "pool_size": 300, "eval_size": 120},
-            "model": {"pretrained": False},
+            "model": model,
             "training": {"initial_epochs": 1, "epochs_per_round": 1, "batch_size": 32},
             "schedule": {"initial_labels": 30, "labels_per_round": 20, "rounds": 2, **schedule},
             "heuristic": heuristic,

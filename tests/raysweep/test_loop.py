@@ -288,18 +288,29 @@ def test_wrong_embeddings_are_refused(digits, tiny_trial) -> None:
     assert loaded.dtype == torch.float32 and loaded.shape == (4, 2)
 
 
-def test_only_bald_trains_a_model_with_dropout(digits, tiny_trial) -> None:
+def test_model_dropout_is_the_sweep_s_for_every_arm_and_bald_needs_it(digits, tiny_trial) -> None:
     cpu = torch.device("cpu")
-    bald_config, badge_config = tiny_trial({"name": "bald", "dropout": 0.3}), tiny_trial("badge")
-    bald, _ = build_models(bald_config, digits, cpu, build_heuristic(bald_config.heuristic), vae_dim=0)
-    badge, _ = build_models(badge_config, digits, cpu, build_heuristic(badge_config.heuristic), vae_dim=0)
-    assert bald.dropout_rate == 0.3 and isinstance(bald.dropout, torch.nn.Dropout)
-    assert badge.dropout_rate == 0.0 and isinstance(badge.dropout, torch.nn.Identity)
+
+    def model_of(config):
+        return build_models(config, digits, cpu, build_heuristic(config.heuristic), vae_dim=0)[0]
+
+    # BALD and the arms it is compared with train the same network: dropout is the model's, not BALD's.
+    bald = model_of(tiny_trial("bald", model={"dropout": 0.3}))
+    badge = model_of(tiny_trial("badge", model={"dropout": 0.3}))
+    plain = model_of(tiny_trial("badge"))
+    assert bald.dropout_rate == badge.dropout_rate == 0.3
+    assert isinstance(bald.dropout, torch.nn.Dropout) and isinstance(badge.dropout, torch.nn.Dropout)
+    assert plain.dropout_rate == 0.0 and isinstance(plain.dropout, torch.nn.Identity)
     # Same seed, same initial weights: the dropout layer adds no parameter and draws nothing at init.
     assert all(
         torch.equal(a, b)
-        for a, b in zip(bald.state_dict().values(), badge.state_dict().values(), strict=True)
+        for a, b in zip(bald.state_dict().values(), plain.state_dict().values(), strict=True)
     )
+    # BALD without model dropout would sample a deterministic network: refused, saying what to set.
+    with pytest.raises(ValueError, match=r"model.dropout is 0; set model.dropout \(e.g. 0.5\) for every arm"):
+        tiny_trial("bald", model={"dropout": 0.0})
+    with pytest.raises(ValueError, match=r"heuristic\.dropout is now model\.dropout"):
+        tiny_trial({"name": "bald", "dropout": 0.3})
     lloss_config = tiny_trial("lloss", 1.0)
     _, loss_module = build_models(
         lloss_config, digits, cpu, build_heuristic(lloss_config.heuristic), vae_dim=8

@@ -66,7 +66,11 @@ def test_groups_are_made_of_the_names_defined_here() -> None:
 
 
 def test_prefixes_end_where_the_name_they_prefix_begins() -> None:
-    assert PREFIXES and all(value.endswith(".") for value in PREFIXES.values()), PREFIXES
+    # Namespaces end with a dot; the one word prefix (the validation split's) with an underscore.
+    namespaces = {name: value for name, value in PREFIXES.items() if name != "VALIDATION_PREFIX"}
+    assert namespaces and all(value.endswith(".") for value in namespaces.values()), namespaces
+    assert schema.VALIDATION_PREFIX == "val_" and schema.VAL_ACCURACY == "val_accuracy"
+    assert schema.VAL_AUC == "val_auc" and {schema.VAL_ACCURACY, schema.VAL_AUC} <= set(schema.ROUND_METRICS)
     assert all(prefix.endswith(".") for prefix in schema.SEARCH_GROUP_METRIC_PREFIXES)
 
 

@@ -36,7 +36,7 @@ TIMINGS: dict[str, float] = {}
 @pytest.fixture(scope="module")
 def tracking() -> Iterator[LocalCluster]:
     """An MLflow server (on SQLite) for the sweeps: a tracking file is refused on an autoscaling cluster."""
-    running = start_cluster_or_skip(postgres=False, ray=False)
+    running = start_cluster_or_skip(postgres=False, ray_nodes=False)
     try:
         yield running
     finally:

@@ -27,9 +27,19 @@ DOCKER = REPO / "docker"
 COMPOSE = DOCKER / "compose.yaml"
 ENV_EXAMPLE = DOCKER / ".env.example"
 RAY_SERVICES = ("ray-head", "ray-worker", "ray-worker-gpu", "launch")
+SECRETS = (
+    "POSTGRES_PASSWORD",
+    "RAY_AUTH_TOKEN",
+    "MLFLOW_AUTH_ADMIN_PASSWORD",
+    "MLFLOW_FLASK_SERVER_SECRET_KEY",
+    "MLFLOW_TRACKING_PASSWORD",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+)
+"""Every secret compose.yaml reads, each required (``${NAME:?...}``) from docker/.env."""
 # The variables compose.yaml reads (docker/.env.example lists them); the tests set their own.
 COMPOSE_VARIABLES = re.compile(
-    r"^(POSTGRES_|RAY_|MLFLOW_|BIND_|RAYSWEEP_|PYTHON_IMAGE|CUDA_IMAGE|PIP_INDEX_URL|TORCH_)"
+    r"^(POSTGRES_|RAY_|MLFLOW_|AWS_|BIND_|RAYSWEEP_|PYTHON_IMAGE|CUDA_IMAGE|PIP_INDEX_URL|TORCH_)"
 )
 
 
@@ -147,20 +157,97 @@ def test_only_mlflow_and_dashboard_published_on_loopback(rendered) -> None:
     assert published["ray-head"] == [("127.0.0.1", 8265, 8265)]
 
 
-def test_mlflow_server_on_postgres_with_proxied_artifacts_and_allowed_hosts(rendered) -> None:
+def test_mlflow_server_with_basic_auth_on_postgres_artifacts_in_a_bucket_and_allowed_hosts(rendered) -> None:
     mlflow = service(rendered, "mlflow")
     command = mlflow["command"]
-    assert command[:2] == ["mlflow", "server"]
+    assert command[:2] == ["sh", "/app/docker/mlflow-server.sh"]  # mlflow server --app-name basic-auth
     backend = argument(command, "--backend-store-uri")
     assert re.fullmatch(r"postgresql(\+psycopg2)?://[^:]+:[^@]+@postgres:5432/\w+", backend), backend
-    assert "--serve-artifacts" in command
-    assert argument(command, "--artifacts-destination") in mounts(mlflow)  # on a volume
+    assert mlflow["environment"]["MLFLOW_AUTH_DATABASE_URI"] == backend  # users beside the runs
+    assert "--serve-artifacts" in command  # clients upload through the server: only it has the keys
+    assert argument(command, "--artifacts-destination") == "s3://mlflow-artifacts/mlflow"
+    assert mlflow["environment"]["MLFLOW_S3_ENDPOINT_URL"] == "http://s3:9000"
+    assert not mounts(mlflow), "artifacts live in the bucket, not on a volume"
     hosts = argument(command, "--allowed-hosts").split(",")
     assert "mlflow:5000" in hosts and "127.0.0.1:5000" in hosts
     assert argument(command, "--host") == "0.0.0.0" and argument(command, "--port") == "5000"
-    assert "postgres" in mlflow["depends_on"]
-    assert mlflow["depends_on"]["postgres"]["condition"] == "service_healthy"
-    assert "healthcheck" in mlflow
+    for dependency in ("postgres", "s3"):
+        assert mlflow["depends_on"][dependency]["condition"] == "service_healthy", dependency
+    assert "/health" in " ".join(mlflow["healthcheck"]["test"])  # answers without credentials
+    s3 = service(rendered, "s3")
+    assert s3["command"] == ["sh", "/app/docker/s3-stand-in.sh"] and not s3.get("ports")
+    assert "head_bucket" in " ".join(s3["healthcheck"]["test"])
+
+
+def test_every_secret_comes_from_the_env_file(compose: list[str], tmp_path: Path) -> None:
+    """Each secret is required: without it in docker/.env, compose refuses to render and names it."""
+    example = ENV_EXAMPLE.read_text().splitlines()
+    for name in SECRETS:
+        assert any(line.startswith(f"{name}=") for line in example), name
+        env_file = tmp_path / f"without-{name}.env"
+        env_file.write_text("\n".join(line for line in example if not line.startswith(f"{name}=")) + "\n")
+        result = compose_config(compose, env_file)
+        assert result.returncode != 0 and name in result.stderr, (name, result.stderr)
+
+
+def test_only_the_launcher_holds_mlflow_credentials(rendered) -> None:
+    """Ray nodes get none: the launcher hands its user's to every trial (raysweep/shell/tracking/access.py)."""
+    for name in ("ray-head", "ray-worker", "ray-worker-gpu"):
+        environment = service(rendered, name)["environment"]
+        assert not {"MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "AWS_SECRET_ACCESS_KEY"} & set(
+            environment
+        ), name
+    launch = service(rendered, "launch")["environment"]
+    assert launch["MLFLOW_TRACKING_USERNAME"] == "admin"
+    assert launch["MLFLOW_TRACKING_PASSWORD"] == "change-me-to-a-third-long-hex-string"  # from .env.example
+    assert "AWS_SECRET_ACCESS_KEY" not in launch
+
+
+def test_allowed_hosts_and_bucket_from_the_environment(compose: list[str]) -> None:
+    values = {
+        "MLFLOW_ALLOWED_HOSTS": "mlflow:5000,mlflow.team.example.org",
+        "MLFLOW_ARTIFACTS_DESTINATION": "s3://team-bucket/mlflow",
+        "MLFLOW_S3_ENDPOINT_URL": "https://minio.team.example.org",
+    }
+    result = compose_config(compose, ENV_EXAMPLE, values)
+    assert result.returncode == 0, result.stderr
+    mlflow = service(yaml.safe_load(result.stdout), "mlflow")
+    assert argument(mlflow["command"], "--allowed-hosts") == values["MLFLOW_ALLOWED_HOSTS"]
+    assert argument(mlflow["command"], "--artifacts-destination") == values["MLFLOW_ARTIFACTS_DESTINATION"]
+    assert mlflow["environment"]["MLFLOW_S3_ENDPOINT_URL"] == values["MLFLOW_S3_ENDPOINT_URL"]
+
+
+def test_mlflow_server_script_writes_a_private_auth_config(tmp_path: Path) -> None:
+    """docker/mlflow-server.sh with a stub ``mlflow``: the auth config holds the database URI from the
+    environment, readable by its owner only, and mlflow server runs basic-auth with every argument."""
+    stub = tmp_path / "mlflow"
+    stub.write_text(
+        f'#!/bin/sh\necho "$*" > {tmp_path}/args\ncp "$MLFLOW_AUTH_CONFIG_PATH" {tmp_path}/config\n'
+        f'stat -c %a "$MLFLOW_AUTH_CONFIG_PATH" > {tmp_path}/mode\n'
+    )
+    stub.chmod(stub.stat().st_mode | stat.S_IEXEC)
+    uri = "postgresql+psycopg2://mlflow:pw-in-env@postgres:5432/mlflow"
+    result = subprocess.run(
+        ["sh", str(DOCKER / "mlflow-server.sh"), "--port", "5000"],
+        env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "MLFLOW_AUTH_DATABASE_URI": uri},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "args").read_text().split() == ["server", "--app-name", "basic-auth", "--port", "5000"]
+    config = (tmp_path / "config").read_text()
+    assert f"database_uri = {uri}" in config and "default_permission = READ" in config
+    assert (tmp_path / "mode").read_text().strip() == "600"
+    missing = subprocess.run(
+        ["sh", str(DOCKER / "mlflow-server.sh")],
+        env={k: v for k, v in os.environ.items() if k != "MLFLOW_AUTH_DATABASE_URI"}
+        | {"PATH": f"{tmp_path}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode != 0 and "MLFLOW_AUTH_DATABASE_URI" in missing.stderr
 
 
 def test_postgres_healthcheck_and_credentials_from_env(rendered) -> None:

@@ -5,8 +5,11 @@
 What users do, in order: build the CPU image from a checkout that holds a ``.git`` and a
 ``docker/.env`` with secrets, bring ``docker/compose.yaml`` up with two Ray workers, run the launch
 service's quickstart ``--smoke`` sweep, and read the results back through the MLflow REST API on the
-published 127.0.0.1 port. Then ``down -v`` and removal of everything the test created (containers,
-volumes, network, the image and its build layers), also when a step fails.
+published 127.0.0.1 port, as the admin of its basic-auth (the server refuses anonymous calls and
+foreign Host headers); the artifacts must be in the stand-in S3 bucket, a launch with a wrong password
+must exit 2 saying so, and no secret of docker/.env may show in the image or any container's log.
+Then ``down -v`` and removal of everything the test created (containers, volumes, network, the image
+and its build layers), also when a step fails.
 
 Prerequisites, each found or made here: a Docker engine (``docker info``; if none answers and we are
 root, ``dockerd`` is started and stopped again at the end), a Compose (``docker compose`` v2 if the
@@ -26,6 +29,7 @@ another run's.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -36,6 +40,7 @@ import subprocess
 import tempfile
 import time
 import tomllib
+import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -43,9 +48,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from helpers.mlflow_rest import MlflowRest, metrics, tags
+from helpers.mlflow_rest import metrics, tags
 from helpers.paths import REPO
 from helpers.processes import free_port
+from helpers.secured_tracking import AuthenticatedRest
 
 from raysweep.sweep.config import load_sweep_config
 from raysweep.sweep.smoke import smoke
@@ -62,7 +68,19 @@ PACKAGE_INDEX = "https://pypi.org/simple"
 # What Ray logs when its object store does not fit in /dev/shm and falls back to disk.
 SHM_FALLBACK = re.compile(r"instead of\s+/dev/shm|will harm performance", re.IGNORECASE)
 # Variables that compose.yaml reads: the test's own values come from docker/.env only.
-COMPOSE_VARIABLES = re.compile(r"^(POSTGRES_|RAY_|MLFLOW_|BIND_|RAYSWEEP_|PYTHON_IMAGE|PIP_INDEX|TORCH_)")
+COMPOSE_VARIABLES = re.compile(
+    r"^(POSTGRES_|RAY_|MLFLOW_|AWS_|BIND_|RAYSWEEP_|PYTHON_IMAGE|PIP_INDEX|TORCH_)"
+)
+SECRETS = (
+    "POSTGRES_PASSWORD",
+    "RAY_AUTH_TOKEN",
+    "MLFLOW_AUTH_ADMIN_PASSWORD",
+    "MLFLOW_FLASK_SERVER_SECRET_KEY",
+    "AWS_SECRET_ACCESS_KEY",
+)
+"""The values of docker/.env that may show nowhere: not in the image, not in a log."""
+BUCKET = "mlflow-artifacts"
+ADMIN = "admin"
 
 
 def run(command: list[str], timeout: float, **kwargs) -> subprocess.CompletedProcess:
@@ -193,6 +211,10 @@ class Stack:
     def tracking_uri(self) -> str:
         return f"http://127.0.0.1:{self.env_values['MLFLOW_PORT']}"
 
+    def rest(self) -> AuthenticatedRest:
+        """The MLflow REST API on the published port, as the server's admin."""
+        return AuthenticatedRest(self.tracking_uri, ADMIN, self.env_values["MLFLOW_AUTH_ADMIN_PASSWORD"])
+
     def timed(self, name: str, started: float) -> None:
         self.timings[name] = time.perf_counter() - started
 
@@ -261,11 +283,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         base_seconds = time.perf_counter() - started
         context = workdir / "checkout"
         copy_checkout(context)
+        mlflow_port = str(free_port())
+        admin_password = secrets.token_hex(16)
         env_values = {
             "POSTGRES_PASSWORD": secrets.token_hex(24),
             "RAY_AUTH_TOKEN": secrets.token_hex(24),
+            "MLFLOW_AUTH_ADMIN_PASSWORD": admin_password,
+            "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(24),
+            "MLFLOW_TRACKING_USERNAME": ADMIN,
+            "MLFLOW_TRACKING_PASSWORD": admin_password,
+            "MLFLOW_ALLOWED_HOSTS": f"mlflow:5000,127.0.0.1:{mlflow_port},localhost:{mlflow_port}",
+            "AWS_ACCESS_KEY_ID": secrets.token_hex(8),
+            "AWS_SECRET_ACCESS_KEY": secrets.token_hex(24),
             "BIND_ADDRESS": "127.0.0.1",
-            "MLFLOW_PORT": str(free_port()),
+            "MLFLOW_PORT": mlflow_port,
             "RAY_DASHBOARD_PORT": str(free_port()),
             "RAYSWEEP_IMAGE": f"raysweep-stack-test-{suffix}:cpu",
             "RAYSWEEP_DATA": str(tmp_path_factory.mktemp("data")),
@@ -390,7 +421,7 @@ def test_image_holds_no_secrets_and_no_git(built: Stack) -> None:
     assert ".git" not in listing and ".env" not in listing, listing
     assert "compose.yaml" in listing and "pyproject.toml" in listing  # the listing is of the project
     # The build context reaches the image only through COPY: into /app and /opt (not the venv).
-    for name in ("POSTGRES_PASSWORD", "RAY_AUTH_TOKEN"):
+    for name in SECRETS:
         secret = built.env_values[name]
         grep = ["grep", "-rlF", "--exclude-dir=venv", secret, "/app", "/opt"]
         found = subprocess.run(
@@ -437,7 +468,7 @@ def test_smoke_sweep_complete_in_mlflow(swept) -> None:
     expected_keys = {trial.key for trial in expand_trials(sweep)}
     schedule = sweep.schedule
     steps = [schedule.initial_labels + k * schedule.labels_per_round for k in range(schedule.rounds + 1)]
-    rest = MlflowRest(stack.tracking_uri)
+    rest = stack.rest()
     runs = rest.search_runs(rest.experiment_id(EXPERIMENT))
     [parent] = [r for r in runs if tags(r).get("raysweep.role") == "sweep"]
     trials = [r for r in runs if tags(r).get("raysweep.role") == "trial"]
@@ -465,9 +496,70 @@ def test_trials_spread_over_worker_containers(swept) -> None:
     nodes = cluster_nodes(stack, timeout=60)
     workers = {node.node_id for node in nodes if not node.head}
     assert len(workers) == WORKERS, nodes
-    rest = MlflowRest(stack.tracking_uri)
+    rest = stack.rest()
     runs = rest.search_runs(rest.experiment_id(EXPERIMENT))
     split = Counter(tags(r)["raysweep.node_id"] for r in runs if tags(r).get("raysweep.role") == "trial")
     stack.notes.append("trials per worker " + "/".join(str(n) for n in sorted(split.values())))
     assert set(split) <= workers, (split, nodes)  # no trial on the head or the launcher's node
     assert len(split) >= 2, split
+
+
+def test_artifacts_in_the_bucket_through_the_server(swept) -> None:
+    """Every trial's curve and picks, and the sweep's config, are objects in the stand-in bucket
+    (under the server's --artifacts-destination); only the server holds the bucket's keys."""
+    stack, _ = swept
+    listing = (
+        "import boto3, json; print(json.dumps([o['Key'] for o in boto3.client('s3', "
+        f"endpoint_url='http://127.0.0.1:9000').list_objects_v2(Bucket='{BUCKET}').get('Contents', [])]))"
+    )
+    result = stack.compose_run("exec", "-T", "s3", "python", "-c", listing, timeout=120)
+    keys = set(json.loads(result.stdout.strip().splitlines()[-1]))
+    rest = stack.rest()
+    runs = rest.search_runs(rest.experiment_id(EXPERIMENT))
+    for run_ in runs:
+        info = run_["info"]
+        names = (
+            ("sweep_config.yaml",) if tags(run_)["raysweep.role"] == "sweep" else ("curve.csv", "picks.npz")
+        )
+        for name in names:
+            assert f"mlflow/{info['experiment_id']}/{info['run_id']}/artifacts/{name}" in keys, (name, keys)
+
+
+def test_the_server_refuses_anonymous_calls_and_foreign_hosts(up: Stack) -> None:
+    search = f"{up.tracking_uri}/api/2.0/mlflow/experiments/search?max_results=1"
+    admin = up.rest().auth
+
+    def status(headers: dict[str, str]) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(
+                urllib.request.Request(search, headers=headers), timeout=30
+            ) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    assert status(admin)[0] == 200
+    assert status({})[0] == 401
+    code, body = status({**admin, "Host": f"mlflow.elsewhere.example:{up.env_values['MLFLOW_PORT']}"})
+    assert code == 403 and "Invalid Host header" in body
+
+
+def test_a_wrong_password_stops_the_launch_with_exit_2(up: Stack) -> None:
+    """A user's own run with a password the server does not know: refused before the sweep starts."""
+    with up.explained():
+        result = up.compose_run(
+            "--profile", "launch", "run", "--rm", "-T", "-e", "MLFLOW_TRACKING_PASSWORD=not-the-password",
+            "launch", QUICKSTART, "--smoke", timeout=900, check=False,
+        )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-3000:]
+    assert "error: MLflow tracking store http://mlflow:5000 refused authentication (HTTP 401)" in output
+    assert "not-the-password" not in output
+
+
+def test_no_secret_in_any_log(swept) -> None:
+    stack, result = swept
+    logs = stack.compose_run("--profile", "launch", "logs", "--no-color", timeout=300).stdout
+    for name in SECRETS:
+        value = stack.env_values[name]
+        assert value not in logs and value not in result.stdout + result.stderr, f"{name} in a log"

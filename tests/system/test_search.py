@@ -25,6 +25,7 @@ from helpers.paths import QUICKSTART
 from helpers.sweep_results import sqlite_uri, sweep_runs
 from mlflow.tracking import MlflowClient
 
+from raysweep.schema import VAL_ACCURACY
 from raysweep.search.ledger import LEDGER, SearchLedger
 from raysweep.shell.search.searcher import PairedSeedSearch
 from raysweep.sweep.config import load_sweep_config
@@ -53,9 +54,10 @@ def ledger_of(cwd: Path) -> SearchLedger | None:
         return None  # mid-replace
 
 
-def area(client: MlflowClient, run_id: str) -> float:
-    """The normalised area under the accuracy curve, from what MLflow holds."""
-    points = sorted((m.step, m.value) for m in client.get_metric_history(run_id, "accuracy"))
+def area(client: MlflowClient, run_id: str, metric: str = VAL_ACCURACY) -> float:
+    """The normalised area under a curve, from what MLflow holds; by default the validation accuracy
+    the search chooses by (the test accuracy is what results are reported on)."""
+    points = sorted((m.step, m.value) for m in client.get_metric_history(run_id, metric))
     steps, values = zip(*points, strict=True)
     return float(np.trapezoid(values, steps) / (steps[-1] - steps[0]))
 

@@ -1,6 +1,9 @@
 """MLflow tracking: every MLflow call raysweep makes goes through this package.
 
-- ``patience``: wait out an unreachable store (``--tracking-outage-limit``), fail fast on the rest;
+- ``patience``: wait out an unreachable store (``--tracking-outage-limit``), fail fast on the rest
+  (a refusal, authentication, permission or host, fails at once and says what to fix);
+- ``access``: the credential variables and how they reach the trials;
+- ``access_check``: the check before a sweep starts that the server lets the launcher in;
 - ``trial_run``: a trial's child run, reattached on retry or resume, each step logged exactly once;
 - ``sweep_run``: the sweep's parent run (created, resumed, finished; the encoders' seconds, a search's
   outcome) and the trial runs as the driver sees them (found, marked KILLED, read back for a summary);

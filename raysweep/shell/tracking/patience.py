@@ -1,19 +1,29 @@
-"""Waiting out an unreachable MLflow store, and telling that apart from errors waiting cannot fix."""
+"""Waiting out an unreachable MLflow store, and telling that apart from errors waiting cannot fix.
+
+An unreachable store (connection refused, timeouts, 5xx, a locked database) is waited out up to the
+outage limit (:class:`TrackingUnavailable` past it). A store that answers and refuses, because the
+credentials are wrong, the user lacks permission or the server's ``--allowed-hosts`` does not know
+the host name the client used, is not an outage: waiting would only burn the limit, so the call fails
+at once with :class:`TrackingRefused`, whose message says what to fix.
+"""
 
 from __future__ import annotations
 
 import os
 import random
+import re
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from mlflow.exceptions import MlflowException
 
 from raysweep.shell.tracking import DEFAULT_OUTAGE_LIMIT_S
+from raysweep.shell.tracking.access import CREDENTIALS_HINT, credentials_in_use
 
 T = TypeVar("T")
 
@@ -35,13 +45,99 @@ TRANSIENT_ERROR_CODES = {
 }
 
 
-class TrackingUnavailable(RuntimeError):
+class TrackingError(RuntimeError):
+    """A tracking call that raysweep gave up on; the message names the tracking URI and the reason."""
+
+
+class TrackingUnavailable(TrackingError):
     """The tracking store stayed unreachable for longer than the outage limit."""
+
+
+class TrackingRefused(TrackingError):
+    """The tracking store answered and refused the request: authentication, permission or host.
+
+    ``refused`` is which of the three (:data:`REFUSALS`); the message says what to change.
+    """
+
+    def __init__(self, message: str, refused: str) -> None:
+        super().__init__(message)
+        self.refused = refused
+
+    def __reduce__(self) -> tuple:
+        # Ray sends a trial's error to the driver pickled; the default rebuilds it from args alone.
+        return type(self), (str(self), self.refused)
+
+
+HTTP_UNAUTHORIZED, HTTP_FORBIDDEN = 401, 403
+REFUSED_AUTHENTICATION, REFUSED_PERMISSION, REFUSED_HOST = "authentication", "permission", "host"
+REFUSALS = (REFUSED_AUTHENTICATION, REFUSED_PERMISSION, REFUSED_HOST)
+REFUSAL_ERROR_CODES = {
+    "UNAUTHENTICATED": REFUSED_AUTHENTICATION,  # MLflow's name for a 401 (basic-auth, a bad token)
+    "CUSTOMER_UNAUTHORIZED": REFUSED_AUTHENTICATION,
+    "PERMISSION_DENIED": REFUSED_PERMISSION,  # a 403, unless the body says the Host header was refused
+}
+INVALID_HOST_REPLY = "Invalid Host header"
+"""How ``mlflow server``'s host check (``--allowed-hosts``) answers, with a 403, at 3.17."""
 
 
 def short_mlflow_http_attempts() -> None:
     for name, value in MLFLOW_HTTP_ATTEMPT_ENV.items():
         os.environ.setdefault(name, value)
+
+
+def refusal(exc: BaseException) -> str | None:
+    """What the store refused (one of :data:`REFUSALS`), or None when ``exc`` is no refusal.
+
+    MLflow's REST client turns a 401 / 403 into an ``MlflowException`` with error code
+    ``UNAUTHENTICATED`` / ``PERMISSION_DENIED`` (the basic-auth app and the host check answer in
+    plain text, so the code comes from the status); artifact uploads through the server's proxy raise
+    ``requests``' ``HTTPError`` with the response. The host check's 403 says so in its body.
+    """
+    if isinstance(exc, MlflowException):
+        refused = REFUSAL_ERROR_CODES.get(exc.error_code)
+    elif isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
+        refused = {HTTP_UNAUTHORIZED: REFUSED_AUTHENTICATION, HTTP_FORBIDDEN: REFUSED_PERMISSION}.get(
+            exc.response.status_code
+        )
+        if refused is not None and INVALID_HOST_REPLY in (exc.response.text or ""):
+            return REFUSED_HOST
+    else:
+        return None
+    if refused == REFUSED_PERMISSION and INVALID_HOST_REPLY in str(exc):
+        return REFUSED_HOST
+    return refused
+
+
+def refused_error(tracking_uri: str, exc: BaseException, refused: str) -> TrackingRefused:
+    """The error a refusal becomes: the URI, what was refused, what to change (one line)."""
+    if refused == REFUSED_AUTHENTICATION:
+        fix = f"the credentials ({credentials_in_use()}) were not accepted; {CREDENTIALS_HINT}"
+    elif refused == REFUSED_PERMISSION:
+        fix = (
+            f"the user ({credentials_in_use()}) may not do this ({endpoint_of(exc)}); ask the server's "
+            "admin for EDIT permission on the sweep's experiment, or use an experiment of your own"
+        )
+    else:
+        host = urlsplit(tracking_uri).netloc.rpartition("@")[2]
+        fix = (
+            f"its host check does not allow the host name {host!r}; add it to the server's "
+            "--allowed-hosts (or MLFLOW_SERVER_ALLOWED_HOSTS), or use a tracking URI with a host it allows"
+        )
+    return TrackingRefused(
+        f"MLflow tracking store {tracking_uri} refused {refused} (HTTP {status_of(exc)}): {fix}", refused
+    )
+
+
+def status_of(exc: BaseException) -> int:
+    if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
+        return exc.response.status_code
+    return HTTP_UNAUTHORIZED if refusal(exc) == REFUSED_AUTHENTICATION else HTTP_FORBIDDEN
+
+
+def endpoint_of(exc: BaseException) -> str:
+    """The REST endpoint the refused call went to, as MLflow's message names it."""
+    found = re.search(r"endpoint (\S+)", str(exc))
+    return found.group(1) if found else first_line(exc)[:120]
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -84,6 +180,9 @@ class TrackingPatience:
             try:
                 result = fn()
             except Exception as exc:
+                refused = refusal(exc)
+                if refused is not None:  # the store answered: no outage to wait out
+                    raise refused_error(self.tracking_uri, exc, refused) from exc
                 if not is_transient(exc):
                     raise
                 now = time.monotonic()

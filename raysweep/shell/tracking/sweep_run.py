@@ -49,7 +49,8 @@ if TYPE_CHECKING:
     from raysweep.shell.sweep_record import SweepRecord
 
 TRIAL_RUNS_PAGE = 10_000
-"""Trial runs read per query: a sweep holds fewer (the 1,000-trial benchmark's are one page)."""
+"""Trial runs read per request; a bigger sweep reads page after page (MLflow's server caps a page at
+50,000, and a search past its max_results says nothing of the runs it left out)."""
 
 
 def ensure_experiment(client: MlflowClient, name: str, tracking_uri: str) -> str:
@@ -135,11 +136,20 @@ def find_run(
 
 
 def trial_runs(client: MlflowClient, experiment_id: str, sweep_id: str, patience: TrackingPatience) -> list:
-    """Every trial run of the sweep."""
+    """Every trial run of the sweep, however many pages they take."""
     query = f"tags.`{SWEEP_ID_TAG}` = '{sweep_id}' and tags.`{ROLE_TAG}` = '{ROLE_TRIAL}'"
-    return patience.call(
-        lambda: client.search_runs([experiment_id], filter_string=query, max_results=TRIAL_RUNS_PAGE)
-    )
+    runs: list = []
+    token = None
+    while True:
+        page = patience.call(
+            lambda t=token: client.search_runs(
+                [experiment_id], filter_string=query, max_results=TRIAL_RUNS_PAGE, page_token=t
+            )
+        )
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
 
 
 def mark_unfinished_trials_killed(

@@ -61,3 +61,35 @@ def test_pool_larger_than_train_split_names_both_numbers(mnist_files: Written) -
 def test_eval_split_missing_lists_the_splits(mnist_files: Written) -> None:
     with pytest.raises(DataError, match=r"no val split \(it has: train, test\)"):
         load_dataset(DatasetConfig(name="mnist", root=mnist_files.path, pool_size=10, eval_split="val"))
+
+
+def test_a_dataset_without_a_val_split_holds_one_out_of_the_train_points_outside_the_pool(
+    mnist_files: Written,
+) -> None:
+    config = DatasetConfig(name="mnist", root=mnist_files.path, pool_size=25, pool_seed=7, val_size=6)
+    dataset = load_dataset(config)
+    images = mnist_files.arrays["train_images"]
+    rows = [int(np.flatnonzero((images == image).all(axis=(1, 2)))[0]) for image in dataset.val_images[:, 0]]
+    assert len(set(rows)) == 6 and not set(rows) & set(dataset.pool_source_indices.tolist())
+    np.testing.assert_array_equal(dataset.val_labels, mnist_files.arrays["train_labels"][rows])
+    # Seeded: the same hold-out every time; the pool does not depend on the hold-out's size.
+    np.testing.assert_array_equal(load_dataset(config).val_images, dataset.val_images)
+    bigger = load_dataset(config.model_copy(update={"val_size": 15}))
+    np.testing.assert_array_equal(bigger.pool_source_indices, dataset.pool_source_indices)
+    assert bigger.val_images.shape[0] == 15
+
+
+def test_a_dataset_with_its_own_val_split_uses_it_capped_at_val_size(chestmnist_file: Written) -> None:
+    root = chestmnist_file.path.parent
+    whole = load_dataset(DatasetConfig(name="medmnist:chestmnist", root=root, pool_size=20))
+    np.testing.assert_array_equal(whole.val_labels, chestmnist_file.arrays["val_labels"])
+    capped = load_dataset(DatasetConfig(name="medmnist:chestmnist", root=root, pool_size=20, val_size=3))
+    rows = expected_subset(8, 3, seed=0)
+    np.testing.assert_array_equal(capped.val_labels, chestmnist_file.arrays["val_labels"][rows])
+
+
+def test_a_hold_out_larger_than_what_the_pool_leaves_is_refused(mnist_files: Written) -> None:
+    with pytest.raises(DataError, match=r"0 are left by a pool of 40, but the validation split needs 4"):
+        load_dataset(DatasetConfig(name="mnist", root=mnist_files.path, pool_size=40))
+    with pytest.raises(DataError, match=r"15 are left by a pool of 25, but the validation split needs 16"):
+        load_dataset(DatasetConfig(name="mnist", root=mnist_files.path, pool_size=25, val_size=16))

@@ -15,12 +15,18 @@ from raysweep.data import DataError, load_dataset
 
 
 def test_mnist_reads_idx_files(mnist_files: Written) -> None:
-    dataset = load_dataset(DatasetConfig(name="mnist", root=mnist_files.path, pool_size=40))
+    # MNIST has no val split: its validation split is held out of the train points outside the pool.
+    dataset = load_dataset(DatasetConfig(name="mnist", root=mnist_files.path, pool_size=36, val_size=4))
     assert dataset.task == "multi-class" and dataset.num_outputs == 10
-    assert dataset.pool_images.shape == (40, 1, 28, 28) and dataset.eval_images.shape == (12, 1, 28, 28)
-    np.testing.assert_array_equal(dataset.pool_images[:, 0], mnist_files.arrays["train_images"])
+    assert dataset.pool_images.shape == (36, 1, 28, 28) and dataset.eval_images.shape == (12, 1, 28, 28)
+    train_images = mnist_files.arrays["train_images"]
+    np.testing.assert_array_equal(dataset.pool_images[:, 0], train_images[dataset.pool_source_indices])
     np.testing.assert_array_equal(dataset.eval_images[:, 0], mnist_files.arrays["test_images"])
     np.testing.assert_array_equal(dataset.eval_labels, mnist_files.arrays["test_labels"])
+    # The four train points the pool left out are the validation split, images and labels.
+    outside = np.setdiff1d(np.arange(40), dataset.pool_source_indices)
+    np.testing.assert_array_equal(dataset.val_images[:, 0], train_images[outside])
+    np.testing.assert_array_equal(dataset.val_labels, mnist_files.arrays["train_labels"][outside])
     assert dataset.source == str(mnist_files.path.resolve() / "MNIST" / "raw")
     assert_contract(dataset)
 

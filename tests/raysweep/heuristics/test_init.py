@@ -44,7 +44,7 @@ def test_capabilities_are_asked_of_the_heuristic():
     # Every feature-space heuristic with VAE features gets the plain_overlap reference selection.
     assert names_where("model_independent_of_alpha") == ["badge", "coreset", "medal", "typiclust"]
     assert [n for n in HEURISTICS.names() if default(n).loss_module() is not None] == ["lloss"]
-    assert [n for n in HEURISTICS.names() if default(n).model_dropout() > 0] == ["bald"]
+    assert names_where("needs_model_dropout") == ["bald"]
     # The config refuses alpha where the registry says no, naming the heuristics that take it.
     with pytest.raises(ValueError, match="badge, coreset, lloss, medal, typiclust"):
         TrialConfig(heuristic=EntropyHeuristicConfig(), alpha=1.0)

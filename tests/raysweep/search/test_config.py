@@ -49,7 +49,9 @@ def test_algorithms_by_name_with_their_sampler() -> None:
 
 
 def test_objective_names_a_round_metric() -> None:
-    assert Objective().label() == "max area of accuracy"
+    # Choosing reads validation (the test split is what results are reported on).
+    assert Objective().label() == "max area of val_accuracy"
+    assert Objective(metric="accuracy").label() == "max area of accuracy"
     assert Objective(metric="selection_seconds", summary="final", mode="min").label() == (
         "min final of selection_seconds"
     )

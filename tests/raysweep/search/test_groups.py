@@ -63,9 +63,16 @@ def test_a_search_s_encoder_names_itself_in_the_keys(tmp_path: Path) -> None:
     group = search_groups(sweep)[0]
     trial = setting_trial(sweep, group, {"alpha": 0.5}, 1)
     assert trial.key == "digits/coreset/0.5/1/gmvae" and trial.config.encoder.name == "gmvae"
-    [prewarm] = prewarm_trials(sweep)
-    assert prewarm.config.encoder.name == "gmvae" and prewarm.config.uses_vae
-    assert prewarm.config.vae == sweep.vae and prewarm.config.seed == sweep.sweep.seeds[0]
+    # One encoder per seed (vae.seed: trial, the default): each seed's settings share their seed's VAE.
+    prewarms = prewarm_trials(sweep)
+    assert [p.config.seed for p in prewarms] == list(sweep.sweep.seeds)
+    for prewarm in prewarms:
+        assert prewarm.config.encoder.name == "gmvae" and prewarm.config.uses_vae
+        assert prewarm.config.vae == sweep.vae.for_trial(prewarm.config.seed)
+    # An integer vae.seed: one encoder draw for every seed, trained once.
+    fixed = load_sweep_config(path, ["sweep.encoders=[gmvae]", "vae.seed=3"])
+    [prewarm] = prewarm_trials(fixed)
+    assert prewarm.config.vae.seed == 3 and prewarm.config.seed == fixed.sweep.seeds[0]
 
 
 def test_heuristic_fields_are_keyed_too(tmp_path: Path) -> None:
@@ -88,7 +95,7 @@ def test_describe_search(tmp_path: Path) -> None:
     lines = describe_search(sweep)
     assert lines[0] == (
         "search (optuna, seed 0): 3 settings per group x 3 seeds, at most 1 in flight per group, "
-        "objective: max area of accuracy (mean over seeds)"
+        "objective: max area of val_accuracy (mean over seeds)"
     )
     assert lines[1:] == [
         "  space: alpha in [0.05, 5] log",

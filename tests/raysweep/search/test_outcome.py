@@ -60,7 +60,7 @@ def test_outcome_per_group(tmp_path: Path) -> None:
     assert outcome["algorithm"] == "optuna" and outcome["seeds"] == [0, 1]
     assert outcome["space"] == {"alpha": {"low": 0.05, "high": 5, "scale": "log"}}
     lines = outcome_lines(outcome)
-    assert lines[0] == "\nSearch (optuna, objective: max area of accuracy, mean over seeds [0, 1]):"
+    assert lines[0] == "\nSearch (optuna, objective: max area of val_accuracy, mean over seeds [0, 1]):"
     assert lines[1] == "  digits/coreset: 2 settings tried; alpha 0 (reference): 0.6000"
     assert lines[2].split() == ["1", "alpha=0.5", "complete", "0.6500", "<-", "best"]
     assert lines[3].split() == ["2", "alpha=2", "stopped", "0.2000"]
@@ -95,6 +95,6 @@ def test_search_params(tmp_path: Path) -> None:
         "space": str(
             {"alpha": {"low": 0.05, "high": 5, "scale": "log"}, "training.lr": {"choices": [0.01, 0.1]}}
         ),
-        "objective": "max area of accuracy",
+        "objective": "max area of val_accuracy",
         "early_stopping": "median (grace 2 rounds, min 3 settings)",
     }

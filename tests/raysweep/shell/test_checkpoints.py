@@ -1,5 +1,5 @@
 """A trial's per-round checkpoint: the format's round trip, every kind of damage detected, the furthest
-intact checkpoint chosen (and said why), the trial's folders found again. A real sweep resumed from
+intact checkpoint chosen (and said why), the trial's folders found again and pruned to the newest two. A real sweep resumed from
 damaged checkpoints is ``tests/system/test_faults_checkpoint.py``."""
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from helpers.fault_sweep import truncate
 from raysweep.labels import LabelState
 from raysweep.loop import RoundResult, TrajectoryState
 from raysweep.shell.checkpoints import (
+    KEEP_CHECKPOINTS,
     DamagedCheckpoint,
     StorageFull,
     choose_restore_point,
     is_no_space,
     load_checkpoint,
+    prune_checkpoints,
     save_checkpoint,
     trial_checkpoints,
     trial_dir_name,
@@ -131,6 +133,24 @@ def test_a_trial_s_folders_and_checkpoints_are_found_again(tmp_path: Path) -> No
         "checkpoint_000002",
     ]
     assert trial_dirs(tmp_path / "absent", "digits/random/0/1") == []
+
+
+def test_a_trial_keeps_its_two_newest_checkpoints(tmp_path: Path) -> None:
+    """What Tune's num_to_keep=2 did, without Tune's forced state saves (prune_checkpoints says why)."""
+    folders = [tmp_path / f"checkpoint_{i:06d}" for i in (0, 1, 2, 9, 10)]
+    for done, folder in enumerate(folders, start=1):
+        folder.mkdir()
+        save_checkpoint(folder, trajectory_state(done), "run-1")
+    (tmp_path / "result.json").write_text("{}")  # Tune's own files stay
+    prune_checkpoints(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoint_000009",
+        "checkpoint_000010",
+        "result.json",
+    ]
+    assert choose_restore_point(list(tmp_path.glob("checkpoint_*"))).state.labels.next_round == 5
+    prune_checkpoints(tmp_path)  # nothing more to delete
+    assert len(list(tmp_path.glob("checkpoint_*"))) == KEEP_CHECKPOINTS == 2
 
 
 def test_no_space_is_recognised_by_errno_or_message() -> None:

@@ -248,7 +248,8 @@ def test_dry_run_prints_a_search_s_references_and_plan(
 def test_encoders_config_dry_run_keeps_every_encoder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture
 ) -> None:
-    write_mnist(tmp_path / "data", n_train=500, n_test=60)
+    # --smoke: a pool of 400 and a validation hold-out of 300 outside it.
+    write_mnist(tmp_path / "data", n_train=700, n_test=60)
     code = run_main(
         tmp_path,
         monkeypatch,

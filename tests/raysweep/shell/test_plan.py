@@ -26,7 +26,11 @@ from raysweep.shell.search.stopping import SettingMedianStopping
 from raysweep.sweep.config import load_sweep_config
 from raysweep.sweep.trials import expand_trials
 
-CURVE = [RoundResult(0, 100, {"accuracy": 0.5}), RoundResult(1, 200, {"accuracy": 0.7})]
+# Validation is what a search chooses by; the test accuracy beside it must not count.
+CURVE = [
+    RoundResult(0, 100, {"accuracy": 0.9, "val_accuracy": 0.5}),
+    RoundResult(1, 200, {"accuracy": 0.9, "val_accuracy": 0.7}),
+]
 
 
 @pytest.fixture
@@ -110,8 +114,11 @@ def test_a_search_says_and_logs_more(search: SearchPlan) -> None:
     assert params[f"{SEARCH_PARAM_PREFIX}algorithm"] == "optuna" and all(
         name.startswith(SEARCH_PARAM_PREFIX) for name in params
     )
-    [prewarm] = [t for t in search.pool_encoder_trials() if t not in search.trials]
-    assert prewarm.config.uses_vae and prewarm.dataset == "digits"
+    # The pool encoders trained before the trials start: one per seed, with that seed's VAE draw.
+    prewarms = [t for t in search.pool_encoder_trials() if t not in search.trials]
+    assert [p.config.seed for p in prewarms] == [0, 1]
+    assert all(p.config.uses_vae and p.dataset == "digits" for p in prewarms)
+    assert [p.config.vae.seed for p in prewarms] == [0, 1]
 
 
 def test_a_search_s_trials_so_far_and_its_outcome(

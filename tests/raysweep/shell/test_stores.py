@@ -53,28 +53,35 @@ def test_equal_dataset_configs_share_one_copy_and_only_pool_encoders_are_stored(
         pool_encoder(VAEConfig(), CVAEEncoderConfig())
 
 
-def test_each_pool_encoder_is_trained_once_and_cached_with_its_seconds(smoke_sweep) -> None:
+def test_each_pool_encoder_is_trained_once_per_seed_and_cached_with_its_seconds(smoke_sweep) -> None:
     client, [parent], _ = smoke_sweep.runs()
     metrics = parent.data.metrics
-    # vae and gmvae once each, in the store; cvae trains inside its trials, not in the store
-    assert metrics["vae_trainings"] == metrics["encoder_trainings"] == 2
-    assert metrics["encoder_trainings.vae"] == metrics["encoder_trainings.gmvae"] == 1
+    # vae and gmvae once per seed each (vae.seed: trial, the default), in the store; cvae trains
+    # inside its trials, not in the store
+    assert metrics["vae_trainings"] == metrics["encoder_trainings"] == 4
+    assert metrics["encoder_trainings.vae"] == metrics["encoder_trainings.gmvae"] == 2
     assert "encoder_trainings.cvae" not in metrics
     assert metrics["vae_cache_hits"] == metrics["encoder_cache_hits"] == 0
-    cache = {p.name.split("-")[0]: p for p in (smoke_sweep.storage / "vae_cache").glob("*.npz")}
-    assert sorted(cache) == ["gmvae", "vae"]
-    rows = {row["encoder"]["name"]: row for row in vae_rows(client, parent.info.run_id)}
-    assert sorted(rows) == ["gmvae", "vae"]
-    assert rows["vae"]["trials"] == ["digits/coreset/1/0", "digits/coreset/1/1"]
-    assert rows["gmvae"]["trials"] == ["digits/coreset/1/0/gmvae", "digits/coreset/1/1/gmvae"]
-    for name, row in rows.items():
+    cache = {p.name: p for p in (smoke_sweep.storage / "vae_cache").glob("*.npz")}
+    assert sorted(name.split("-")[0] for name in cache) == ["gmvae", "gmvae", "vae", "vae"]
+    rows = {(row["encoder"]["name"], row["vae"]["seed"]): row for row in vae_rows(client, parent.info.run_id)}
+    assert sorted(rows) == [("gmvae", 0), ("gmvae", 1), ("vae", 0), ("vae", 1)]
+    # Each seed's trials use that seed's encoder draw, and no other.
+    for seed in (0, 1):
+        assert rows["vae", seed]["trials"] == [f"digits/coreset/1/{seed}"]
+        assert rows["gmvae", seed]["trials"] == [f"digits/coreset/1/{seed}/gmvae"]
+    for row in rows.values():
         assert row["dataset"] == "digits" and row["trained_this_run"] is True
-        assert row["cache_key"] == cache[name].name and row["seconds"] > 0
-        assert row["seconds"] == pytest.approx(read_training_seconds(cache[name]))
-        embeddings = read_embeddings(cache[name])
+        path = cache[row["cache_key"]]
+        assert row["seconds"] > 0 and row["seconds"] == pytest.approx(read_training_seconds(path))
+        embeddings = read_embeddings(path)
         assert embeddings.shape == (400, row["vae"]["latent_dim"]) and np.isfinite(embeddings).all()
+    # Two draws of one encoder are two encoders: the seed is what differs, and the embeddings with it.
+    for name in ("vae", "gmvae"):
+        first, second = (read_embeddings(cache[rows[name, seed]["cache_key"]]) for seed in (0, 1))
+        assert not np.allclose(first, second)
     # what the analysis adds to the runtime of the trials that used them
-    assert metrics[VAE_SECONDS_METRIC] == pytest.approx(rows["vae"]["seconds"] + rows["gmvae"]["seconds"])
+    assert metrics[VAE_SECONDS_METRIC] == pytest.approx(sum(row["seconds"] for row in rows.values()))
 
 
 def test_a_rerun_trains_nothing_and_still_reports_what_training_cost(smoke_sweep, smoke_rerun) -> None:
@@ -82,12 +89,16 @@ def test_a_rerun_trains_nothing_and_still_reports_what_training_cost(smoke_sweep
     _, [rerun], _ = smoke_rerun.runs()
     metrics = rerun.data.metrics
     assert metrics["vae_trainings"] == metrics["encoder_trainings"] == 0
-    assert metrics["vae_cache_hits"] == metrics["encoder_cache_hits"] == 2
-    assert "VAE trainings this run: 0 (cache hits: 2)" in smoke_rerun.result.stdout
-    cached = {row["encoder"]["name"]: row for row in vae_rows(client, rerun.info.run_id)}
-    trained = {row["encoder"]["name"]: row for row in vae_rows(client, first.info.run_id)}
-    assert sorted(cached) == sorted(trained) == ["gmvae", "vae"]
+    assert metrics["vae_cache_hits"] == metrics["encoder_cache_hits"] == 4
+    assert "VAE trainings this run: 0 (cache hits: 4)" in smoke_rerun.result.stdout
+    cached = {
+        (row["encoder"]["name"], row["vae"]["seed"]): row for row in vae_rows(client, rerun.info.run_id)
+    }
+    trained = {
+        (row["encoder"]["name"], row["vae"]["seed"]): row for row in vae_rows(client, first.info.run_id)
+    }
+    assert sorted(cached) == sorted(trained) == [("gmvae", 0), ("gmvae", 1), ("vae", 0), ("vae", 1)]
     for name, row in cached.items():
         assert row["trained_this_run"] is False and row["cache_key"] == trained[name]["cache_key"]
         assert row["seconds"] == pytest.approx(trained[name]["seconds"])  # the cache file keeps them
-    assert len(list((smoke_sweep.storage / "vae_cache").glob("*.npz"))) == 2
+    assert len(list((smoke_sweep.storage / "vae_cache").glob("*.npz"))) == 4

@@ -153,6 +153,7 @@ def test_digest_of_a_default_sweep_ignores_the_new_axis() -> None:
     data = sweep.model_dump(mode="json")
     del data["sweep"]["encoders"]
     del data["sweep"]["search"]  # the search block (issue 14) is left out the same way while unset
+    del data["sweep"]["confirm_seeds"]  # and so are the confirmation's seeds (issue 22)
     before_the_axis = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
     assert config_digest(sweep) == config_digest(sweep_config(encoders=["vae"])) == before_the_axis
     assert config_digest(sweep_config(encoders=["vae", "gmvae"])) != before_the_axis
@@ -164,6 +165,7 @@ def test_grid_digest_leaves_the_absent_search_out() -> None:
     data = sweep.model_dump(mode="json")
     assert data["sweep"].pop("search") is None
     data["sweep"].pop("encoders")  # the encoders axis at its default is left out as well
+    assert data["sweep"].pop("confirm_seeds") is None  # as are unset confirmation seeds
     expected = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
     assert config_digest(sweep) == expected
     assert config_digest(load_sweep_config(QUICKSTART, ["training.lr=0.5"])) != expected

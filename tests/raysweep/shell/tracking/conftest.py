@@ -1,4 +1,5 @@
-"""A real SQLite MLflow store per test module (creating one runs MLflow's migrations: seconds)."""
+"""A real SQLite MLflow store per test module (creating one runs MLflow's migrations: seconds), and an
+environment without the developer's MLflow credentials."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from itertools import count
 import pytest
 from mlflow.tracking import MlflowClient
 
-from raysweep.shell.tracking.patience import TrackingPatience
+from raysweep.shell.tracking.access import CREDENTIAL_VARIABLES
+from raysweep.shell.tracking.patience import MLFLOW_HTTP_ATTEMPT_ENV, TrackingPatience
 from raysweep.shell.tracking.sweep_run import ensure_experiment
 
 
@@ -28,3 +30,12 @@ class Store:
 def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
     return Store(uri, MlflowClient(uri), TrackingPatience(uri, outage_limit_s=30))
+
+
+@pytest.fixture
+def no_credentials_of_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No credentials of the developer's shell, and MLflow's request retries as the launcher sets them."""
+    for name in CREDENTIAL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in MLFLOW_HTTP_ATTEMPT_ENV.items():
+        monkeypatch.setenv(name, value)

@@ -32,6 +32,7 @@ from raysweep.schema import (
 )
 from raysweep.search.ledger import SearchLedger, SettingRecord
 from raysweep.shell.sweep_record import SweepRecord
+from raysweep.shell.tracking import sweep_run
 from raysweep.shell.tracking.sweep_run import (
     create_sweep_run,
     ensure_experiment,
@@ -231,3 +232,17 @@ def test_outcomes_read_back_from_the_trial_runs(store) -> None:
     assert by_key["b"].error == "ValueError: boom" and by_key["b"].metrics[RESULT_ROUNDS] == 2  # not done
     assert by_key["c"].error == "MLflow run KILLED" and by_key["c"].metrics == {}
     assert by_key["d"].error == "never ran"
+
+
+def test_every_trial_run_however_many_pages(store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep with more trial runs than one search returns: all of them, each once, and only its own."""
+    experiment_id = store.experiment()
+    for sweep_id, trials in (("mine", 7), ("other", 2)):
+        for index in range(trials):
+            tags = {SWEEP_ID_TAG: sweep_id, ROLE_TAG: ROLE_TRIAL, TRIAL_KEY_TAG: f"digits/random/0/{index}"}
+            store.client.create_run(experiment_id, tags=tags)
+    monkeypatch.setattr(sweep_run, "TRIAL_RUNS_PAGE", 3)  # 7 runs: pages of 3, 3 and 1
+    runs = trial_runs(store.client, experiment_id, "mine", store.patience)
+    keys = sorted(run.data.tags[TRIAL_KEY_TAG] for run in runs)
+    assert keys == [f"digits/random/0/{index}" for index in range(7)]
+    assert {run.data.tags[SWEEP_ID_TAG] for run in runs} == {"mine"}
