@@ -17,6 +17,7 @@ import time
 import ray
 
 from raysweep.shell.sweep_record import SweepRecord
+from raysweep.shell.tracking.access import TrackingCredentials
 
 POLL_S = 1.0
 """How often the watch asks Ray whether the driver's job is still alive (one GCS call)."""
@@ -26,8 +27,11 @@ PATIENCE_S = 60.0
 
 @ray.remote(num_cpus=0, max_restarts=0)
 class DriverWatch:
-    def watch(self, record: SweepRecord, job_id: str, poll_s: float = POLL_S) -> None:
-        """Block until the driver's job is dead; then end the sweep KILLED if it is still RUNNING."""
+    def watch(
+        self, record: SweepRecord, job_id: str, credentials: TrackingCredentials, poll_s: float = POLL_S
+    ) -> None:
+        """Block until the driver's job is dead; then end the sweep KILLED if it is still RUNNING, with
+        the launcher's MLflow credentials (the node's environment is not the launcher's)."""
         import ray._private.state
 
         while True:
@@ -37,9 +41,10 @@ class DriverWatch:
             time.sleep(poll_s)
         from mlflow.tracking import MlflowClient
 
-        from raysweep.shell.tracking.patience import TrackingPatience, TrackingUnavailable
+        from raysweep.shell.tracking.patience import TrackingError, TrackingPatience
         from raysweep.shell.tracking.sweep_run import finish_sweep_run, mark_unfinished_trials_killed
 
+        credentials.apply()
         patience = TrackingPatience(record.tracking_uri, PATIENCE_S)
         client = MlflowClient(record.tracking_uri)
         try:
@@ -50,7 +55,7 @@ class DriverWatch:
                 mark_unfinished_trials_killed(client, record.experiment_id, record.sweep_id, patience)
             if status in ("RUNNING", "KILLED"):
                 print(f"sweep {record.sweep_id}: its driver died; its runs are marked KILLED", flush=True)
-        except TrackingUnavailable as exc:
+        except TrackingError as exc:
             print(f"sweep {record.sweep_id}: its driver died; its runs keep their status: {exc}", flush=True)
         ray.actor.exit_actor()
 
@@ -67,4 +72,4 @@ def watch_driver(record: SweepRecord) -> None:
         lifetime="detached",
         scheduling_strategy=here,
     ).remote()
-    watch.watch.remote(record, context.get_job_id())
+    watch.watch.remote(record, context.get_job_id(), TrackingCredentials.from_environment())
