@@ -14,11 +14,14 @@ from mlflow.tracking import MlflowClient
 from raysweep.schema import ROLE_TAG, ROLE_TRIAL, SWEEP_ID_TAG, TRIAL_KEY_TAG
 from raysweep.shell.driver_watch import DriverWatch
 from raysweep.shell.sweep_record import SweepRecord
+from raysweep.shell.tracking.access import TrackingCredentials
 from raysweep.shell.tracking.patience import TrackingPatience
 from raysweep.shell.tracking.sweep_run import create_sweep_run, finish_sweep_run
 
 DEAD_JOB = "ffffffff"
 """A job id Ray's job table does not hold: a driver that is gone."""
+NO_CREDENTIALS = TrackingCredentials()
+"""A SQLite store asks for none."""
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +47,7 @@ def sweep_with_trials(tracking_uri: str, sweep_id: str) -> tuple[SweepRecord, st
 def watch_until_it_ends(record: SweepRecord, job_id: str) -> None:
     watch = DriverWatch.remote()
     with contextlib.suppress(ray.exceptions.RayActorError):  # it exits itself once done
-        ray.get(watch.watch.remote(record, job_id, 0.1), timeout=180)
+        ray.get(watch.watch.remote(record, job_id, NO_CREDENTIALS, 0.1), timeout=180)
 
 
 def status(tracking_uri: str, run_id: str) -> str:
@@ -71,7 +74,9 @@ def test_a_sweep_its_driver_ended_keeps_its_status(local_ray, tracking_uri: str)
 def test_a_live_driver_is_left_alone(local_ray, tracking_uri: str) -> None:
     record, running, _ = sweep_with_trials(tracking_uri, "alive")
     watch = DriverWatch.remote()
-    pending = watch.watch.remote(record, ray.get_runtime_context().get_job_id(), 0.1)  # this process's job
+    pending = watch.watch.remote(
+        record, ray.get_runtime_context().get_job_id(), NO_CREDENTIALS, 0.1
+    )  # this process's job
     ready, _ = ray.wait([pending], timeout=5)
     assert ready == []  # still watching
     assert status(tracking_uri, record.parent_run_id) == "RUNNING"
