@@ -4,6 +4,9 @@
 - Tests mirror the package: the test of ``raysweep/a/b.py`` is ``tests/raysweep/a/test_b.py`` (of a
   package's ``__init__.py`` that defines something, ``test_init.py``), and every test module there
   tests a module that exists. ``tests/raysweep`` holds no ``__init__.py``: it would shadow the package.
+- Every folder of ``tests`` mirrors a folder of the repository (``raysweep``, ``analysis``, ``k8s``: its
+  manifests against pinned schemas) or is one of the two that mirror nothing: ``system`` (end to end)
+  and ``helpers``; no test module sits beside this one.
 - No test module imports another test module: shared fixtures live in ``conftest.py``, shared code in
   ``tests/helpers`` (which defines no fixtures).
 - No import circle among raysweep's modules.
@@ -22,7 +25,9 @@ import raysweep
 PACKAGE = Path(raysweep.__file__).parent
 SHELL = PACKAGE / "shell"
 TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
 MIRROR = TESTS / "raysweep"
+MIRRORING_NOTHING = {"system": "end-to-end tests of the whole tool", "helpers": "code the tests share"}
 FORBIDDEN = ("ray", "mlflow")
 
 KNOWN_CIRCLES = [["raysweep.shell.cli", "raysweep.shell.launch"]]
@@ -124,6 +129,16 @@ def test_every_mirrored_test_module_tests_a_module_that_exists() -> None:
     assert sorted(orphans) == [], f"test modules of no module: {orphans}"
     packages_in_the_mirror = sorted(str(p.relative_to(TESTS)) for p in MIRROR.rglob("__init__.py"))
     assert packages_in_the_mirror == [], f"these shadow the raysweep package: {packages_in_the_mirror}"
+
+
+def test_every_test_folder_mirrors_a_folder_of_the_repository() -> None:
+    folders = {p.name for p in TESTS.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))}
+    strays = sorted(name for name in folders - set(MIRRORING_NOTHING) if not (REPO / name).is_dir())
+    assert strays == [], f"test folders that mirror no folder of the repository: {strays}"
+    beside = sorted(p.name for p in TESTS.glob("test_*.py") if p.name != Path(__file__).name)
+    assert beside == [], f"test modules outside a mirror or tests/system: {beside}"
+    # Not vacuous: the mirrors of the package, the analysis and the manifests are there.
+    assert {"raysweep", "analysis", "k8s", *MIRRORING_NOTHING} <= folders
 
 
 def test_no_test_module_imports_another_and_helpers_define_no_fixtures() -> None:

@@ -14,6 +14,7 @@ from raysweep.config import EncoderConfig
 from raysweep.heuristics import HeuristicConfig
 from raysweep.search.ledger import SearchLedger, ledger_path
 from raysweep.search.space import apply_setting, key_suffix, searched_heuristics
+from raysweep.storage import StoragePath
 from raysweep.sweep.config import SweepConfig
 from raysweep.sweep.trials import Trial, expand_trials, trial_config, trial_key
 
@@ -120,7 +121,9 @@ def ledger_trials(sweep: SweepConfig, references: list[Trial], ledger: SearchLed
     return trials
 
 
-def searched_trials(sweep: SweepConfig, references: list[Trial], sweep_dir: Path) -> list[Trial]:
+def searched_trials(
+    sweep: SweepConfig, references: list[Trial], sweep_dir: StoragePath | Path
+) -> list[Trial]:
     """Every trial the search has handed out so far (the reference arms alone before its ledger exists)."""
     path = ledger_path(sweep_dir)
     if not path.is_file():

@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from raysweep.atomic import atomic_write_text
 from raysweep.search.objective import is_better, mean_objective
 from raysweep.search.space import setting_label
+from raysweep.storage import StoragePath, location
 
 LEDGER = Path("search") / "ledger.json"
 """The ledger's place in the sweep folder. Not at its top level: on ``Tuner.restore`` Tune copies every
@@ -24,8 +24,9 @@ top-level .json/.pkl file of the experiment folder into its staging folder and f
 those back over the originals at each of its checkpoints, which would bring back a stale ledger."""
 
 
-def ledger_path(sweep_dir: Path | str) -> Path:
-    return Path(sweep_dir) / LEDGER
+def ledger_path(sweep_dir: StoragePath | Path | str) -> StoragePath:
+    """The ledger of the sweep in ``sweep_dir`` (a local folder, or one on the sweep's storage)."""
+    return location(sweep_dir) / LEDGER
 
 
 @dataclass
@@ -75,7 +76,7 @@ class SearchLedger:
     """Group -> proposals that repeated a setting already tried (answered from its result)."""
     completed_ids: list[str] = field(default_factory=list)
     """Tune trial ids whose completion the searcher saw: Tune does not run them again on a resume."""
-    path: Path | None = field(default=None, compare=False, repr=False)
+    path: StoragePath | None = field(default=None, compare=False, repr=False)
     """Where :meth:`save` writes it (not part of the JSON: a ledger can be moved with its folder)."""
 
     def to_json(self) -> dict[str, Any]:
@@ -84,7 +85,7 @@ class SearchLedger:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], path: Path | None = None) -> SearchLedger:
+    def from_json(cls, data: dict[str, Any], path: StoragePath | Path | None = None) -> SearchLedger:
         return cls(
             references=data["references"],
             settings=[SettingRecord(**record) for record in data["settings"]],
@@ -93,18 +94,19 @@ class SearchLedger:
             exhausted=data["exhausted"],
             duplicates=data["duplicates"],
             completed_ids=data["completed_ids"],
-            path=path,
+            path=None if path is None else location(path),
         )
 
     def save(self) -> None:
         """Write the ledger to its path, whole or not at all (a killed driver never leaves half a ledger)."""
         if self.path is None:
             raise ValueError("this ledger has no path to be saved to")
-        atomic_write_text(self.path, json.dumps(self.to_json()))
+        self.path.write_text(json.dumps(self.to_json()))  # StoragePath writes are atomic
 
     @classmethod
-    def read(cls, path: Path | str) -> SearchLedger:
-        return cls.from_json(json.loads(Path(path).read_text()), path=Path(path))
+    def read(cls, path: StoragePath | Path | str) -> SearchLedger:
+        path = location(path)
+        return cls.from_json(json.loads(path.read_text()), path=path)
 
     def group_settings(self, group: str) -> list[SettingRecord]:
         return [record for record in self.settings if record.group == group]

@@ -7,15 +7,20 @@ own checks find that. A restarted trial resumes from the intact checkpoint of it
 reached the furthest round (Tune's own experiment state can lag behind the folder), and says so when
 it had to pass over damaged ones; with none intact it restarts the trajectory. A trial keeps its
 newest two checkpoint folders (:func:`prune_checkpoints`).
+
+Checkpoint folders are read where they are: a local folder (the one Tune hands a trial, or a folder
+on a local or NFS storage path) or a prefix in an object store (:class:`~raysweep.storage.StoragePath`);
+only ``name``, ``/``, ``read_text`` and ``read_bytes`` are used, which both have.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
+import io
 import json
 import re
-import shutil
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -24,6 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from raysweep.loop import TrajectoryState
+from raysweep.storage import StoragePath, location
+
+Folder = Path | StoragePath
+"""A checkpoint folder: local, or on the storage."""
 
 STATE_FILE = "state.json"
 PICKS_FILE = "picks.npz"
@@ -67,7 +76,7 @@ def save_checkpoint(folder: Path, state: TrajectoryState, run_id: str) -> None:
     (folder / STATE_FILE).write_text(json.dumps(meta))
 
 
-def load_checkpoint(folder: Path) -> tuple[TrajectoryState, str]:
+def load_checkpoint(folder: Folder) -> tuple[TrajectoryState, str]:
     """The trajectory state and MLflow run id in ``folder``; DamagedCheckpoint if it is not intact."""
     try:
         meta = json.loads((folder / STATE_FILE).read_text())
@@ -79,7 +88,7 @@ def load_checkpoint(folder: Path) -> tuple[TrajectoryState, str]:
     if expected is not None and hashlib.sha256(picks_bytes).hexdigest() != expected:
         raise DamagedCheckpoint(f"{folder.name}: {PICKS_FILE} does not match the checksum in {STATE_FILE}")
     try:
-        with np.load(folder / PICKS_FILE, allow_pickle=False) as archive:
+        with np.load(io.BytesIO(picks_bytes), allow_pickle=False) as archive:
             picks = [archive[f"round_{i}"] for i in range(meta["n_picks"])]
         state = TrajectoryState.from_state_dict(
             {
@@ -102,21 +111,21 @@ class RestorePoint:
 
     state: TrajectoryState | None
     run_id: str | None
-    folder: Path | None
+    folder: Folder | None
     note: str
     """What was chosen and why, for the trial's log; empty for a first start."""
 
 
-def checkpoint_index(folder: Path) -> int:
+def checkpoint_index(folder: Folder) -> int:
     suffix = folder.name.rpartition("_")[2]
     return int(suffix) if suffix.isdigit() else -1
 
 
-def choose_restore_point(folders: list[Path]) -> RestorePoint:
+def choose_restore_point(folders: list[Folder]) -> RestorePoint:
     """The intact checkpoint that reached the furthest round (newest folder on ties)."""
-    intact: list[tuple[int, int, Path, TrajectoryState, str]] = []
+    intact: list[tuple[int, int, Folder, TrajectoryState, str]] = []
     damaged: list[str] = []
-    for folder in sorted(set(folders), key=checkpoint_index):
+    for folder in sorted(set(folders), key=lambda f: (checkpoint_index(f), str(f))):
         try:
             state, run_id = load_checkpoint(folder)
         except DamagedCheckpoint as exc:
@@ -140,17 +149,15 @@ def choose_restore_point(folders: list[Path]) -> RestorePoint:
     return RestorePoint(state, run_id, folder, resumed)
 
 
-def trial_dirs(sweep_dir: Path, key: str) -> list[Path]:
+def trial_dirs(sweep_dir: StoragePath | Path, key: str) -> list[StoragePath]:
     """Every folder Tune gave this trial in the sweep: a resume that cannot restore Tune's own
     state starts Tune afresh, which gives each trial a new id and so a new folder."""
     pattern = re.compile(re.escape(trial_dir_name(key, "")) + r"[0-9a-f]+_\d+")
-    if not sweep_dir.is_dir():
-        return []
-    return [path for path in sweep_dir.iterdir() if pattern.fullmatch(path.name) and path.is_dir()]
+    return [path for path in location(sweep_dir).iterdir() if pattern.fullmatch(path.name) and path.is_dir()]
 
 
-def trial_checkpoints(sweep_dir: Path, key: str) -> list[Path]:
-    """Every ``checkpoint_*`` folder of this trial in the sweep."""
+def trial_checkpoints(sweep_dir: StoragePath | Path, key: str) -> list[StoragePath]:
+    """Every ``checkpoint_*`` folder of this trial in the sweep (one listing per trial folder)."""
     return [
         path
         for trial_dir in trial_dirs(sweep_dir, key)
@@ -159,8 +166,8 @@ def trial_checkpoints(sweep_dir: Path, key: str) -> list[Path]:
     ]
 
 
-def prune_checkpoints(trial_dir: Path, keep: int = KEEP_CHECKPOINTS) -> None:
-    """Delete every checkpoint folder of ``trial_dir`` but the newest ``keep``.
+def prune_checkpoints(trial_dir: StoragePath | Path, keep: int = KEEP_CHECKPOINTS) -> None:
+    """Delete every checkpoint folder of ``trial_dir`` (local or on an object store) but the newest ``keep``.
 
     raysweep prunes here instead of through Tune's ``CheckpointConfig(num_to_keep=...)``: with
     ``num_to_keep`` set, Tune forces a save of its whole experiment state (every trial's state, so
@@ -170,8 +177,8 @@ def prune_checkpoints(trial_dir: Path, keep: int = KEEP_CHECKPOINTS) -> None:
     clock (every 10 s or more, about 5% of the driver's time). Tune's saved state may then name a
     checkpoint pruned since; a restarted trial weighs the folders it finds (:func:`restore_point`).
     """
-    folders = sorted((p for p in trial_dir.glob("checkpoint_*") if p.is_dir()), key=checkpoint_index)
+    found = location(trial_dir).glob("checkpoint_*")
+    folders = sorted((p for p in found if p.is_dir()), key=checkpoint_index)
     for folder in folders[: max(0, len(folders) - keep)]:
-        shutil.rmtree(
-            folder, ignore_errors=True
-        )  # a full disk or a vanished folder: the next round tries again
+        with contextlib.suppress(OSError):  # a full disk or a vanished folder: the next round tries again
+            folder.rmtree()

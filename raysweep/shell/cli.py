@@ -1,8 +1,8 @@
 """``python -m raysweep.launch CONFIG``: run a whole sweep with Ray Tune, every curve in MLflow.
 
     python -m raysweep.launch CONFIG [--smoke] [--set a.b=value ...] [--address ADDR]
-        [--tracking-uri URI] [--storage PATH] [--resume [SWEEP_ID]] [--dry-run]
-        [--tracking-outage-limit SECONDS]
+        [--tracking-uri URI] [--storage PATH_OR_URI] [--resume [SWEEP_ID] | --sweep-id SWEEP_ID]
+        [--confirm [SWEEP_ID]] [--dry-run] [--tracking-outage-limit SECONDS]
 
 The command line: arguments, the input checks (``raysweep.shell.preflight``) before anything
 starts, the sweep (``raysweep.shell.launch``), and the exit code (``raysweep.shell.exit_codes``).
@@ -32,12 +32,13 @@ from raysweep.models.resnet import WeightsError
 from raysweep.registry import UnknownNameError
 from raysweep.shell.exit_codes import EXIT_BAD_INPUT, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, LaunchError
 from raysweep.shell.tracking import DEFAULT_OUTAGE_LIMIT_S
+from raysweep.storage import StorageError
 from raysweep.sweep.config import SweepConfig, load_sweep_config
 from raysweep.sweep.smoke import smoke
 from raysweep.sweep.trials import Trial, expand_trials
 from raysweep.typed_config import ConfigError
 
-BAD_INPUT_ERRORS = (ConfigError, DataError, LaunchError, WeightsError, UnknownNameError)
+BAD_INPUT_ERRORS = (ConfigError, DataError, LaunchError, WeightsError, UnknownNameError, StorageError)
 """What the input checks raise for bad input: exit 2 with the message, no traceback."""
 
 
@@ -59,8 +60,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="override a config field, e.g. --set training.lr=0.01 (repeatable)",
     )
     parser.add_argument("--address", help="address of a running Ray cluster (default: start a local one)")
-    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///mlflow.db here)")
-    parser.add_argument("--storage", type=Path, help="Ray Tune storage path (default: from the config)")
+    parser.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else the config's, else sqlite:///mlflow.db here)",
+    )
+    parser.add_argument(
+        "--storage",
+        metavar="PATH_OR_URI",
+        help="where the sweep's files go: a path every node sees, or s3://BUCKET/PREFIX, gs://BUCKET/PREFIX "
+        "(S3-compatible: ?endpoint_override=HOST:PORT or AWS_ENDPOINT_URL); default: the config's storage",
+    )
     parser.add_argument(
         "--resume",
         nargs="?",
@@ -75,6 +84,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="SWEEP_ID",
         help="rerun the settings the latest (or the named) finished sweep chose on validation, with their "
         "alpha-0 partners, on fresh seeds (sweep.confirm_seeds); run again to continue it",
+    )
+    parser.add_argument(
+        "--sweep-id",
+        metavar="SWEEP_ID",
+        help="start the sweep under this id, or resume it when a sweep of this id exists: the same command "
+        "run again (a retried or resubmitted job) continues the same sweep",
     )
     parser.add_argument("--dry-run", action="store_true", help="print the resolved trial list and exit")
     parser.add_argument(
@@ -98,9 +113,20 @@ def positive_seconds(text: str) -> float:
     return value
 
 
-def resume_command(args: argparse.Namespace, sweep_id: str) -> str:
-    """The exact command that resumes this sweep: the same config and flags, from the same directory."""
-    command = [sys.executable, "-m", "raysweep.launch", str(args.config)]
+def resume_command(args: argparse.Namespace, sweep_id: str, dashboard_url: str | None = None) -> str:
+    """The exact command that resumes this sweep: the same config and flags, from the same directory;
+    under a Ray job, the job submission to rerun (``dashboard_url``: the cluster's job server)."""
+    from raysweep.shell.deployment import job_resubmission, under_ray_job
+
+    if under_ray_job():
+        return job_resubmission(launcher_arguments(args, sweep_id), dashboard_url)
+    command = [sys.executable, *launcher_arguments(args, sweep_id)]
+    return f"cd {shlex.quote(os.getcwd())} && {shlex.join(command)}"
+
+
+def launcher_arguments(args: argparse.Namespace, sweep_id: str) -> list[str]:
+    """``-m raysweep.launch CONFIG ...`` with the same config and flags, continuing ``sweep_id``."""
+    command = ["-m", "raysweep.launch", str(args.config)]
     if args.smoke:
         command.append("--smoke")
     for override in args.overrides:
@@ -116,9 +142,11 @@ def resume_command(args: argparse.Namespace, sweep_id: str) -> str:
     if args.confirm:
         # A confirmation continues when started again: its own id is <sweep id>-confirm.
         command += ["--confirm", args.confirm]
+    elif args.sweep_id:
+        command += ["--sweep-id", sweep_id]  # start-or-resume: the same command continues it
     else:
         command += ["--resume", sweep_id]
-    return f"cd {shlex.quote(os.getcwd())} && {shlex.join(command)}"
+    return command
 
 
 def print_trials(
@@ -138,6 +166,15 @@ def print_trials(
         print(line)
 
 
+def start_or_resume(sweep: SweepConfig, sweep_id: str) -> tuple[str, bool]:
+    """``--sweep-id``: the id (checked), and whether that sweep exists already (then it is resumed)."""
+    from raysweep.shell.sweep_record import check_sweep_id, sweep_exists
+    from raysweep.storage import parse_storage
+
+    check_sweep_id(sweep_id)
+    return sweep_id, sweep_exists(parse_storage(sweep.storage).root / sweep.experiment / sweep_id)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -147,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         sweep = load_sweep_config(args.config, args.overrides)
         if args.smoke:
             sweep = smoke(sweep)
+        storage_given = args.storage or sweep.storage
         sweep = resolve_paths(sweep, args)
         trials = expand_trials(sweep)
         pools = check_inputs(sweep, trials)
@@ -154,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.dry_run:  # a dry run only prints the trials: it needs no server
             check_tracking(sweep)
         sweep_id = None
+        if args.confirm and args.sweep_id:
+            raise LaunchError(
+                "--confirm names its sweep by itself (<sweep id>-confirm): leave out --sweep-id"
+            )
         if args.confirm:
             if args.resume:
                 raise LaunchError("--confirm continues its confirmation by itself: leave out --resume")
@@ -165,12 +207,19 @@ def main(argv: list[str] | None = None) -> int:
             sweep = plan.sweep
             args.confirm = plan.choice.sweep_id
             args.resume = sweep_id if exists else None
+        elif args.sweep_id:
+            if args.resume:
+                raise LaunchError("--sweep-id resumes its sweep by itself when it exists: leave out --resume")
+            sweep_id, exists = start_or_resume(sweep, args.sweep_id)
+            args.resume = sweep_id if exists else None
         print_trials(plan.trials, sweep, pools, plan.describe())
         if args.dry_run:
             return EXIT_OK
         from raysweep.shell.launch import run_sweep
+        from raysweep.storage import is_relative_path
 
-        code = run_sweep(sweep, plan, args, sweep_id=sweep_id)
+        relative = str(storage_given) if is_relative_path(storage_given) else None
+        code = run_sweep(sweep, plan, args, sweep_id=sweep_id, relative_storage=relative)
     except BAD_INPUT_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

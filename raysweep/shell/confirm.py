@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from raysweep.choice import CHOSEN_BY, ArmScores, choose_arms
@@ -36,6 +35,7 @@ from raysweep.shell.exit_codes import LaunchError
 from raysweep.shell.plan import GridPlan
 from raysweep.shell.sweep_record import SweepRecord
 from raysweep.shell.tracking.patience import TrackingPatience
+from raysweep.storage import StoragePath
 from raysweep.sweep.config import SweepConfig
 from raysweep.sweep.trials import Trial
 
@@ -62,7 +62,7 @@ class Choice:
         return json.dumps(asdict(self), indent=2)
 
     @classmethod
-    def read(cls, path: Path) -> Choice:
+    def read(cls, path: StoragePath) -> Choice:
         return cls(**json.loads(path.read_text()))
 
 
@@ -160,11 +160,9 @@ class ConfirmPlan(GridPlan):
         assert self.choice is not None
         return {CHOICE_ARTIFACT: self.choice.to_json()}
 
-    def keep(self, sweep_dir: Path) -> None:
-        from raysweep.atomic import atomic_write_text
-
+    def keep(self, sweep_dir: StoragePath) -> None:
         assert self.choice is not None
-        atomic_write_text(sweep_dir / CHOICE_ARTIFACT, self.choice.to_json())
+        (sweep_dir / CHOICE_ARTIFACT).write_text(self.choice.to_json())
 
     def tags(self, trial: Trial, tune_config: dict[str, Any]) -> dict[str, str]:
         assert self.choice is not None
@@ -177,20 +175,21 @@ def prepare_confirmation(
     """The confirmation of sweep ``wanted`` (an id or ``latest``): its plan, its sweep id, and whether it
     exists already (then it is resumed with the choice it kept). Bad input (no such sweep, another
     config, a choice that cannot be made) is a LaunchError: nothing is written."""
-    from raysweep.shell.sweep_record import SWEEP_FILE, confirmation_id, find_sweep_folder
+    from raysweep.shell.deployment import sweep_digest
+    from raysweep.shell.sweep_record import confirmation_id, find_sweep_folder, sweep_exists
     from raysweep.shell.tracking.patience import short_mlflow_http_attempts
-    from raysweep.sweep.config import config_digest
+    from raysweep.storage import parse_storage
 
-    experiment_dir = sweep.storage / sweep.experiment
+    experiment_dir = parse_storage(sweep.storage).root / sweep.experiment
     chooser_dir = find_sweep_folder(experiment_dir, wanted, flag="--confirm")
     record = SweepRecord.read(chooser_dir)
-    if record.config_digest != config_digest(sweep):
+    if record.config_digest != sweep_digest(sweep):
         raise LaunchError(
             f"--confirm: the config differs from the one sweep {record.sweep_id} ran with; confirm it with "
             "the same config and flags"
         )
     folder = experiment_dir / confirmation_id(record.sweep_id)
-    resume = (folder / SWEEP_FILE).is_file() and (folder / CHOICE_ARTIFACT).is_file()
+    resume = sweep_exists(folder) and (folder / CHOICE_ARTIFACT).is_file()
     if resume:
         choice = Choice.read(folder / CHOICE_ARTIFACT)
     else:

@@ -1,20 +1,23 @@
 """A sweep from start to end: the orchestration behind ``python -m raysweep.launch``.
 
-:func:`run_sweep` owns the order of things and the cleanup: a resume finds its sweep folder and takes
-its lock before Ray starts; Ray starts; the parent run is created (or resumed); the stores train the
-pool encoders and Tune runs the trials; the plan reports (a search's outcome); the encoders' seconds
-and the summary are logged and printed. Each step lives in its own module (``preflight``,
-``ray_cluster``, ``sweep_record``, ``tracking``, ``tuner``, ``plan``, ``summary``); a first Ctrl-C or
-SIGTERM becomes Tune's graceful stop and a second one stops at once (``stop_signals``).
+:func:`run_sweep` owns the order of things and the cleanup: the storage is opened (an object store
+must answer the driver); a resume finds its sweep folder and takes its lock before Ray starts; Ray
+starts; on a cluster, a tracking file or a relative storage path on the driver's disk is refused and
+every node must see the storage; the parent run is created (or resumed); the stores train the pool
+encoders and Tune runs the trials; the plan reports (a search's outcome); the encoders' seconds and
+the summary are logged and printed. Each step lives in its own module (``preflight``,
+``ray_cluster``, ``deployment``, ``storage_probe``, ``sweep_record``, ``tracking``, ``tuner``,
+``plan``, ``summary``); a first Ctrl-C or SIGTERM marks the runs KILLED at once and becomes Tune's
+graceful stop, and a second one stops at once (``stop_signals``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import time
-from pathlib import Path
 
 import ray
 import yaml
@@ -22,10 +25,18 @@ import yaml
 from raysweep import schema
 from raysweep.shell.checkpoints import is_no_space
 from raysweep.shell.cli import resume_command
+from raysweep.shell.deployment import (
+    check_cluster_requirements,
+    current_deployment,
+    joined_cluster,
+    sweep_digest,
+)
+from raysweep.shell.driver_watch import watch_driver
 from raysweep.shell.exit_codes import EXIT_TRIALS_FAILED, LaunchError, stopped_by
 from raysweep.shell.plan import GridPlan
 from raysweep.shell.ray_cluster import check_cluster_gpus, start_ray
 from raysweep.shell.stop_signals import StopSignals
+from raysweep.shell.storage_probe import check_every_node_sees, check_reachable_from_driver
 from raysweep.shell.summary import (
     RESUME_HINT,
     SweepOutcome,
@@ -35,8 +46,8 @@ from raysweep.shell.summary import (
     print_summary,
     run_status,
 )
-from raysweep.shell.sweep_lock import SweepBusy, SweepLock
-from raysweep.shell.sweep_record import SweepRecord, find_sweep_folder, new_sweep_id
+from raysweep.shell.sweep_lock import LeaseLock, SweepBusy, SweepLock
+from raysweep.shell.sweep_record import SweepRecord, find_sweep_folder, new_sweep_id, sweep_exists
 from raysweep.shell.tracking import DEFAULT_OUTAGE_LIMIT_S
 from raysweep.shell.tracking.access import TrackingCredentials
 from raysweep.shell.tracking.patience import TrackingError, TrackingPatience, short_mlflow_http_attempts
@@ -50,22 +61,32 @@ from raysweep.shell.tracking.sweep_run import (
 )
 from raysweep.shell.tracking.uris import ui_command
 from raysweep.shell.trainable import SweepContext
-from raysweep.shell.tuner import build_tuner, start_stores
-from raysweep.sweep.config import SweepConfig, config_digest
+from raysweep.shell.tuner import ResourcesUnavailable, build_tuner, start_stores
+from raysweep.storage import Storage, StoragePath, parse_storage
+from raysweep.sweep.config import SweepConfig
 
 INTERRUPTED_OUTAGE_LIMIT_S = 10.0
 """Tracking patience while an interrupted driver marks its runs KILLED: it must stop within seconds."""
+VAE_CACHE = "vae_cache"
+"""The pool encoders' cache under the storage root, shared by every sweep there."""
 
 
 def run_sweep(
-    sweep: SweepConfig, plan: GridPlan, args: argparse.Namespace, sweep_id: str | None = None
+    sweep: SweepConfig,
+    plan: GridPlan,
+    args: argparse.Namespace,
+    sweep_id: str | None = None,
+    relative_storage: str | None = None,
 ) -> int:
     """Start (or, with ``args.resume``, resume) the sweep; the exit code. Owns Ray, the sweep's lock
-    and the stop signals. ``sweep_id``: the id of a new sweep (default: from the time and the config)."""
+    and the stop signals. ``sweep_id``: the id of a new sweep (default: from the time and the config);
+    ``relative_storage``: the storage as given, when it was a relative path (refused on a cluster)."""
     started = time.perf_counter()
-    experiment_dir = sweep.storage / sweep.experiment
+    storage = parse_storage(sweep.storage)  # absolute or a URI already: the one filesystem of this sweep
+    experiment_dir = storage.root / sweep.experiment
     outage_limit = args.tracking_outage_limit or DEFAULT_OUTAGE_LIMIT_S
     short_mlflow_http_attempts()
+    check_reachable_from_driver(storage)  # a bucket, endpoint or credentials that do not work: exit 2
 
     # A resume finds its sweep and takes the sweep's lock before Ray starts: a second driver on the
     # same sweep, or a different config, is bad input (exit 2) and leaves nothing behind.
@@ -73,7 +94,7 @@ def run_sweep(
     if args.resume:
         sweep_dir = find_sweep_folder(experiment_dir, args.resume)
         record = SweepRecord.read(sweep_dir)
-        if record.config_digest != config_digest(sweep):
+        if record.config_digest != sweep_digest(sweep):
             raise LaunchError(
                 f"--resume: the config differs from the one sweep {record.sweep_id} started with; "
                 "resume with the same config and flags, or start a new sweep"
@@ -84,36 +105,43 @@ def run_sweep(
 
     stop = StopSignals()
     stop.install()
+    dashboard_url = None
     try:
-        start_ray(args.address)
+        dashboard_url = start_ray(args.address)
         stop.install()  # again: ray.init installed its own SIGTERM handler
+        deployment = current_deployment(dashboard_url)
+        check_cluster_requirements(deployment, sweep.tracking_uri, relative_storage)
         check_cluster_gpus(sweep)
-        try:
-            if record is None:
-                record = new_sweep(sweep, plan, patience, sweep_id)
-                sweep_dir = experiment_dir / record.sweep_id
-                record.write(sweep_dir)
-                plan.keep(sweep_dir)
-                lock = take_lock(sweep_dir, record.sweep_id)
-                progress = ""
-            else:
+        if deployment.nodes > 1:
+            check_every_node_sees(storage)
+        if record is None:
+            record, lock, sweep_dir = start_new_sweep(sweep, plan, patience, experiment_dir, sweep_id)
+            progress = ""
+        else:
+            try:
                 resume_sweep_run(record, patience)
                 # What a resume has left to do, before Tune's table of every trial scrolls past.
                 finished = len(finished_trial_keys(record, patience) & {t.key for t in plan.trials})
-                progress = f" ({finished} finished, {len(plan.trials) - finished} to run)"
-        except TrackingError as exc:
-            # Nothing ran yet: like an unreachable --address. A refusal here is the first write (the
-            # parent run) by a user who may read the experiment but not write to it.
-            raise LaunchError(str(exc)) from None
+            except TrackingError as exc:
+                raise LaunchError(str(exc)) from None  # nothing ran yet: like an unreachable --address
+            progress = f" ({finished} finished, {len(plan.trials) - finished} to run)"
+        # From here a stop signal marks the runs KILLED at once, beside Tune's graceful stop: the
+        # process may be killed before that stop ends (``ray job stop``: 3 s); on a cluster it joined,
+        # a watch outside the driver does it if the driver is killed with no time at all.
+        stop.on_first_stop = lambda signum: mark_stopped(record)
+        if joined_cluster(args.address):
+            watch_driver(record)
         print(
             f"sweep {record.sweep_id}: {len(plan.trials)} trials{progress}, storage {sweep_dir}, "
             f"MLflow {record.tracking_uri}"
         )
-        results, stores = fit(sweep, plan, args, record, sweep_dir, stop, outage_limit)
+        on_cluster = bool(args.address) or deployment.cluster_reason() is not None
+        results, stores = fit(sweep, plan, args, record, sweep_dir, storage, stop, outage_limit, on_cluster)
         counters, encoder_trainings = stores.counters()
         ray.shutdown()
         if stop.received is not None:
             stop.ignore_further()
+            stop.wait_first_stop(INTERRUPTED_OUTAGE_LIMIT_S)
             patience = TrackingPatience(record.tracking_uri, INTERRUPTED_OUTAGE_LIMIT_S)
         # Every trial the plan handed out, for the summary; a search's outcome is logged once it has
         # run to its end (a stopped sweep logs it when its --resume finishes).
@@ -129,7 +157,7 @@ def run_sweep(
             counters,
             time.perf_counter() - started,
             patience,
-            resume_command(args, record.sweep_id),
+            resume_command(args, record.sweep_id, dashboard_url),
             interrupted_by=stop.received,
         )
     except KeyboardInterrupt:  # SweepInterrupted, or Ray's re-raise of it
@@ -137,13 +165,21 @@ def run_sweep(
         # Before marking runs KILLED (no trial worker may write after it), and also when the signal
         # came during ray.init: a half-started local Ray is shut down too.
         ray.shutdown()
+        stop.wait_first_stop(INTERRUPTED_OUTAGE_LIMIT_S)
         signum = stop.received or signal.SIGINT
-        return stopped_at_once(record, signum, resume_command(args, record.sweep_id) if record else None)
+        resume = resume_command(args, record.sweep_id, dashboard_url) if record else None
+        return stopped_at_once(record, signum, resume)
+    except ResourcesUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        assert record is not None  # the reservation follows the sweep's creation
+        finish_quietly(record, "FAILED")
+        print(f"\n{RESUME_HINT}\n  {resume_command(args, record.sweep_id, dashboard_url)}")
+        return EXIT_TRIALS_FAILED
     except OSError as exc:
         if not is_no_space(exc) or record is None:
             raise
         print(f"error: no space left on device under the storage path {sweep_dir}: {exc}", file=sys.stderr)
-        print(f"\nFree space there. {RESUME_HINT}\n  {resume_command(args, record.sweep_id)}")
+        print(f"\nFree space there. {RESUME_HINT}\n  {resume_command(args, record.sweep_id, dashboard_url)}")
         return EXIT_TRIALS_FAILED
     finally:
         ray.shutdown()  # a no-op when Ray never started
@@ -152,19 +188,72 @@ def run_sweep(
         stop.restore()
 
 
-def take_lock(sweep_dir: Path, sweep_id: str) -> SweepLock:
+def start_new_sweep(
+    sweep: SweepConfig,
+    plan: GridPlan,
+    patience: TrackingPatience,
+    experiment_dir: StoragePath,
+    sweep_id: str | None,
+) -> tuple[SweepRecord, SweepLock | LeaseLock, StoragePath]:
+    """The new sweep's folder, locked before anything is in it (two drivers given the same
+    ``--sweep-id`` cannot both start it), its parent run and its record. An unreachable tracking
+    store is bad input: the folder is removed again and nothing is left."""
+    sweep_id = sweep_id or new_sweep_id(sweep_digest(sweep))
+    sweep_dir = experiment_dir / sweep_id
+    lock = take_lock(sweep_dir, sweep_id)
+    try:
+        if sweep_exists(sweep_dir):
+            raise LaunchError(
+                f"sweep {sweep_id} was started by another driver a moment ago; run the same command again to "
+                "resume it"
+            )
+        record = new_sweep(sweep, plan, patience, sweep_id)
+    except (TrackingError, LaunchError) as exc:
+        # Nothing ran yet: like an unreachable --address. A refusal here is the first write (the
+        # parent run) by a user who may read the experiment but not write to it.
+        lock.release()
+        if not sweep_exists(sweep_dir):
+            with contextlib.suppress(OSError):
+                sweep_dir.rmtree()
+        raise LaunchError(str(exc)) from None
+    record.write(sweep_dir)
+    plan.keep(sweep_dir)
+    return record, lock, sweep_dir
+
+
+def mark_stopped(record: SweepRecord) -> None:
+    """The first stop signal's work that cannot wait for the graceful stop: the parent run and every
+    unfinished trial run KILLED (the launcher's cleanup does it again with the final metrics)."""
+    started = time.perf_counter()
+    if finish_quietly(record, "KILLED"):
+        print(
+            f"marked sweep {record.sweep_id}'s unfinished runs KILLED ({time.perf_counter() - started:.1f}s)",
+            flush=True,
+        )
+
+
+def finish_quietly(record: SweepRecord, status: str) -> bool:
+    """The parent run (and after a stop its unfinished trial runs) ``status``; False if MLflow could
+    not be reached within seconds (a warning says so)."""
+    patience = TrackingPatience(record.tracking_uri, INTERRUPTED_OUTAGE_LIMIT_S)
+    try:
+        finish_sweep_run(record, {}, status, patience)
+    except TrackingError as exc:
+        print(f"warning: the sweep's runs keep their status: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def take_lock(sweep_dir: StoragePath, sweep_id: str) -> SweepLock | LeaseLock:
     try:
         return SweepLock.acquire(sweep_dir, sweep_id)
     except SweepBusy as exc:
         raise LaunchError(str(exc)) from None
 
 
-def new_sweep(
-    sweep: SweepConfig, plan: GridPlan, patience: TrackingPatience, sweep_id: str | None = None
-) -> SweepRecord:
-    """A new sweep id (unless given) and its parent run in MLflow: the record the sweep folder keeps."""
-    digest = config_digest(sweep)
-    sweep_id = sweep_id or new_sweep_id(digest)
+def new_sweep(sweep: SweepConfig, plan: GridPlan, patience: TrackingPatience, sweep_id: str) -> SweepRecord:
+    """The sweep's parent run in MLflow: the record the sweep folder keeps."""
+    digest = sweep_digest(sweep)
     params = {
         schema.INITIAL_LABELS_PARAM: sweep.schedule.initial_labels,
         schema.LABELS_PER_ROUND_PARAM: sweep.schedule.labels_per_round,
@@ -199,13 +288,15 @@ def fit(
     plan: GridPlan,
     args: argparse.Namespace,
     record: SweepRecord,
-    sweep_dir: Path,
+    sweep_dir: StoragePath,
+    storage: Storage,
     stop: StopSignals,
     outage_limit: float,
+    on_cluster: bool,
 ) -> tuple[list, object]:
     """The stores and the pool encoders, then Tune over the plan's trials: Tune's results (from MLflow
     when Tune cannot read them back) and the stores."""
-    stores = start_stores(sweep, plan, record)
+    stores = start_stores(sweep, plan, record, storage.root / VAE_CACHE)
     context = SweepContext(
         sweep_id=record.sweep_id,
         plan=plan,
@@ -215,13 +306,11 @@ def fit(
         dataset_store=stores.dataset,
         embedding_store=stores.embedding,
         cpus_per_trial=sweep.resources.cpu,
-        sweep_dir=str(sweep_dir),
+        sweep_dir=sweep_dir,
         tracking_outage_limit_s=outage_limit,
         tracking_credentials=TrackingCredentials.from_environment(),
     )
-    tuner = build_tuner(
-        sweep, plan, context, sweep_dir, resume=bool(args.resume), on_cluster=bool(args.address)
-    )
+    tuner = build_tuner(sweep, plan, context, sweep_dir, resume=bool(args.resume), on_cluster=on_cluster)
     with stop.during_tune():
         try:
             results = list(tuner.fit())

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from raysweep.heuristics import heuristic_class
@@ -36,6 +35,7 @@ from raysweep.search.ledger import SearchLedger, ledger_path
 from raysweep.search.objective import trial_objective
 from raysweep.search.outcome import finite_or_none, outcome_lines, search_outcome, search_params
 from raysweep.search.space import setting_label
+from raysweep.storage import StoragePath
 from raysweep.sweep.config import SweepConfig
 from raysweep.sweep.trials import Trial
 
@@ -82,7 +82,7 @@ class GridPlan:
         """Text artifacts of the parent run (file name -> content)."""
         return {}
 
-    def keep(self, sweep_dir: Path) -> None:
+    def keep(self, sweep_dir: StoragePath) -> None:
         """Save what a resume of this sweep needs beside its record (called once, when it starts)."""
 
     def pool_encoder_trials(self) -> list[Trial]:
@@ -92,18 +92,18 @@ class GridPlan:
     def prepare_tune(self) -> None:
         """Settings Tune reads when it starts, fresh or restored."""
 
-    def tune_setup(self, sweep_dir: Path, recover: bool) -> TuneSetup:
+    def tune_setup(self, sweep_dir: StoragePath, recover: bool) -> TuneSetup:
         """The Tuner's param space and config for a fresh start (``recover``: of a sweep that ran before)."""
         from ray import tune
 
         return TuneSetup(param_space={TRIAL_CONFIG_KEY: tune.grid_search([t.key for t in self.trials])})
 
-    def trials_so_far(self, sweep_dir: Path) -> list[Trial]:
+    def trials_so_far(self, sweep_dir: StoragePath) -> list[Trial]:
         """Every trial handed out to Tune so far, for the summary."""
         return list(self.trials)
 
     def finish(
-        self, sweep_dir: Path, record: SweepRecord, patience: TrackingPatience, log: bool
+        self, sweep_dir: StoragePath, record: SweepRecord, patience: TrackingPatience, log: bool
     ) -> list[Trial]:
         """After Tune: what the plan has to say and log; every trial it handed out."""
         return self.trials_so_far(sweep_dir)
@@ -142,7 +142,7 @@ class SearchPlan(GridPlan):
         # A search's settings share the VAE of its prewarm trial, trained before any is proposed.
         return [*self.trials, *prewarm_trials(self.sweep)]
 
-    def tune_setup(self, sweep_dir: Path, recover: bool) -> TuneSetup:
+    def tune_setup(self, sweep_dir: StoragePath, recover: bool) -> TuneSetup:
         from raysweep.shell.search.searcher import PairedSeedSearch
         from raysweep.shell.search.stopping import SettingMedianStopping
 
@@ -168,11 +168,11 @@ class SearchPlan(GridPlan):
         in_flight = len(self.trials) + settings_in_flight * len(self.sweep.sweep.seeds)
         os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", str(in_flight))
 
-    def trials_so_far(self, sweep_dir: Path) -> list[Trial]:
+    def trials_so_far(self, sweep_dir: StoragePath) -> list[Trial]:
         return searched_trials(self.sweep, self.trials, sweep_dir)
 
     def finish(
-        self, sweep_dir: Path, record: SweepRecord, patience: TrackingPatience, log: bool
+        self, sweep_dir: StoragePath, record: SweepRecord, patience: TrackingPatience, log: bool
     ) -> list[Trial]:
         """Print the search's outcome; log it to the parent run and tag the trials stopped early,
         once, when the search has ended (``log`` False for a stopped sweep: its resume logs it)."""

@@ -10,6 +10,7 @@ lets the launcher in; :func:`check_reachable` fails fast on a Ray address nobody
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 from pathlib import Path
 
@@ -19,15 +20,26 @@ from raysweep.schedule import ScheduleError, label_schedule
 from raysweep.shell.exit_codes import LaunchError
 from raysweep.shell.tracking.access import uri_credentials_problem
 from raysweep.shell.tracking.uris import default_tracking_uri
+from raysweep.storage import StorageError, canonical_storage
 from raysweep.sweep.config import SweepConfig
 from raysweep.sweep.trials import Trial
 
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+
 
 def resolve_paths(sweep: SweepConfig, args: argparse.Namespace) -> SweepConfig:
-    """Absolute paths everywhere: Tune trials run in their own working directories."""
+    """Absolute paths everywhere: Tune trials run in their own working directories, on other nodes.
+
+    The storage becomes an absolute path or the URI it is (``raysweep.storage``); the tracking URI is
+    ``--tracking-uri``, else ``MLFLOW_TRACKING_URI`` (what compose, KubeRay manifests and most
+    clusters set for every process), else the config's, else a SQLite file here.
+    """
     root = sweep.dataset.root.expanduser().resolve()
-    storage = (args.storage or sweep.storage).expanduser().resolve()
-    tracking_uri = args.tracking_uri or sweep.tracking_uri
+    try:
+        storage = canonical_storage(args.storage or sweep.storage)
+    except StorageError as exc:
+        raise LaunchError(str(exc)) from None
+    tracking_uri = args.tracking_uri or os.environ.get(TRACKING_URI_ENV) or sweep.tracking_uri
     if tracking_uri is None:
         tracking_uri = default_tracking_uri()
     elif tracking_uri.startswith("sqlite:///") and not tracking_uri.startswith("sqlite:////"):
@@ -36,9 +48,13 @@ def resolve_paths(sweep: SweepConfig, args: argparse.Namespace) -> SweepConfig:
         f"npz:{Path(name[4:]).expanduser().resolve()}" if name.startswith("npz:") else name
         for name in sweep.sweep.datasets
     ]
+    model = sweep.model
+    if model.weights_path is not None:  # loaded by every trial, wherever it runs
+        model = model.model_copy(update={"weights_path": model.weights_path.expanduser().resolve()})
     return sweep.model_copy(
         update={
             "dataset": sweep.dataset.model_copy(update={"root": root}),
+            "model": model,
             "storage": storage,
             "tracking_uri": tracking_uri,
             "sweep": sweep.sweep.model_copy(update={"datasets": datasets}),

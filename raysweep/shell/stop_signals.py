@@ -7,6 +7,12 @@ stop at once raises :class:`SweepInterrupted` (a KeyboardInterrupt) in the drive
 launcher's cleanup (shut Ray down, mark runs KILLED, print the ``--resume`` command) still runs,
 with further signals ignored so that it completes. The exit code is 128 + the signal: 130 for
 SIGINT, 143 for SIGTERM, as shells report a process killed by that signal.
+
+The graceful stop can outlast whoever sent the signal: ``ray job stop`` sends SIGTERM and SIGKILLs
+the job's processes 3 s later (``RAY_JOB_STOP_WAIT_TIME_S``), Kubernetes after the pod's grace
+period. So what must happen in any case runs first, beside the graceful stop: the first signal
+starts ``on_first_stop`` (the launcher marks the sweep's runs KILLED) in a thread of its own, before
+Tune is told to stop.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
@@ -47,6 +54,15 @@ class StopSignals:
         self.received: int | None = None
         self._tune_running = False
         self._previous: dict[int, Any] = {}
+        self.on_first_stop: Callable[[int], None] | None = None
+        """Run in a thread of its own when the first signal arrives (what must happen even if the
+        process is killed during the graceful stop)."""
+        self._first_stop: threading.Thread | None = None
+
+    def wait_first_stop(self, timeout: float) -> None:
+        """Let the ``on_first_stop`` thread finish (the launcher's cleanup repeats what it does)."""
+        if self._first_stop is not None:
+            self._first_stop.join(timeout)
 
     def install(self) -> None:
         """(Re)install the handlers: ``ray.init`` replaces the SIGTERM handler with its own."""
@@ -79,6 +95,11 @@ class StopSignals:
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.received is None:
             self.received = signum
+            if self.on_first_stop is not None:
+                self._first_stop = threading.Thread(
+                    target=self.on_first_stop, args=(signum,), name="raysweep-first-stop", daemon=True
+                )
+                self._first_stop.start()
             tune_interrupt = signal.getsignal(signal.SIGUSR1)  # installed by Tune inside fit()
             if self._tune_running and callable(tune_interrupt):
                 print(

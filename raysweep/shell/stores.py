@@ -7,8 +7,9 @@ arrays zero-copy, so N concurrent trials on a node share one copy instead of hol
 ``EmbeddingStore`` hands out the pool's embeddings per (dataset, VAE config, encoder config) for the
 encoders trained once per pool (``vae``, ``gmvae``; ``cvae`` is retrained inside each trial). The
 first request starts the training as a Ray task; concurrent and later requests get the same
-ObjectRef. Finished embeddings are also written under the sweep's storage path
-(``<name>-<cache key>.npz``; the ``vae`` files keep the name and key they always had), so a resumed
+ObjectRef. Finished embeddings are also written under the sweep's storage (``<storage>/vae_cache/
+<name>-<cache key>.npz``, a local folder or a bucket prefix that every node reaches; the ``vae`` files
+keep the name and key they always had), so a resumed
 sweep, or a later one with the same dataset and configs, trains nothing. The store counts the
 trainings it started, and each cache file keeps how many seconds its training took, so a sweep that
 reads the cache can still say what its encoder cost (the analysis adds it to the runtime of the
@@ -23,7 +24,6 @@ import threading
 import time
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,12 +32,12 @@ from ray.util.placement_group import PlacementGroup, placement_group_table
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from raysweep import schema
-from raysweep.atomic import atomic_write_bytes
 from raysweep.config import DatasetConfig, EncoderConfig, VAEConfig
 from raysweep.data import load_dataset
 from raysweep.data.base import ALDataset
 from raysweep.encoders import PoolEncoder, build_encoder
 from raysweep.models.vae import dataset_fingerprint
+from raysweep.storage import StoragePath
 
 SHARDS = ("pool_images", "pool_labels", "eval_images", "eval_labels", "val_images", "val_labels")
 """The dataset's arrays, one object each (the val pair only where the dataset has one)."""
@@ -95,7 +95,7 @@ class DatasetStore:
 
 @ray.remote
 def train_encoder_task(
-    handle: DatasetHandle, vae: VAEConfig, encoder: EncoderConfig, cache_file: str, device: str
+    handle: DatasetHandle, vae: VAEConfig, encoder: EncoderConfig, cache_file: StoragePath, device: str
 ) -> np.ndarray:
     """Train the pool encoder on the pool and write the embeddings (and the training's seconds) to
     ``cache_file`` atomically."""
@@ -105,7 +105,7 @@ def train_encoder_task(
     resolved = "cuda" if device != "cpu" and torch.cuda.is_available() else "cpu"
     started = time.perf_counter()
     embeddings = pool_encoder(vae, encoder).train(dataset, device=resolved)
-    write_embeddings(Path(cache_file), embeddings, time.perf_counter() - started)
+    write_embeddings(cache_file, embeddings, time.perf_counter() - started)
     return embeddings
 
 
@@ -118,27 +118,39 @@ def pool_encoder(vae: VAEConfig, encoder: EncoderConfig) -> PoolEncoder:
     return built
 
 
-def write_embeddings(path: Path, embeddings: np.ndarray, train_seconds: float = math.nan) -> None:
+def write_embeddings(path: StoragePath, embeddings: np.ndarray, train_seconds: float = math.nan) -> None:
     """The embeddings and their training's seconds as one npz, whole or not at all."""
     buffer = io.BytesIO()
     np.savez(buffer, embeddings=embeddings, train_seconds=np.float64(train_seconds))
-    atomic_write_bytes(path, buffer.getvalue())
+    path.write_bytes(buffer.getvalue())
 
 
-def read_embeddings(path: Path) -> np.ndarray | None:
-    if not path.is_file():
+def read_cache_file(path: StoragePath) -> io.BytesIO | None:
+    """The cache file's bytes, or None when it is not there (or cannot be read)."""
+    try:
+        return io.BytesIO(path.read_bytes())
+    except OSError:  # FileNotFoundError included
+        return None
+
+
+def read_embeddings(path: StoragePath) -> np.ndarray | None:
+    data = read_cache_file(path)
+    if data is None:
         return None
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with np.load(data, allow_pickle=False) as archive:
             return np.asarray(archive["embeddings"], dtype=np.float32)
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         return None  # a damaged cache is retrained, not trusted
 
 
-def read_training_seconds(path: Path) -> float:
+def read_training_seconds(path: StoragePath) -> float:
     """Seconds the VAE of a cache file took to train; NaN for files written before they were kept."""
+    data = read_cache_file(path)
+    if data is None:
+        return math.nan
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with np.load(data, allow_pickle=False) as archive:
             return float(archive["train_seconds"]) if "train_seconds" in archive.files else math.nan
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         return math.nan
@@ -156,9 +168,9 @@ class EmbeddingStore:
     """
 
     def __init__(
-        self, cache_dir: str, cpu: float, gpu: float, reserved: PlacementGroup | None = None
+        self, cache_dir: StoragePath, cpu: float, gpu: float, reserved: PlacementGroup | None = None
     ) -> None:
-        self.cache_dir = Path(cache_dir)
+        self.cache_dir = cache_dir
         self.gpu = gpu
         self.reserved = reserved
         self._refs: dict[str, ray.ObjectRef] = {}
@@ -181,7 +193,7 @@ class EmbeddingStore:
             }
         return {"num_cpus": 0, "num_gpus": self.gpu}
 
-    def cache_file(self, handle: DatasetHandle, vae: VAEConfig, encoder: EncoderConfig) -> Path:
+    def cache_file(self, handle: DatasetHandle, vae: VAEConfig, encoder: EncoderConfig) -> StoragePath:
         return self.cache_dir / pool_encoder(vae, encoder).cache_file_name(handle.fingerprint)
 
     def get(self, handle: DatasetHandle, vae: VAEConfig, encoder: EncoderConfig) -> list[ray.ObjectRef]:
@@ -211,7 +223,7 @@ class EmbeddingStore:
                 self.trainings_started[encoder.name] = self.trainings_started.get(encoder.name, 0) + 1
                 device = "cuda" if self.gpu > 0 else "cpu"
                 self._refs[key] = train_encoder_task.options(**self.task_options()).remote(
-                    handle, vae, encoder, str(cache_file), device
+                    handle, vae, encoder, cache_file, device
                 )
         return self._refs[key]
 

@@ -49,6 +49,7 @@ from raysweep.shell.checkpoints import (
 )
 from raysweep.shell.plan import GridPlan
 from raysweep.shell.tracking.access import TrackingCredentials
+from raysweep.storage import StoragePath, location
 
 FAULT_ENV = "RAYSWEEP_FAULT_AFTER_ROUND"
 """Fault injection for tests: ``<round>:<trial key substring>`` kills the trial's worker process
@@ -69,41 +70,64 @@ class SweepContext:
     dataset_store: Any
     embedding_store: Any
     cpus_per_trial: float
-    sweep_dir: str
+    sweep_dir: StoragePath
+    """The sweep folder on the storage (local, NFS or an object store), as every node reaches it."""
     tracking_outage_limit_s: float
     tracking_credentials: TrackingCredentials
     """The launcher's MLflow credential variables; each trial sets them before its first MLflow call."""
 
 
-def restore_point(key: str, sweep_dir: str) -> RestorePoint:
+def restore_point(key: str, sweep_dir: StoragePath) -> RestorePoint:
     """Where this trial starts: its furthest intact checkpoint on the storage path, if any.
 
     Tune hands back the checkpoint its experiment state last recorded; the trial folder may hold a
     later one (the driver was killed before it saved its state) or a damaged one (a copy cut short
     by a full disk or a lost node). All of the trial's checkpoints are weighed, Tune's included.
     """
-    folders = trial_checkpoints(Path(sweep_dir), key)
+    folders: list = trial_checkpoints(sweep_dir, key)
     offered = tune.get_checkpoint()
-    if offered is not None:
+    # Gone when the trial pruned it after Tune's last save: newer ones are in the trial folder.
+    if offered is not None and StoragePath(offered.filesystem, offered.path).exists():
         with offered.as_directory() as folder:
-            # Gone when the trial pruned it after Tune's last save: newer ones are in the folder.
-            if Path(folder).exists():
-                folders.append(Path(folder))
+            folders.append(location(folder))  # on a local storage path: one of the folders above
             return choose_restore_point(folders)
     return choose_restore_point(folders)
 
 
-def maybe_inject_fault(key: str, round_index: int, sweep_dir: str) -> None:
+def check_storage_seen(key: str, sweep_dir: StoragePath) -> None:
+    """Fail a trial at its start, not at its first checkpoint, on a node that cannot see the storage.
+
+    The launcher probes every node before the sweep (``raysweep.shell.storage_probe``); a node that
+    joined later (an autoscaled one) was not probed. The sweep record is there on every node that
+    sees the storage.
+    """
+    from raysweep.shell.sweep_record import sweep_exists
+
+    try:
+        seen = sweep_exists(sweep_dir)
+    except OSError as exc:
+        seen, reason = False, f"{type(exc).__name__}: {exc}"
+    else:
+        reason = "its sweep record is not there"
+    if not seen:
+        context = ray.get_runtime_context()
+        raise RuntimeError(
+            f"[{key}] node {context.get_node_id()} ({ray.util.get_node_ip_address()}) cannot see the storage "
+            f"path {sweep_dir} ({reason}): every node must see the same storage (a network filesystem "
+            "mounted at the same path, or a bucket URI)"
+        )
+
+
+def maybe_inject_fault(key: str, round_index: int, sweep_dir: StoragePath) -> None:
     spec = os.environ.get(FAULT_ENV)
     if not spec:
         return
     round_text, _, pattern = spec.partition(":")
     if int(round_text) != round_index or pattern not in key:
         return
-    marker = Path(sweep_dir) / "injected_faults" / key.replace("/", "_")
+    marker = sweep_dir / "injected_faults" / key.replace("/", "_")
     if marker.exists():
         return
-    marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(f"killed after round {round_index}\n")
     print(f"[{key}] fault injection: killing this worker after round {round_index}", flush=True)
     os._exit(1)
@@ -116,6 +140,7 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
     trial = context.plan.resolve(config)
     torch.set_num_threads(max(1, int(context.cpus_per_trial)))
 
+    check_storage_seen(key, context.sweep_dir)
     handle = ray.get(context.dataset_store.get.remote(trial.config.dataset))
     dataset = handle.materialise()
 
@@ -205,7 +230,7 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
                     f"{last.round_index} checkpoint); free space there, then --resume",
                 ) from exc
         # Tune has copied the round's checkpoint into the trial's folder (named as tuner.py names it).
-        prune_checkpoints(Path(context.sweep_dir) / trial_dir_name(key, tune.get_context().get_trial_id()))
+        prune_checkpoints(context.sweep_dir / trial_dir_name(key, tune.get_context().get_trial_id()))
         maybe_inject_fault(key, last.round_index, context.sweep_dir)
 
     if start.state is not None and start.state.labels.next_round >= rounds:

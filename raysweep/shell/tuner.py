@@ -9,8 +9,8 @@ then continue from their checkpoints) and otherwise builds a new Tuner from the 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import ray
@@ -35,6 +35,7 @@ from raysweep.shell.stores import DatasetStore, EmbeddingStore
 from raysweep.shell.summary import error_line
 from raysweep.shell.sweep_record import SweepRecord, tune_state_problem
 from raysweep.shell.trainable import SweepContext, run_trial
+from raysweep.storage import StoragePath, tune_location
 from raysweep.sweep.config import SweepConfig
 
 TUNE_MESSAGES_RAYSWEEP_SAYS_BETTER = {
@@ -49,6 +50,38 @@ TUNE_MESSAGES_RAYSWEEP_SAYS_BETTER = {
 
 STORE_CALL_TIMEOUT_S = 30
 """How long the driver waits for the embedding store's counters after Tune (it may have gone down)."""
+RESOURCE_WAIT_ENV = "RAYSWEEP_RESOURCE_WAIT_S"
+DEFAULT_RESOURCE_WAIT_S = 900.0
+"""How long the encoder reservation (one trial's resources) may wait to be placed: on an autoscaling
+cluster a GPU node takes minutes to start; past this, the sweep stops and says what it waited for."""
+
+
+class ResourcesUnavailable(RuntimeError):
+    """The cluster did not offer one trial's resources in time (no node fits, none was added)."""
+
+
+def resource_wait_s() -> float:
+    return float(os.environ.get(RESOURCE_WAIT_ENV, DEFAULT_RESOURCE_WAIT_S))
+
+
+def reserve(bundle: dict[str, float], purpose: str) -> Any:
+    """A placement group of ``bundle``, once the cluster has placed it; ResourcesUnavailable after
+    :func:`resource_wait_s` seconds, naming what it waited for and what the cluster has."""
+    reserved = placement_group([bundle])
+    wait_s = resource_wait_s()
+    try:
+        ray.get(reserved.ready(), timeout=wait_s)
+    except ray.exceptions.GetTimeoutError:
+        ray.util.remove_placement_group(reserved)  # the autoscaler stops asking for it
+        wanted = ", ".join(f"{name} {amount:g}" for name, amount in bundle.items())
+        have = ray.available_resources()
+        offered = ", ".join(f"{name} {have.get(name, 0.0):g}" for name in bundle)
+        raise ResourcesUnavailable(
+            f"waited {wait_s:.0f}s for one node with {wanted} free ({purpose}); the cluster has {offered} "
+            f"free now and no node was added that fits. Add such a node (or let the autoscaler add one), "
+            f"or lower resources.cpu / resources.gpu; {RESOURCE_WAIT_ENV} sets the wait"
+        ) from None
+    return reserved
 
 
 @dataclass
@@ -67,8 +100,9 @@ class Stores:
         return counters, trainings
 
 
-def start_stores(sweep: SweepConfig, plan: GridPlan, record: SweepRecord) -> Stores:
-    """The dataset and embedding stores on the driver's node, with every pool encoder trained."""
+def start_stores(sweep: SweepConfig, plan: GridPlan, record: SweepRecord, cache_dir: StoragePath) -> Stores:
+    """The dataset and embedding stores on the driver's node, with every pool encoder trained and
+    cached under ``cache_dir`` on the storage."""
     suffix = record.sweep_id.replace("-", "_")
     # The stores live on the driver's node: the data root was checked there, and trials on other
     # nodes pull one copy of each shard into their own node's object store.
@@ -93,11 +127,10 @@ def start_stores(sweep: SweepConfig, plan: GridPlan, record: SweepRecord) -> Sto
     reserved = None
     if pool_encoder_trials:
         bundle = {"CPU": sweep.resources.cpu, **({"GPU": sweep.resources.gpu} if sweep.resources.gpu else {})}
-        reserved = placement_group([bundle])
-        ray.get(reserved.ready())
+        reserved = reserve(bundle, "one trial's resources, reserved to train the pool encoders")
     embedding_store = EmbeddingStore.options(
         name=f"raysweep_embeddings_{suffix}", scheduling_strategy=here, max_concurrency=4
-    ).remote(str(sweep.storage / "vae_cache"), sweep.resources.cpu, sweep.resources.gpu, reserved)
+    ).remote(cache_dir, sweep.resources.cpu, sweep.resources.gpu, reserved)
     for trial in pool_encoder_trials:
         handle = dataset_store.get.remote(trial.config.dataset)
         ray.get(embedding_store.get.remote(handle, trial.config.vae, trial.config.encoder))
@@ -141,7 +174,7 @@ def build_tuner(
     sweep: SweepConfig,
     plan: GridPlan,
     context: SweepContext,
-    sweep_dir: Path,
+    sweep_dir: StoragePath,
     resume: bool,
     on_cluster: bool,
 ) -> tune.Tuner:
@@ -158,9 +191,14 @@ def build_tuner(
         # name: each trial finds its checkpoints in its earlier folders and its MLflow run by tag.
         problem = tune_state_problem(sweep_dir)
         if problem is None:
+            path, filesystem = tune_location(sweep_dir)
             try:
                 tuner = tune.Tuner.restore(
-                    str(sweep_dir), trainable=trainable, resume_unfinished=True, resume_errored=True
+                    path,
+                    trainable=trainable,
+                    resume_unfinished=True,
+                    resume_errored=True,
+                    storage_filesystem=filesystem,
                 )
                 print(f"resuming sweep {context.sweep_id} from {sweep_dir}")
                 return tuner
@@ -173,6 +211,8 @@ def build_tuner(
     # A search's plan hands Tune its searcher, which proposes settings from the results so far (on a
     # resume, from its ledger: no setting is proposed twice); a grid's hands Tune its trial keys.
     setup = plan.tune_setup(sweep_dir, recover=resume)
+    # Tune writes its state and the trials' checkpoints through the same filesystem as raysweep.
+    storage_path, storage_filesystem = tune_location(sweep_dir.parent)
     return tune.Tuner(
         trainable,
         param_space=setup.param_space,
@@ -189,7 +229,8 @@ def build_tuner(
         ),
         run_config=tune.RunConfig(
             name=sweep_dir.name,
-            storage_path=str(sweep_dir.parent),
+            storage_path=storage_path,
+            storage_filesystem=storage_filesystem,
             failure_config=tune.FailureConfig(max_failures=sweep.max_failures),
             # Tune keeps every checkpoint and each trial deletes all but its newest two itself
             # (checkpoints.prune_checkpoints says why: num_to_keep makes Tune's state saves O(trials^2)).

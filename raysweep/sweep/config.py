@@ -128,8 +128,9 @@ class SweepConfig(Frozen):
     resources: Resources = Resources()
     max_failures: int = Field(default=2, ge=0)
     """Tune's FailureConfig: retries of a crashed trial (each resumes from its last round)."""
-    storage: Path = Path("raysweep_runs")
-    """Ray Tune storage path (checkpoints, cached VAE embeddings). Shared across nodes on a cluster."""
+    storage: str = "raysweep_runs"
+    """Where the sweep's files go (Tune's checkpoints, the sweep record, cached VAE embeddings): a local
+    path or a URI (``s3://bucket/runs``; ``raysweep.storage``). On a cluster every node must see it."""
     tracking_uri: str | None = None
     """MLflow tracking URI; None: ``sqlite:///mlflow.db`` in the working directory."""
 

@@ -3,10 +3,11 @@
 ``LocalCluster.start()`` brings up, each as a child process of the test with its own process group
 (:mod:`helpers.supervisor`):
 
-- a real PostgreSQL server (:mod:`helpers.postgres`);
-- ``mlflow server`` on that PostgreSQL with proxied artifact serving into a temp folder and
+- a real PostgreSQL server (:mod:`helpers.postgres`), or none: MLflow on a SQLite file of its own;
+- ``mlflow server`` on that database with proxied artifact serving into a temp folder and
   ``--allowed-hosts``, as in compose (:mod:`helpers.mlflow_server`);
-- a Ray head and a second Ray node (:mod:`helpers.ray_nodes`).
+- a Ray head and a second Ray node (:mod:`helpers.ray_nodes`), the head optionally with its dashboard
+  and job server (``ray job submit``), or no Ray at all (the tracking services alone).
 
 ``stop()`` ends exactly what it started, by process group, and runs from the fixture's teardown,
 so also when a test fails. The faults a test injects (a killed server, a restarted database, a lost
@@ -22,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from helpers.mlflow_server import MlflowServer
 from helpers.postgres import Postgres, postgres_bin_dir
@@ -37,8 +38,11 @@ REQUIRE_CLUSTER_ENV = "RAYSWEEP_REQUIRE_CLUSTER"
 Started = TypeVar("Started")
 
 
-def start_cluster_or_skip(start: Callable[[], Started] | None = None) -> Started | LocalCluster:
-    """``LocalCluster.start()`` (or ``start()``: a variant's, a server's alone) for a test fixture.
+def start_cluster_or_skip(
+    start: Callable[..., Started] | None = None, **options: Any
+) -> Started | LocalCluster:
+    """``LocalCluster.start(**options)`` (or ``start(**options)``: a variant's, a server's alone) for a
+    test fixture.
 
     A missing prerequisite skips the test on a developer's machine; with ``RAYSWEEP_REQUIRE_CLUSTER=1``
     (CI, where PostgreSQL is installed on purpose) it fails it, so a broken install cannot pass as
@@ -47,7 +51,7 @@ def start_cluster_or_skip(start: Callable[[], Started] | None = None) -> Started
     import pytest
 
     try:
-        return (start or LocalCluster.start)()
+        return (start or LocalCluster.start)(**options)
     except ClusterUnavailable as exc:
         if os.environ.get(REQUIRE_CLUSTER_ENV, "") not in ("", "0"):
             pytest.fail(f"{REQUIRE_CLUSTER_ENV} is set but the cluster cannot start: {exc}", pytrace=False)
@@ -57,43 +61,57 @@ def start_cluster_or_skip(start: Callable[[], Started] | None = None) -> Started
 @dataclass
 class LocalCluster:
     supervisor: Supervisor
-    postgres: Postgres
+    postgres: Postgres | None
+    """None: MLflow's backend is a SQLite file of the server's own (no PostgreSQL started)."""
     mlflow: MlflowServer
     ray: RayNodes
     started_seconds: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, ray_nodes: bool = True) -> LocalCluster:
+    def start(
+        cls,
+        postgres: bool = True,
+        dashboard: bool = False,
+        node_env: dict[str, str] | None = None,
+        ray_nodes: bool = True,
+    ) -> LocalCluster:
         """Everything up, or everything that did start stopped again and the error raised.
 
-        ``ray_nodes=False``: PostgreSQL and the MLflow server only (for drivers that start their own Ray).
-        """
-        pg_bin = postgres_bin_dir()
+        ``postgres``: MLflow on PostgreSQL (compose's topology), else on a SQLite file; ``dashboard``:
+        the head with Ray's dashboard and job server (``ray job submit``); ``node_env``: added to every
+        Ray node's environment; ``ray_nodes=False``: the tracking services alone (for drivers that start
+        their own Ray)."""
+        pg_bin = postgres_bin_dir() if postgres else Path()
         for tool in ("ray", "mlflow"):
             if not (VENV_BIN / tool).exists():
                 raise ClusterUnavailable(
                     f"{VENV_BIN / tool} not found: install the project (pip install -e .[dev])"
                 )
-        try:
-            import psycopg2  # noqa: F401  (mlflow's postgresql:// backend needs it)
-        except ImportError as exc:
-            raise ClusterUnavailable("psycopg2 missing: pip install -e .[dev]") from exc
+        if postgres:
+            try:
+                import psycopg2  # noqa: F401  (mlflow's postgresql:// backend needs it)
+            except ImportError as exc:
+                raise ClusterUnavailable("psycopg2 missing: pip install -e .[dev]") from exc
         # Short root: Ray's and Postgres' unix socket paths must stay under ~107 characters.
         supervisor = Supervisor(Path(tempfile.mkdtemp(prefix="rs-cl-")))
-        postgres = Postgres(supervisor, pg_bin)
-        cluster = cls(supervisor, postgres, cls.mlflow_server(supervisor), RayNodes(supervisor))
+        database = Postgres(supervisor, pg_bin) if postgres else None
+        nodes = RayNodes(supervisor, node_env=node_env or {})
+        cluster = cls(supervisor, database, cls.mlflow_server(supervisor), nodes)
         try:
             supervisor.start_reaper()
-            started = time.perf_counter()
-            postgres.start()
-            cluster.started_seconds["postgres"] = time.perf_counter() - started
+            if database is not None:
+                started = time.perf_counter()
+                database.start()
+                cluster.started_seconds["postgres"] = time.perf_counter() - started
+                cluster.mlflow.backend_store_uri = database.backend_store_uri
+            else:  # the server is the file's only writer
+                cluster.mlflow.backend_store_uri = f"sqlite:///{supervisor.root / 'mlflow.db'}"
             # MLflow's schema migrations and Ray's start overlap: both take a while on 2 cores.
             started = time.perf_counter()
-            cluster.mlflow.backend_store_uri = postgres.backend_store_uri
             server = cluster.mlflow.spawn()
             if ray_nodes:
                 ray_started = time.perf_counter()
-                cluster.ray.start_head("ray-head")
+                cluster.ray.start_head("ray-head", dashboard=dashboard)
                 cluster.ray.start_node("ray-worker")
                 cluster.started_seconds["ray"] = time.perf_counter() - ray_started
             cluster.mlflow.wait(server)
@@ -142,6 +160,11 @@ class LocalCluster:
     def ray_env(self) -> dict[str, str]:
         return self.ray.env
 
+    @property
+    def dashboard_url(self) -> str:
+        """The job server's address for ``ray job submit --address`` (a cluster started with ``dashboard``)."""
+        return self.ray.dashboard_url
+
     def managed(self, name: str) -> Managed:
         return self.supervisor.managed(name)
 
@@ -165,14 +188,16 @@ class LocalCluster:
 
     def restart_postgres(self) -> None:
         """PostgreSQL again on the same data folder and port (the MLflow server keeps running)."""
+        assert self.postgres is not None, "a cluster started with postgres=False has no PostgreSQL"
         self.postgres.restart()
 
     def kill_ray_node(self, name: str) -> None:
         self.ray.kill(name)
 
-    def add_ray_node(self, name: str) -> None:
-        """A further worker node joining the running cluster (a lost node coming back)."""
-        self.ray.start_node(name)
+    def add_ray_node(self, name: str, wrap: list[str] | None = None) -> None:
+        """A further worker node joining the running cluster (a lost node coming back). ``wrap``: a
+        command that runs ``ray start`` (its arguments appended), e.g. in a mount namespace of its own."""
+        self.ray.start_node(name, wrap=wrap)
 
     def ray_node_id(self, name: str) -> str:
         return self.ray.node_id(name)

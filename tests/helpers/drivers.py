@@ -2,7 +2,7 @@
 
 :func:`launch` runs one to its end. :class:`Driver` starts one for the tests that signal or kill it:
 its own session, its output in a file, every process it starts remembered, so a test can check that
-nothing is left and can kill whatever is (the ``drivers`` fixture, ``tests/conftest.py``, kills
+nothing is left and can kill whatever is (the ``drivers`` fixture, ``tests/system/conftest.py``, kills
 whatever a test left running)."""
 
 from __future__ import annotations

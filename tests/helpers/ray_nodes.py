@@ -1,5 +1,7 @@
 """Ray nodes for the tests: ``ray start --block`` processes on 127.0.0.1, one CPU each, every port
-picked free (other Ray instances on the machine are untouched), token auth with a token of their own."""
+picked free (other Ray instances on the machine are untouched), token auth with a token of their own;
+optionally the head's dashboard and job server (``ray job submit``) and extra environment for every
+node (and so for a Ray job's entrypoint)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,10 @@ class RayNodes:
     supervisor: Supervisor
     port: int = 0
     token: str = field(default_factory=lambda: secrets.token_hex(32))
+    dashboard_port: int = 0
+    """The head's dashboard and job server (0: started without them)."""
+    node_env: dict[str, str] = field(default_factory=dict)
+    """Extra environment of every Ray node (and so of a Ray job's entrypoint)."""
 
     @property
     def address(self) -> str:
@@ -38,12 +44,20 @@ class RayNodes:
         """
         return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": self.token, "RAY_USAGE_STATS_ENABLED": "0"}
 
-    def start_head(self, name: str = "ray-head") -> Managed:
+    @property
+    def dashboard_url(self) -> str:
+        """The job server's address for ``ray job submit --address``."""
+        return f"http://127.0.0.1:{self.dashboard_port}"
+
+    def start_head(self, name: str = "ray-head", dashboard: bool = False) -> Managed:
+        """The head; with ``dashboard``, also Ray's dashboard and job server on a free port."""
         self.port = free_port()
+        self.dashboard_port = free_port() if dashboard else 0
         return self.start_node(name, head=True)
 
-    def start_node(self, name: str, head: bool = False) -> Managed:
-        """``ray start``, tried again when the node missed Ray's registration deadline.
+    def start_node(self, name: str, head: bool = False, wrap: list[str] | None = None) -> Managed:
+        """``ray start``, tried again when the node missed Ray's registration deadline. ``wrap``: a
+        command that runs ``ray start`` (its arguments appended), e.g. in a mount namespace of its own.
 
         Ray 2.60 gives a starting node a fixed 30 s to register with the GCS (``node.py``, not
         configurable); on a loaded host a node can miss it and exit with "timed out during
@@ -51,7 +65,7 @@ class RayNodes:
         does this, up to ``RAY_START_ATTEMPTS`` times. Any other failure is raised at once.
         """
         for attempt in range(1, RAY_START_ATTEMPTS + 1):
-            node = self._spawn(name, head)
+            node = self._spawn(name, head, wrap)
             try:
                 self.supervisor.wait(
                     node,
@@ -93,7 +107,7 @@ class RayNodes:
                 return found.group(1)
         raise AssertionError(f"no node id in the raylet log of {name}")
 
-    def _spawn(self, name: str, head: bool) -> Managed:
+    def _spawn(self, name: str, head: bool, wrap: list[str] | None = None) -> Managed:
         temp_dir = self.supervisor.root / name
         temp_dir.mkdir(exist_ok=True)  # kept by a start that is tried again
         command = [str(VENV_BIN / "ray"), "start", "--block", "--num-cpus", "1", "--num-gpus", "0"]
@@ -103,10 +117,13 @@ class RayNodes:
         # (default ports 52365, 10002-19999) never collides with ours.
         command += ["--dashboard-agent-listen-port", str(free_port())]
         command += ["--min-worker-port", "0", "--max-worker-port", "0"]
-        if head:
+        if head and self.dashboard_port:
+            command += ["--head", "--port", str(self.port), "--include-dashboard=true"]
+            command += ["--dashboard-host", "127.0.0.1", "--dashboard-port", str(self.dashboard_port)]
+        elif head:
             command += ["--head", "--port", str(self.port), "--include-dashboard=false"]
         else:
             command += ["--address", self.address]
         # No drain wait on SIGTERM (Ray 2.60 otherwise waits up to its drain timeout for the head).
-        env = {**self.env, "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
-        return self.supervisor.spawn(name, command, cwd=self.supervisor.root, env=env)
+        env = {**self.env, "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0", **self.node_env}
+        return self.supervisor.spawn(name, [*(wrap or []), *command], cwd=self.supervisor.root, env=env)

@@ -158,10 +158,11 @@ class SecuredCluster(SecuredAccess, LocalCluster):
     mlflow: SecuredMlflowServer
 
     @classmethod
-    def start(cls, ray_nodes: bool = True) -> SecuredCluster:
+    def start(cls, **options: Any) -> SecuredCluster:
+        """``LocalCluster.start``'s options (PostgreSQL is what the secured server's tests need)."""
         if not (VENV_BIN / "moto_server").exists():
             raise ClusterUnavailable(f"{VENV_BIN / 'moto_server'} not found: pip install -e .[dev]")
-        return super().start(ray_nodes)
+        return super().start(**options)
 
     @classmethod
     def mlflow_server(cls, supervisor: Supervisor) -> SecuredMlflowServer:

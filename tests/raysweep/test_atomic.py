@@ -1,4 +1,5 @@
-"""One atomic write: the new content whole, or the old file untouched (and no temp file left)."""
+"""One atomic write: the new content whole, or the old file untouched (and no temp file left), on a
+local disk and in an object store (a real S3 API server on 127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers.s3 import S3Server
 
 from raysweep.atomic import atomic_write_bytes, atomic_write_text
 
@@ -48,3 +50,28 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path: Path) -> 
     with pytest.raises(TypeError):
         atomic_write_bytes(tmp_path / "new.json", 3)  # type: ignore[arg-type]
     assert [p.name for p in tmp_path.iterdir()] == ["record.json"]
+
+
+def test_pyarrow_commits_an_object_half_written(s3_server: S3Server, s3_bucket: str) -> None:
+    """Why object writes go through a temporary key: closing pyarrow's S3 stream completes the upload,
+    also when an exception closes it half way (this test fails if pyarrow ever stops doing that)."""
+    filesystem = s3_server.filesystem()
+    with pytest.raises(RuntimeError), filesystem.open_output_stream(f"{s3_bucket}/half") as stream:
+        stream.write(b"first half")
+        raise RuntimeError("the writer died")
+    assert s3_server.keys(s3_bucket) == ["half"]
+
+
+def test_object_write_replaces_whole_or_not_at_all(s3_server: S3Server, s3_bucket: str) -> None:
+    filesystem = s3_server.filesystem()
+    key = f"{s3_bucket}/runs/record.json"
+    atomic_write_text(key, "old", filesystem)
+    assert s3_server.keys(s3_bucket) == ["runs/record.json"]
+    with pytest.raises(TypeError):
+        atomic_write_bytes(key, object(), filesystem)  # type: ignore[arg-type]  # fails inside the write
+    with filesystem.open_input_stream(key) as stream:
+        assert stream.read() == b"old"
+    atomic_write_text(key, "new", filesystem)
+    with filesystem.open_input_stream(key) as stream:
+        assert stream.read() == b"new"
+    assert s3_server.keys(s3_bucket) == ["runs/record.json"]  # no temporary key left either way

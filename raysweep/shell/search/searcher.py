@@ -44,6 +44,7 @@ from raysweep.search.ledger import SearchLedger, SettingRecord
 from raysweep.search.objective import mean_objective
 from raysweep.search.space import normalise_setting, setting_label, space_kinds
 from raysweep.shell.search.algorithms import inner_searcher
+from raysweep.storage import StoragePath, location
 from raysweep.sweep.config import SweepConfig
 from raysweep.sweep.trials import Trial
 
@@ -59,7 +60,11 @@ class PairedSeedSearch(Searcher):
     """
 
     def __init__(
-        self, sweep: SweepConfig, references: list[Trial], ledger_path: str | Path, recover: bool = False
+        self,
+        sweep: SweepConfig,
+        references: list[Trial],
+        ledger_path: StoragePath | str | Path,
+        recover: bool = False,
     ) -> None:
         search = sweep.sweep.search
         if search is None:
@@ -69,7 +74,7 @@ class PairedSeedSearch(Searcher):
         self.search = search
         self.groups = search_groups(sweep)
         self.kinds = space_kinds(search, sweep.sweep.heuristics)
-        self.ledger_path = Path(ledger_path)
+        self.ledger_path = location(ledger_path)
         self.reference_keys = [trial.key for trial in references]
         self._transient()
         if recover and self.ledger_path.is_file():

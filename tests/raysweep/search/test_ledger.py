@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from raysweep.search.ledger import LEDGER, SearchLedger, SettingRecord, ledger_path
+from raysweep.storage import location
 
 
 def record(index: int, keys=("a", "b"), **fields) -> SettingRecord:
@@ -17,7 +18,7 @@ def record(index: int, keys=("a", "b"), **fields) -> SettingRecord:
 
 
 def test_the_ledger_lives_below_the_sweep_folder_s_top_level() -> None:
-    assert ledger_path("/s/x") == Path("/s/x/search/ledger.json") and LEDGER.parent.name == "search"
+    assert ledger_path("/s/x") == location("/s/x/search/ledger.json") and LEDGER.parent.name == "search"
 
 
 def test_json_round_trip_and_save(tmp_path: Path) -> None:

@@ -10,16 +10,20 @@ folder, without the fault: a second sweep that must reproduce every curve and re
 
 Tests read the runs of one sweep by its id (``SmokeSweep.runs``), so they hold whichever of the two
 fixtures has run first.
+
+``local_ray`` is a one-CPU local Ray for a module's tests that need Ray in the test process itself.
 """
 
 from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import ray
 from helpers.drivers import launch
 from helpers.paths import QUICKSTART
 from helpers.sweep_results import sqlite_uri, sweep_runs
@@ -100,3 +104,13 @@ def smoke_sweep(tmp_path_factory: pytest.TempPathFactory) -> SmokeSweep:
 @pytest.fixture(scope="session")
 def smoke_rerun(smoke_sweep: SmokeSweep) -> SmokeSweep:
     return run_smoke(smoke_sweep.cwd)
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    """A local Ray (one CPU, no GPU, no dashboard) for the module's tests, shut down at its end."""
+    ray.init(num_cpus=1, num_gpus=0, include_dashboard=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import errno
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers.fault_sweep import truncate
+from helpers.s3 import S3Server
 
 from raysweep.labels import LabelState
 from raysweep.loop import RoundResult, TrajectoryState
 from raysweep.shell.checkpoints import (
     KEEP_CHECKPOINTS,
+    PICKS_FILE,
+    STATE_FILE,
     DamagedCheckpoint,
     StorageFull,
     choose_restore_point,
@@ -27,6 +31,7 @@ from raysweep.shell.checkpoints import (
     trial_dir_name,
     trial_dirs,
 )
+from raysweep.storage import parse_storage
 
 
 def trajectory_state(done_rounds: int) -> TrajectoryState:
@@ -151,6 +156,20 @@ def test_a_trial_keeps_its_two_newest_checkpoints(tmp_path: Path) -> None:
     assert choose_restore_point(list(tmp_path.glob("checkpoint_*"))).state.labels.next_round == 5
     prune_checkpoints(tmp_path)  # nothing more to delete
     assert len(list(tmp_path.glob("checkpoint_*"))) == KEEP_CHECKPOINTS == 2
+
+
+def test_a_trial_s_checkpoints_in_a_bucket_are_pruned_too(s3_server: S3Server, s3_bucket: str) -> None:
+    """Pruning goes through the storage layer: a trial folder on an object store keeps its newest two."""
+    trial_dir = parse_storage(s3_server.uri(s3_bucket, "runs")).root / "trial"
+    for done, index in enumerate((0, 1, 2), start=1):
+        folder = trial_dir / f"checkpoint_{index:06d}"
+        with tempfile.TemporaryDirectory() as local:
+            save_checkpoint(Path(local), trajectory_state(done), "run-1")
+            for name in (STATE_FILE, PICKS_FILE):
+                (folder / name).write_bytes((Path(local) / name).read_bytes())
+    prune_checkpoints(trial_dir)
+    assert sorted(p.name for p in trial_dir.iterdir()) == ["checkpoint_000001", "checkpoint_000002"]
+    assert choose_restore_point(trial_dir.glob("checkpoint_*")).state.labels.next_round == 3
 
 
 def test_no_space_is_recognised_by_errno_or_message() -> None:

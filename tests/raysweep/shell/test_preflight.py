@@ -1,5 +1,6 @@
-"""Every check before Ray starts: absolute paths everywhere, each dataset loaded once and the
-schedule, weights and devices checked, an unreachable address refused fast."""
+"""Every check before Ray starts: absolute paths (or a storage URI) everywhere, the tracking URI from
+the flag, the environment or the config, each dataset loaded once and the schedule, weights and
+devices checked, an unreachable address refused fast."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import argparse
 from pathlib import Path
 
 import pytest
+from helpers.paths import QUICKSTART
 from helpers.processes import free_port
 
 from raysweep.models.resnet import WeightsError
+from raysweep.shell.cli import parse_args
 from raysweep.shell.exit_codes import LaunchError
 from raysweep.shell.preflight import check_inputs, check_reachable, resolve_paths
-from raysweep.sweep.config import SweepConfig
+from raysweep.sweep.config import SweepConfig, load_sweep_config
 from raysweep.sweep.trials import expand_trials
 
 
@@ -33,8 +36,16 @@ def args(**given) -> argparse.Namespace:
     return argparse.Namespace(**{"storage": None, "tracking_uri": None, **given})
 
 
+def quickstart(*flags: str, overrides: tuple[str, ...] = ()) -> SweepConfig:
+    """The quickstart config resolved as the command line ``CONFIG *flags`` resolves it."""
+    return resolve_paths(
+        load_sweep_config(QUICKSTART, list(overrides)), parse_args([str(QUICKSTART), *flags])
+    )
+
+
 def test_paths_become_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     resolved = resolve_paths(
         sweep(
             dataset={"root": "data"},
@@ -44,7 +55,7 @@ def test_paths_become_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         args(),
     )
     assert resolved.dataset.root == tmp_path / "data"
-    assert resolved.storage == tmp_path / "raysweep_runs"
+    assert resolved.storage == str(tmp_path / "raysweep_runs")
     assert resolved.tracking_uri == f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}"
     assert resolved.sweep.datasets == ["digits", f"npz:{tmp_path / 'mine.npz'}"]
     default = resolve_paths(sweep(), args())
@@ -53,13 +64,36 @@ def test_paths_become_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 def test_command_line_storage_and_tracking_uri_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     given = resolve_paths(
         sweep(storage="elsewhere", tracking_uri="sqlite:///a.db"),
         args(storage=Path("shared"), tracking_uri="http://127.0.0.1:5000"),
     )
-    assert given.storage == tmp_path / "shared" and given.tracking_uri == "http://127.0.0.1:5000"
+    assert given.storage == str(tmp_path / "shared") and given.tracking_uri == "http://127.0.0.1:5000"
     absolute = resolve_paths(sweep(tracking_uri="sqlite:////abs/mlflow.db"), args())
     assert absolute.tracking_uri == "sqlite:////abs/mlflow.db"
+
+
+def test_the_tracking_uri_comes_from_the_flag_then_the_environment_then_the_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert quickstart().tracking_uri == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert quickstart(overrides=("tracking_uri=http://config:5000",)).tracking_uri == "http://config:5000"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://from-env:5000")  # what compose and k8s/ set
+    assert quickstart(overrides=("tracking_uri=http://config:5000",)).tracking_uri == "http://from-env:5000"
+    assert quickstart("--tracking-uri", "http://flag:5000").tracking_uri == "http://flag:5000"
+
+
+def test_storage_and_weights_are_absolute_or_a_uri(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = quickstart(overrides=("model.weights_path=weights/resnet18.pth",))
+    assert config.storage == str(tmp_path / "raysweep_runs")
+    assert config.model.weights_path == tmp_path / "weights" / "resnet18.pth"  # trials load it on their node
+    assert quickstart("--storage", "s3://bucket/runs").storage == "s3://bucket/runs"
+    with pytest.raises(LaunchError, match="one slash"):
+        quickstart("--storage", "s3:/bucket/runs")
 
 
 def test_check_inputs_returns_the_pool_sizes() -> None:

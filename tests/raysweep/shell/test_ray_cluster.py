@@ -4,6 +4,8 @@ start it are in ``test_launch.py`` and ``tests/system``)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import ray
 from helpers.processes import free_port
@@ -32,8 +34,13 @@ def test_an_address_nobody_answers_is_refused_before_ray_starts(monkeypatch: pyt
 
 def test_a_local_ray_starts_without_its_dashboard(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    monkeypatch.setattr(ray, "init", lambda **kwargs: calls.append(kwargs))
-    ray_cluster.start_ray(None)
+
+    def init(**kwargs) -> SimpleNamespace:
+        calls.append(kwargs)
+        return SimpleNamespace(dashboard_url="")  # what ray.init returns without a dashboard
+
+    monkeypatch.setattr(ray, "init", init)
+    assert ray_cluster.start_ray(None) is None  # no dashboard, so no job server to name
     assert calls == [{"include_dashboard": False, "log_to_driver": True}]
 
 
@@ -44,6 +51,9 @@ def test_gpus_per_trial_must_exist_on_the_cluster(
     monkeypatch: pytest.MonkeyPatch, wanted: float, offered: float, refused: bool
 ) -> None:
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 4.0, "GPU": offered})
+    monkeypatch.setattr(
+        ray_cluster, "growth_for", lambda bundle: None
+    )  # no autoscaler (test_capacity.py has them)
     config = sweep(resources={"gpu": wanted})
     if refused:
         with pytest.raises(

@@ -21,23 +21,25 @@ from raysweep.shell.stores import (
     read_training_seconds,
     write_embeddings,
 )
+from raysweep.storage import location
 
 pytestmark = pytest.mark.timeout(1800)  # the first reader of the shared sweep waits for it
 
 
 def test_the_cache_file_round_trip_and_its_damage(tmp_path: Path) -> None:
     embeddings = np.arange(12, dtype=np.float32).reshape(4, 3)
-    path = tmp_path / "cache" / "vae-abc.npz"
+    path = location(tmp_path / "cache" / "vae-abc.npz")
+    local = tmp_path / "cache" / "vae-abc.npz"
     write_embeddings(path, embeddings, 12.5)
     assert np.array_equal(read_embeddings(path), embeddings) and read_embeddings(path).dtype == np.float32
     assert read_training_seconds(path) == 12.5
-    assert [p.name for p in path.parent.iterdir()] == ["vae-abc.npz"]  # written whole
-    np.savez(path, embeddings=embeddings)  # a cache file from before the seconds were kept
+    assert [p.name for p in local.parent.iterdir()] == ["vae-abc.npz"]  # written whole
+    np.savez(local, embeddings=embeddings)  # a cache file from before the seconds were kept
     assert math.isnan(read_training_seconds(path)) and np.array_equal(read_embeddings(path), embeddings)
-    path.write_bytes(path.read_bytes()[:40])  # cut short
+    local.write_bytes(local.read_bytes()[:40])  # cut short
     assert read_embeddings(path) is None and math.isnan(read_training_seconds(path))
-    assert read_embeddings(tmp_path / "absent.npz") is None
-    assert math.isnan(read_training_seconds(tmp_path / "absent.npz"))
+    assert read_embeddings(location(tmp_path / "absent.npz")) is None
+    assert math.isnan(read_training_seconds(location(tmp_path / "absent.npz")))
 
 
 def test_equal_dataset_configs_share_one_copy_and_only_pool_encoders_are_stored() -> None:

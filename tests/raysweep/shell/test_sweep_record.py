@@ -17,12 +17,13 @@ from raysweep.shell.sweep_record import (
     new_sweep_id,
     tune_state_problem,
 )
+from raysweep.storage import location
 
 RECORD = SweepRecord("20261206-014935-a1b2c3", "7", "f" * 32, "sqlite:////x/mlflow.db", "a1b2c3d4e5f6")
 
 
 def test_record_round_trip(tmp_path: Path) -> None:
-    folder = tmp_path / "exp" / RECORD.sweep_id
+    folder = location(tmp_path / "exp" / RECORD.sweep_id)
     RECORD.write(folder)  # the folder is created
     assert SweepRecord.read(folder) == RECORD
     assert [p.name for p in folder.iterdir()] == [SWEEP_FILE]  # no temp file left
@@ -34,29 +35,31 @@ def test_sweep_ids_say_when_and_which_config() -> None:
 
 
 def test_find_a_sweep_by_id_or_the_latest(tmp_path: Path) -> None:
+    experiment = location(tmp_path)
     for index, sweep_id in enumerate(
         ["20261206-000001-aaaaaa", "20261206-000002-bbbbbb", "20261205-235959-cccccc"]
     ):
-        RECORD.write(tmp_path / sweep_id)
+        RECORD.write(experiment / sweep_id)
         os.utime(tmp_path / sweep_id / SWEEP_FILE, (1000 + index, 1000 + index))
     (tmp_path / "vae_cache").mkdir()  # not a sweep
-    assert find_sweep_folder(tmp_path, "20261206-000001-aaaaaa") == tmp_path / "20261206-000001-aaaaaa"
+    assert find_sweep_folder(experiment, "20261206-000001-aaaaaa") == experiment / "20261206-000001-aaaaaa"
     # latest: the record written last, whatever the id says
-    assert find_sweep_folder(tmp_path, "latest") == tmp_path / "20261205-235959-cccccc"
+    assert find_sweep_folder(experiment, "latest") == experiment / "20261205-235959-cccccc"
     with pytest.raises(LaunchError, match="--resume nope: no sweep at"):
-        find_sweep_folder(tmp_path, "nope")
+        find_sweep_folder(experiment, "nope")
     with pytest.raises(LaunchError, match="--resume vae_cache: no sweep at"):
-        find_sweep_folder(tmp_path, "vae_cache")
+        find_sweep_folder(experiment, "vae_cache")
     with pytest.raises(LaunchError, match="--resume: no sweep to resume under"):
-        find_sweep_folder(tmp_path / "empty", "latest")
+        find_sweep_folder(experiment / "empty", "latest")
 
 
 def test_tune_state_that_cannot_be_restored_says_why_and_a_damaged_file_is_set_aside(tmp_path: Path) -> None:
-    assert tune_state_problem(tmp_path) == "Tune had not saved its state"
+    sweep_dir = location(tmp_path)
+    assert tune_state_problem(sweep_dir) == "Tune had not saved its state"
     (tmp_path / "tuner.pkl").write_bytes(b"")
-    assert tune_state_problem(tmp_path) == "Tune had not saved its state"  # no experiment state yet
+    assert tune_state_problem(sweep_dir) == "Tune had not saved its state"  # no experiment state yet
     (tmp_path / "experiment_state-2026-12-06_00-00-00.json").write_text('{"trials": [')
-    problem = tune_state_problem(tmp_path)
+    problem = tune_state_problem(sweep_dir)
     assert problem == (
         "Tune's state file experiment_state-2026-12-06_00-00-00.json is damaged (JSONDecodeError)"
     )
@@ -65,4 +68,4 @@ def test_tune_state_that_cannot_be_restored_says_why_and_a_damaged_file_is_set_a
         "tuner.pkl",
     ]  # no later resume picks it again
     (tmp_path / "experiment_state-2026-12-06_00-00-01.json").write_text('{"trials": []}')
-    assert tune_state_problem(tmp_path) is None
+    assert tune_state_problem(sweep_dir) is None

@@ -14,6 +14,7 @@ from helpers.sweep_results import curves, steps_logged
 
 from raysweep.schema import ENCODER_TAG, INITIAL_LABELS_TAG, NODE_TAG, PICKS_ARTIFACT, TRIAL_KEY_TAG
 from raysweep.shell.trainable import FAULT_ENV, maybe_inject_fault
+from raysweep.storage import parse_storage
 
 pytestmark = pytest.mark.timeout(1800)  # the first reader of the shared sweep waits for it
 
@@ -110,17 +111,16 @@ def test_fault_injection_kills_the_worker_once(
 
     monkeypatch.setattr(os, "_exit", exit_now)
     marker = tmp_path / "injected_faults" / "digits_coreset_1_0_cvae"
+    sweep_dir = parse_storage(tmp_path).root  # the sweep folder as a trial gets it: a StoragePath
     if not killed:
-        maybe_inject_fault("digits/coreset/1/0/cvae", round_index, str(tmp_path))
+        maybe_inject_fault("digits/coreset/1/0/cvae", round_index, sweep_dir)
         assert not marker.exists()
         return
     with pytest.raises(WorkerKilled, match="1"):
-        maybe_inject_fault("digits/coreset/1/0/cvae", round_index, str(tmp_path))
+        maybe_inject_fault("digits/coreset/1/0/cvae", round_index, sweep_dir)
     assert (
         "[digits/coreset/1/0/cvae] fault injection: killing this worker after round 0"
         in capsys.readouterr().out
     )
     assert marker.read_text() == "killed after round 0\n"
-    maybe_inject_fault(
-        "digits/coreset/1/0/cvae", round_index, str(tmp_path)
-    )  # the retry passes: once per trial
+    maybe_inject_fault("digits/coreset/1/0/cvae", round_index, sweep_dir)  # the retry passes: once per trial

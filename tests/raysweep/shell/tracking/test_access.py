@@ -15,6 +15,7 @@ from raysweep.shell.tracking.access import (
     uri_credentials_problem,
 )
 from raysweep.shell.trainable import SweepContext
+from raysweep.storage import location
 
 pytestmark = pytest.mark.usefixtures("no_credentials_of_the_shell")
 
@@ -46,7 +47,7 @@ def test_a_sweep_context_prints_the_names_never_the_values() -> None:
         dataset_store=None,
         embedding_store=None,
         cpus_per_trial=1.0,
-        sweep_dir="/tmp/s",
+        sweep_dir=location("/tmp/s"),
         tracking_outage_limit_s=600.0,
         tracking_credentials=credentials,
     )
