@@ -84,10 +84,7 @@ def compare(
 ) -> list[str]:
     client_a, a = sweep_trials(a_uri, experiment, sweeps[0], keys)
     client_b, b = sweep_trials(b_uri, experiment, sweeps[1], keys)
-    if keys:
-        problems = [f"{key}: in neither store" for key in keys if key not in a and key not in b]
-    else:
-        problems = []
+    problems = [f"{key}: in neither store" for key in keys or [] if key not in a and key not in b]
     problems += [f"{key}: only in {a_uri}" for key in sorted(set(a) - set(b))]
     problems += [f"{key}: only in {b_uri}" for key in sorted(set(b) - set(a))]
     for key in sorted(set(a) & set(b)):
