@@ -5,11 +5,9 @@ stores without a server and an unreachable server are left to the sweep's own ca
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.cluster import start_cluster_or_skip
 from helpers.processes import free_port
 from helpers.secured_tracking import SecuredServer, new_password
 
@@ -27,15 +25,11 @@ USER = "alice"
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[tuple[SecuredServer, str]]:
-    """The secured server alone, with one user (``alice``) and her password."""
-    running = start_cluster_or_skip(SecuredServer.start)
-    try:
-        password = new_password()
-        running.create_user(USER, password)
-        yield running, password
-    finally:
-        running.stop()
+def server(secured_server: SecuredServer) -> tuple[SecuredServer, str]:
+    """The secured server, with one user (``alice``) and her password."""
+    password = new_password()
+    secured_server.create_user(USER, password)
+    return secured_server, password
 
 
 def login(monkeypatch: pytest.MonkeyPatch, **variables: str) -> None:

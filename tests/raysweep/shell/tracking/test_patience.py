@@ -11,11 +11,9 @@ from __future__ import annotations
 import os
 import pickle
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.cluster import start_cluster_or_skip
 from helpers.processes import free_port
 from helpers.secured_tracking import SecuredServer, new_password
 from mlflow.exceptions import MlflowException
@@ -112,17 +110,13 @@ def test_the_last_error_s_first_line_is_what_is_said() -> None:
 
 
 @pytest.fixture(scope="module")
-def refusing() -> Iterator[tuple[SecuredServer, dict[str, str]]]:
-    """A basic-auth server (host check: 127.0.0.1:PORT only) with user ``bob`` and an experiment of
-    the admin's, which bob may read (the default permission) but not write to."""
-    server = start_cluster_or_skip(SecuredServer.start)
-    try:
-        password = new_password()
-        server.create_user("bob", password)
-        experiment_id = server.create_experiment("the-admins")
-        yield server, {"password": password, "experiment_id": experiment_id}
-    finally:
-        server.stop()
+def refusing(secured_server: SecuredServer) -> tuple[SecuredServer, dict[str, str]]:
+    """The basic-auth server with user ``bob`` and an experiment of the admin's, which bob may read
+    (the default permission) but not write to."""
+    password = new_password()
+    secured_server.create_user("bob", password)
+    experiment_id = secured_server.create_experiment("the-admins")
+    return secured_server, {"password": password, "experiment_id": experiment_id}
 
 
 @pytest.fixture
