@@ -191,6 +191,17 @@ class Storage:
         return self.root.is_local
 
 
+def topmost_missing(folder: StoragePath) -> StoragePath:
+    """``folder``, or its highest ancestor that does not exist yet: what creating ``folder`` creates on
+    a local disk, so a launch that fails can remove all of it (an object store has no folders)."""
+    top = folder
+    if not folder.is_local:
+        return top
+    while top.parent != top and not top.parent.exists():
+        top = top.parent
+    return top
+
+
 def tune_location(folder: StoragePath) -> tuple[str, pafs.FileSystem | None]:
     """``(storage_path, storage_filesystem)`` for Ray Tune (RunConfig, Tuner.restore/can_restore): the
     filesystem object raysweep uses itself, so both write to the same place with the same endpoint; a

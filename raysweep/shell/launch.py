@@ -62,7 +62,7 @@ from raysweep.shell.tracking.sweep_run import (
 from raysweep.shell.tracking.uris import ui_command
 from raysweep.shell.trainable import SweepContext
 from raysweep.shell.tuner import ResourcesUnavailable, build_tuner, start_stores
-from raysweep.storage import Storage, StoragePath, parse_storage
+from raysweep.storage import Storage, StoragePath, parse_storage, topmost_missing
 from raysweep.sweep.config import SweepConfig
 
 INTERRUPTED_OUTAGE_LIMIT_S = 10.0
@@ -200,6 +200,7 @@ def start_new_sweep(
     store is bad input: the folder is removed again and nothing is left."""
     sweep_id = sweep_id or new_sweep_id(sweep_digest(sweep))
     sweep_dir = experiment_dir / sweep_id
+    created = topmost_missing(sweep_dir)  # the storage and experiment folders too, on a first sweep
     lock = take_lock(sweep_dir, sweep_id)
     try:
         if sweep_exists(sweep_dir):
@@ -214,7 +215,7 @@ def start_new_sweep(
         lock.release()
         if not sweep_exists(sweep_dir):
             with contextlib.suppress(OSError):
-                sweep_dir.rmtree()
+                created.rmtree()
         raise LaunchError(str(exc)) from None
     record.write(sweep_dir)
     plan.keep(sweep_dir)

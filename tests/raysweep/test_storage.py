@@ -19,6 +19,7 @@ from raysweep.storage import (
     is_relative_path,
     location,
     parse_storage,
+    topmost_missing,
 )
 
 
@@ -118,3 +119,11 @@ def test_equal_paths_are_one_path(tmp_path: Path) -> None:
     one, two = location(tmp_path / "a"), location(str(tmp_path / "a"))
     assert one == two and len({one, two}) == 1 and one != location(tmp_path / "b")
     assert location(one) is one
+
+
+def test_topmost_missing_is_what_creating_a_folder_creates(tmp_path: Path) -> None:
+    (tmp_path / "exists").mkdir()
+    folder = location(tmp_path / "exists" / "runs" / "experiment" / "sweep")
+    assert topmost_missing(folder) == location(tmp_path / "exists" / "runs")
+    (tmp_path / "exists" / "runs" / "experiment").mkdir(parents=True)
+    assert topmost_missing(folder) == folder  # only the sweep's own folder is new

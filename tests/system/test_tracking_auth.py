@@ -40,7 +40,13 @@ from raysweep.schema import (
 )
 from raysweep.shell.tracking.access import CREDENTIAL_VARIABLES
 
-pytestmark = [pytest.mark.system, pytest.mark.slow, pytest.mark.faults, pytest.mark.cluster, pytest.mark.timeout(2400)]
+pytestmark = [
+    pytest.mark.system,
+    pytest.mark.slow,
+    pytest.mark.faults,
+    pytest.mark.cluster,
+    pytest.mark.timeout(2400),
+]
 
 ROUNDS = 2
 OUTAGE_LIMIT = "600"
