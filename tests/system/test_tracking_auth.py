@@ -42,7 +42,6 @@ from raysweep.shell.tracking.access import CREDENTIAL_VARIABLES
 
 pytestmark = [
     pytest.mark.system,
-    pytest.mark.slow,
     pytest.mark.faults,
     pytest.mark.cluster,
     pytest.mark.timeout(2400),
