@@ -24,7 +24,6 @@ import yaml
 
 from raysweep import schema
 from raysweep.shell.checkpoints import is_no_space
-from raysweep.shell.cli import resume_command
 from raysweep.shell.deployment import (
     check_cluster_requirements,
     current_deployment,
@@ -35,6 +34,7 @@ from raysweep.shell.driver_watch import watch_driver
 from raysweep.shell.exit_codes import EXIT_TRIALS_FAILED, LaunchError, stopped_by
 from raysweep.shell.plan import GridPlan
 from raysweep.shell.ray_cluster import check_cluster_gpus, start_ray
+from raysweep.shell.resume import resume_command
 from raysweep.shell.stop_signals import StopSignals
 from raysweep.shell.storage_probe import check_every_node_sees, check_reachable_from_driver
 from raysweep.shell.summary import (

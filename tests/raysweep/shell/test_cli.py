@@ -8,8 +8,6 @@ message, no traceback, nothing written), ``--dry-run``, and the exact command th
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from pathlib import Path
 
 import pytest
@@ -54,52 +52,6 @@ def test_the_outage_limit_is_a_positive_number_of_seconds(text: str) -> None:
     ):
         cli.positive_seconds(text)
     assert cli.positive_seconds("2.5") == 2.5
-
-
-def test_the_resume_command_repeats_every_flag_from_the_same_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    args = cli.parse_args(
-        [
-            "configs/my sweep.yaml",
-            "--smoke",
-            "--set",
-            "sweep.alphas=[0, 1]",
-            "--address",
-            "10.0.0.1:6379",
-            "--tracking-uri",
-            "http://mlflow:5000",
-            "--storage",
-            "/shared/runs",
-            "--tracking-outage-limit",
-            "30",
-        ]
-    )
-    command = cli.resume_command(args, "20261206-000000-abcdef")
-    cd, _, rest = command.partition(" && ")
-    assert cd == f"cd {shlex.quote(str(tmp_path))}"
-    assert shlex.split(rest) == [
-        sys.executable,
-        "-m",
-        "raysweep.launch",
-        "configs/my sweep.yaml",
-        "--smoke",
-        "--set",
-        "sweep.alphas=[0, 1]",
-        "--address",
-        "10.0.0.1:6379",
-        "--tracking-uri",
-        "http://mlflow:5000",
-        "--storage",
-        "/shared/runs",
-        "--tracking-outage-limit",
-        "30",
-        "--resume",
-        "20261206-000000-abcdef",
-    ]
-    plain = cli.resume_command(cli.parse_args(["s.yaml"]), "x")
-    assert plain.endswith(f"{shlex.join([sys.executable, '-m', 'raysweep.launch', 's.yaml'])} --resume x")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from raysweep.shell.cli import parse_args, resume_command
+from raysweep.shell.cli import parse_args
 from raysweep.shell.deployment import (
     JOB_CONFIG_ENV,
     Deployment,
@@ -17,6 +17,7 @@ from raysweep.shell.deployment import (
     is_local_tracking,
 )
 from raysweep.shell.exit_codes import LaunchError
+from raysweep.shell.resume import resume_command
 
 ONE_MACHINE = Deployment(job=False, hosts=1, nodes=2, autoscaler=False, dashboard_url=None)
 
