@@ -92,7 +92,8 @@ class TrainingConfig(Frozen):
     epochs_per_round: int = Field(default=5, ge=0)
     """Extra epochs after each labeling round (paper: stands for training to >99% train accuracy)."""
     amp_bf16: bool = False
-    """bf16 autocast for training and inference (GPU switch; off by default)."""
+    """bf16 autocast for training and inference on CUDA (off by default); a CPU trial trains in float32
+    and warns (``raysweep.train.BF16_AUTOCAST_DEVICES`` says why)."""
     channels_last: bool = False
     """channels_last memory format (GPU switch; off by default)."""
     until_train_accuracy: float | None = Field(default=None, gt=0, le=1)

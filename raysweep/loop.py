@@ -45,6 +45,7 @@ from raysweep.train import (
     split_accuracy,
     tensor_view,
     train_round,
+    warn_if_bf16_is_ignored,
 )
 
 # cuBLAS needs this before CUDA starts to run deterministically; harmless on CPU.
@@ -203,6 +204,7 @@ class RoundRunner:
         self.dataset = dataset
         self.provider = provider
         self.device = resolve_device(config.device)
+        warn_if_bf16_is_ignored(self.device, config.training.amp_bf16)
         self.heuristic = build_heuristic(config.heuristic)
         self.loss_training = self.heuristic.loss_module()
         # Loss prediction takes [c ⁀ alpha V(x)] in its module; the other heuristics concatenate

@@ -31,6 +31,14 @@ from raysweep.models.resnet import ResNet18Task
 FUSED_SGD_DEVICES = frozenset({"cpu", "cuda"})
 """Device types with a fused SGD kernel in torch 2.14 (one kernel per step over all parameters)."""
 
+BF16_AUTOCAST_DEVICES = frozenset({"cuda"})
+"""Device types where ``training.amp_bf16`` turns bf16 autocast on. Not the CPU: there oneDNN's bf16
+weight-gradient kernels (AVX512-BF16 and AMX, torch 2.14.1) now and then return NaN for a strided 3x3
+convolution whose input is 1x1, which ResNet-18's deep stages see on small images (measured on 8x8
+digits: 1-8 of 10 backward passes per process, differing between processes, so it also breaks
+bit-identical reruns; it failed CI once). ATen's own bf16 convolution is correct but about 30x slower
+than float32, so a CPU trial trains in float32 and says so (:func:`warn_if_bf16_is_ignored`)."""
+
 
 class DeviceError(RuntimeError):
     """The configured device does not exist on this machine."""
@@ -137,8 +145,19 @@ def split_batches(order: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
     return batches
 
 
+def warn_if_bf16_is_ignored(device: torch.device, amp_bf16: bool) -> None:
+    """Say so where ``amp_bf16`` is asked for on a device where :func:`autocast` leaves it off."""
+    if amp_bf16 and device.type not in BF16_AUTOCAST_DEVICES:
+        warnings.warn(
+            f"training.amp_bf16 applies on CUDA only; this trial runs on {device.type} in float32 "
+            "(oneDNN's bf16 convolution gradients are unreliable on CPUs)",
+            stacklevel=2,
+        )
+
+
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
-    if not enabled:
+    """bf16 autocast where ``enabled`` and the device supports it reliably, else nothing."""
+    if not enabled or device.type not in BF16_AUTOCAST_DEVICES:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
