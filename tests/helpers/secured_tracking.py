@@ -1,6 +1,6 @@
 """A shared, authenticated MLflow as a team runs it, on 127.0.0.1: ``mlflow server --app-name
 basic-auth``, a host check that allows only ``127.0.0.1:PORT``, and artifacts in an S3 bucket served by
-moto's S3 API server (:mod:`helpers.s3_stand_in`), the server proxying every upload (``--serve-artifacts``).
+moto's S3 API server (:mod:`helpers.s3`), the server proxying every upload (``--serve-artifacts``).
 
 :class:`SecuredMlflowServer` is that server (``helpers.mlflow_server.MlflowServer`` with auth and the
 bucket); :class:`SecuredCluster` is ``helpers.cluster.LocalCluster`` (PostgreSQL, two Ray nodes, the
@@ -26,10 +26,11 @@ from helpers.cluster import LocalCluster
 from helpers.mlflow_rest import MlflowRest
 from helpers.mlflow_server import MlflowServer
 from helpers.processes import VENV_BIN, free_port
-from helpers.s3_stand_in import BUCKET, S3StandIn
+from helpers.s3 import S3Server
 from helpers.supervisor import ClusterUnavailable, Managed, Supervisor
 
 ADMIN = "admin"
+ARTIFACT_BUCKET = "raysweep-artifacts"
 ARTIFACT_PREFIX = "mlflow"
 
 
@@ -59,18 +60,17 @@ class SecuredMlflowServer(MlflowServer):
     """``mlflow server --app-name basic-auth`` with its artifacts in the bucket of ``s3`` (started
     with the server, unless it runs already)."""
 
-    s3: S3StandIn | None = None
+    s3: S3Server | None = None
     admin_password: str = field(default_factory=lambda: secrets.token_hex(16))
 
     @property
     def artifacts_destination(self) -> str:
-        return f"s3://{BUCKET}/{ARTIFACT_PREFIX}"
+        return f"s3://{ARTIFACT_BUCKET}/{ARTIFACT_PREFIX}"
 
     def spawn(self) -> Managed:
-        if self.s3 is None:
-            self.s3 = S3StandIn(self.supervisor)
-        if not self.s3.port:
-            self.s3.start()
+        if self.s3 is None:  # a restarted tracking server keeps its bucket
+            self.s3 = S3Server.start_supervised(self.supervisor)
+            self.s3.create_bucket(ARTIFACT_BUCKET)
         self.port = self.port or free_port()
         root = self.supervisor.root
         config = root / "basic_auth.ini"
@@ -108,7 +108,7 @@ class SecuredMlflowServer(MlflowServer):
                 "MLFLOW_AUTH_CONFIG_PATH": str(config),
                 "MLFLOW_AUTH_ADMIN_PASSWORD": self.admin_password,
                 "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16),
-                **self.s3.env,
+                **self.s3.client_env,
             },
             grace=5.0,  # uvicorn waits for idle keep-alive connections; nothing to flush
         )
@@ -124,7 +124,7 @@ class SecuredAccess:
         return self.mlflow.port
 
     def bucket_keys(self) -> list[str]:
-        return self.mlflow.s3.bucket_keys()
+        return self.mlflow.s3.keys(ARTIFACT_BUCKET)
 
     def admin(self) -> AuthenticatedRest:
         return AuthenticatedRest(self.mlflow.tracking_uri, ADMIN, self.mlflow.admin_password)

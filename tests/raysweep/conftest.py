@@ -1,16 +1,15 @@
 """Fixtures the core's tests share: one torch thread, the digits pool the trajectories run on, a factory
-of tiny trial configs (two rounds in seconds), the VAE embeddings of that pool, a tiny VAE config, and
-an S3 API server with a fresh bucket per test (the storage, atomic-write and lock tests)."""
+of tiny trial configs (two rounds in seconds), the VAE embeddings of that pool and a tiny VAE config
+(the S3 server and buckets are ``tests/conftest.py``'s)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from helpers.s3 import CREDENTIALS, S3Server, start_s3_or_skip
 
 from raysweep.config import TrialConfig, VAEConfig
 from raysweep.data import load_dataset
@@ -87,23 +86,3 @@ def digits_embeddings(digits: ALDataset) -> np.ndarray:
 def tiny_vae() -> VAEConfig:
     """A VAE that trains in a fraction of a second on a few dozen 8x8 images."""
     return VAEConfig(latent_dim=4, epochs=2, batch_size=16, seed=0)
-
-
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    """One S3 API server (moto's server mode, ``helpers.s3``) on 127.0.0.1 for the session's unit tests,
-    stopped by PID at its end; skipped where moto's server is not installed."""
-    server = start_s3_or_skip(tmp_path_factory.mktemp("s3"))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def s3_bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh bucket on the session's S3 server, with the AWS credential variables set for this test
-    (and the processes it starts)."""
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    return s3_server.new_bucket()

@@ -1,6 +1,6 @@
 """Fixtures of the end-to-end tests: the sweep drivers a test starts (killed at its end, whatever is
-left of them), the loopback cluster a module's tests share, and an S3 API server with a fresh bucket
-per test (the sweeps whose storage is a bucket)."""
+left of them) and the loopback cluster a module's tests share (the S3 server and buckets are
+``tests/conftest.py``'s)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 from helpers.cluster import LocalCluster, start_cluster_or_skip
 from helpers.drivers import Driver
 from helpers.processes import pids_in_group
-from helpers.s3 import CREDENTIALS, S3Server, start_s3_or_skip
 
 
 @pytest.fixture
@@ -38,23 +37,3 @@ def cluster() -> Iterator[LocalCluster]:
         detail |= {f"stop {k}": v for k, v in running.stopped_seconds.items()}
         print("\ncluster timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in detail.items()))
         assert not leftovers, f"processes left behind: {leftovers}"
-
-
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    """One S3 API server (moto's server mode, ``helpers.s3``) on 127.0.0.1 for the session's end-to-end tests,
-    stopped by PID at its end; skipped where moto's server is not installed."""
-    server = start_s3_or_skip(tmp_path_factory.mktemp("s3"))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def s3_bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh bucket on the session's S3 server, with the AWS credential variables set for this test
-    (and the processes it starts)."""
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    return s3_server.new_bucket()
