@@ -35,7 +35,10 @@ from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))  # the test suite's cluster helpers, reused as they are
+# The test suite's cluster helpers, reused as they are. The repository goes first: tests/raysweep (a
+# folder of tests without __init__.py) would otherwise be found as a namespace package named raysweep
+# before the editable install's finder is asked, and hide the real one.
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from helpers.cluster import LocalCluster  # noqa: E402
 
