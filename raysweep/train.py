@@ -35,7 +35,7 @@ BF16_AUTOCAST_DEVICES = frozenset({"cuda"})
 """Device types where ``training.amp_bf16`` turns bf16 autocast on. Not the CPU: there oneDNN's bf16
 weight-gradient kernels (AVX512-BF16 and AMX, torch 2.14.1) now and then return NaN for a strided 3x3
 convolution whose input is 1x1, which ResNet-18's deep stages see on small images (measured on 8x8
-digits: 1-8 of 10 backward passes per process, differing between processes, so it also breaks
+digits: 0-8 of 10 backward passes per process, differing between processes, so it also breaks
 bit-identical reruns; it failed CI once). ATen's own bf16 convolution is correct but about 30x slower
 than float32, so a CPU trial trains in float32 and says so (:func:`warn_if_bf16_is_ignored`)."""
 
