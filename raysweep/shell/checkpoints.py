@@ -166,6 +166,12 @@ def trial_checkpoints(sweep_dir: StoragePath | Path, key: str) -> list[StoragePa
     ]
 
 
+def checkpoints_by_age(trial_dir: StoragePath | Path) -> list[StoragePath]:
+    """The checkpoint folders of one trial folder, oldest first (one listing)."""
+    found = location(trial_dir).glob("checkpoint_*")
+    return sorted((p for p in found if p.is_dir()), key=checkpoint_index)
+
+
 def prune_checkpoints(trial_dir: StoragePath | Path, keep: int = KEEP_CHECKPOINTS) -> None:
     """Delete every checkpoint folder of ``trial_dir`` (local or on an object store) but the newest ``keep``.
 
@@ -175,10 +181,10 @@ def prune_checkpoints(trial_dir: StoragePath | Path, keep: int = KEEP_CHECKPOINT
     with a checkpoint per round is about once per trial: O(trials^2) work in the driver, the bound of
     a 10,000-trial sweep (benchmarks/README.md, "Scale"). Without it Tune saves its state on its own
     clock (every 10 s or more, about 5% of the driver's time). Tune's saved state may then name a
-    checkpoint pruned since; a restarted trial weighs the folders it finds (:func:`restore_point`).
+    checkpoint pruned since: a resumed sweep's trial is handed the newest one left instead
+    (``trainable.RestoresPastPrunedCheckpoints``) and weighs every folder it finds from there.
     """
-    found = location(trial_dir).glob("checkpoint_*")
-    folders = sorted((p for p in found if p.is_dir()), key=checkpoint_index)
+    folders = checkpoints_by_age(trial_dir)
     for folder in folders[: max(0, len(folders) - keep)]:
         with contextlib.suppress(OSError):  # a full disk or a vanished folder: the next round tries again
             folder.rmtree()

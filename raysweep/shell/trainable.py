@@ -40,6 +40,7 @@ from raysweep.schema import (
 from raysweep.shell.checkpoints import (
     RestorePoint,
     StorageFull,
+    checkpoints_by_age,
     choose_restore_point,
     is_no_space,
     prune_checkpoints,
@@ -85,13 +86,47 @@ def restore_point(key: str, sweep_dir: StoragePath) -> RestorePoint:
     by a full disk or a lost node). All of the trial's checkpoints are weighed, Tune's included.
     """
     folders: list = trial_checkpoints(sweep_dir, key)
-    offered = tune.get_checkpoint()
-    # Gone when the trial pruned it after Tune's last save: newer ones are in the trial folder.
-    if offered is not None and StoragePath(offered.filesystem, offered.path).exists():
+    offered = tune.get_checkpoint()  # one that exists (RestoresPastPrunedCheckpoints)
+    if offered is not None:
         with offered.as_directory() as folder:
             folders.append(location(folder))  # on a local storage path: one of the folders above
             return choose_restore_point(folders)
     return choose_restore_point(folders)
+
+
+class RestoresPastPrunedCheckpoints:
+    """Mixed into the trial's Tune trainable: a restore from a checkpoint the trial has pruned gets the
+    newest checkpoint left in the same trial folder instead of failing the trial.
+
+    Trials prune their own checkpoints (``checkpoints.prune_checkpoints`` says why) while Tune saves
+    its experiment state on its own clock, so the state a killed driver left behind can name a
+    checkpoint deleted since. ``Tuner.restore`` hands exactly that one to the trial, and Tune's own
+    restore refuses a checkpoint that is gone ("does not exist on storage anymore"), on every retry.
+    The metrics are Tune's, as saved; the trial itself then weighs every folder it finds
+    (:func:`restore_point`). With no checkpoint left at all the trial starts without one, and
+    :func:`restore_point` looks in the trial's other folders before restarting the trajectory.
+    """
+
+    def restore(self, checkpoint_path: Any) -> Any:
+        from ray.train._internal.session import _TrainingResult
+
+        if isinstance(checkpoint_path, _TrainingResult):
+            named = checkpoint_path.checkpoint
+            where = StoragePath(named.filesystem, named.path)
+            if not where.exists():
+                key = self.config.get(TRIAL_CONFIG_KEY, "?")  # type: ignore[attr-defined]  # Trainable's
+                left = checkpoints_by_age(where.parent)
+                if not left:
+                    print(
+                        f"[{key}] Tune's saved state names {where}, which is gone, and no checkpoint is left beside it"
+                    )
+                    return None
+                print(
+                    f"[{key}] Tune's saved state names {where.name}, pruned since; restoring from {left[-1].name}"
+                )
+                checkpoint = tune.Checkpoint(left[-1].path, filesystem=named.filesystem)
+                checkpoint_path = _TrainingResult(checkpoint=checkpoint, metrics=checkpoint_path.metrics)
+        return super().restore(checkpoint_path)  # type: ignore[misc]  # FunctionTrainable's, after this mixin
 
 
 def check_storage_seen(key: str, sweep_dir: StoragePath) -> None:
@@ -254,3 +289,12 @@ def run_trial(config: dict[str, Any], context: SweepContext) -> None:
         run.fail(f"{type(exc).__name__}: {exc}")
         raise
     run.finish(result.curve, result.picks)
+
+
+# Tune builds the trial's Trainable class from the function and puts these mixins before its own base.
+run_trial.__mixins__ = (RestoresPastPrunedCheckpoints,)  # type: ignore[attr-defined]
+
+
+def sweep_trainable(context: SweepContext | None, resources: dict[str, float]) -> Any:
+    """What the Tuner runs: :func:`run_trial` with the sweep's context and each trial's resources."""
+    return tune.with_resources(tune.with_parameters(run_trial, context=context), resources)

@@ -34,7 +34,7 @@ from raysweep.shell.plan import GridPlan
 from raysweep.shell.stores import DatasetStore, EmbeddingStore
 from raysweep.shell.summary import error_line
 from raysweep.shell.sweep_record import SweepRecord, tune_state_problem
-from raysweep.shell.trainable import SweepContext, run_trial
+from raysweep.shell.trainable import SweepContext, sweep_trainable
 from raysweep.storage import StoragePath, tune_location
 from raysweep.sweep.config import SweepConfig
 
@@ -179,10 +179,7 @@ def build_tuner(
     on_cluster: bool,
 ) -> tune.Tuner:
     """The Tuner of this sweep: Tune's saved state restored on a resume where it can be, else a new one."""
-    trainable = tune.with_resources(
-        tune.with_parameters(run_trial, context=context),
-        {"cpu": sweep.resources.cpu, "gpu": sweep.resources.gpu},
-    )
+    trainable = sweep_trainable(context, {"cpu": sweep.resources.cpu, "gpu": sweep.resources.gpu})
     plan.prepare_tune()
     quiet_tune_messages()
     if resume:

@@ -12,9 +12,16 @@ import numpy as np
 import pytest
 from helpers.sweep_results import curves, steps_logged
 
-from raysweep.schema import ENCODER_TAG, INITIAL_LABELS_TAG, NODE_TAG, PICKS_ARTIFACT, TRIAL_KEY_TAG
-from raysweep.shell.trainable import FAULT_ENV, maybe_inject_fault
-from raysweep.storage import parse_storage
+from raysweep.schema import (
+    ENCODER_TAG,
+    INITIAL_LABELS_TAG,
+    NODE_TAG,
+    PICKS_ARTIFACT,
+    TRIAL_CONFIG_KEY,
+    TRIAL_KEY_TAG,
+)
+from raysweep.shell.trainable import FAULT_ENV, maybe_inject_fault, sweep_trainable
+from raysweep.storage import StoragePath, parse_storage
 
 pytestmark = pytest.mark.timeout(1800)  # the first reader of the shared sweep waits for it
 
@@ -124,3 +131,83 @@ def test_fault_injection_kills_the_worker_once(
     )
     assert marker.read_text() == "killed after round 0\n"
     maybe_inject_fault("digits/coreset/1/0/cvae", round_index, sweep_dir)  # the retry passes: once per trial
+
+
+@pytest.fixture
+def trial_actor(local_ray, tmp_path: Path):
+    """The Trainable Tune builds from the sweep's trainable for one trial, in this process (its function
+    is never started: only ``restore`` is called), and a reader of the checkpoint it was handed."""
+    from ray.train._internal.session import get_session
+    from ray.train._internal.storage import StorageContext
+    from ray.tune.trainable.function_trainable import wrap_function
+
+    trainable_class = wrap_function(sweep_trainable(None, {"cpu": 1, "gpu": 0}))
+    storage = StorageContext(str(tmp_path / "tune"), experiment_dir_name="sweep", trial_dir_name="trial")
+    actor = trainable_class(config={TRIAL_CONFIG_KEY: "digits/coreset/1/0"}, storage=storage)
+    try:
+        yield actor, lambda: get_session().loaded_checkpoint
+    finally:
+        actor.stop()
+
+
+def checkpoint_result(folder: StoragePath, training_iteration: int):
+    """What Tune's driver sends a restored trial: a checkpoint and the metrics it was saved with."""
+    from ray import tune
+    from ray.train._internal.session import _TrainingResult
+
+    checkpoint = tune.Checkpoint(folder.path, filesystem=folder.filesystem)
+    return _TrainingResult(checkpoint=checkpoint, metrics={"training_iteration": training_iteration})
+
+
+@pytest.mark.parametrize("where", ["local", "bucket"])
+def test_a_restore_from_a_pruned_checkpoint_gets_the_newest_one_left(
+    trial_actor, where: str, tmp_path: Path, request: pytest.FixtureRequest, capsys
+) -> None:
+    """A killed driver's saved state names checkpoint_000000; the trial has since pruned it and kept
+    checkpoint_000002 and _000003. Tune alone fails the trial on every retry; the trial is handed
+    _000003 (with Tune's saved metrics), from where ``restore_point`` weighs every folder."""
+    if where == "bucket":
+        server, bucket = request.getfixturevalue("s3_server"), request.getfixturevalue("s3_bucket")
+        trial_dir = parse_storage(server.uri(bucket, "runs")).root / "sweep" / "trial"
+    else:
+        trial_dir = parse_storage(tmp_path / "runs").root / "sweep" / "trial"
+    for index in (2, 3):
+        (trial_dir / f"checkpoint_{index:06d}" / "state.json").write_text("{}")
+    actor, loaded = trial_actor
+
+    actor.restore(checkpoint_result(trial_dir / "checkpoint_000000", training_iteration=1))
+    assert loaded().path == (trial_dir / "checkpoint_000003").path
+    assert actor.iteration == 1  # what Tune saved, not made up
+    assert (
+        "[digits/coreset/1/0] Tune's saved state names checkpoint_000000, pruned since; restoring from "
+        "checkpoint_000003" in capsys.readouterr().out
+    )
+
+    actor.restore(checkpoint_result(trial_dir / "checkpoint_000002", training_iteration=3))
+    assert loaded().path == (trial_dir / "checkpoint_000002").path  # one that exists is left as named
+    assert actor.iteration == 3
+
+
+def test_a_restore_with_no_checkpoint_left_starts_the_trial_without_one(trial_actor, tmp_path: Path) -> None:
+    actor, loaded = trial_actor
+    gone = parse_storage(tmp_path / "runs").root / "sweep" / "trial" / "checkpoint_000000"
+    actor.restore(checkpoint_result(gone, training_iteration=1))
+    assert loaded() is None and actor.iteration == 0  # restore_point then looks in the trial's other folders
+
+
+def test_tune_alone_fails_a_restore_from_a_pruned_checkpoint(local_ray, tmp_path: Path) -> None:
+    """Why the mixin exists: Tune's own restore refuses a checkpoint that is gone."""
+    from ray.train._internal.storage import StorageContext
+    from ray.tune.trainable.function_trainable import wrap_function
+
+    def plain(config):
+        return None
+
+    storage = StorageContext(str(tmp_path / "tune"), experiment_dir_name="sweep", trial_dir_name="trial")
+    actor = wrap_function(plain)(config={}, storage=storage)
+    try:
+        gone = parse_storage(tmp_path / "runs").root / "trial" / "checkpoint_000000"
+        with pytest.raises(ValueError, match="does not exist on storage anymore"):
+            actor.restore(checkpoint_result(gone, training_iteration=1))
+    finally:
+        actor.stop()
