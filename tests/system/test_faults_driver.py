@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -29,6 +30,9 @@ from helpers.fault_sweep import (
 )
 from helpers.paths import QUICKSTART
 from helpers.sweep_results import sqlite_uri, steps_logged, sweep_runs
+
+from raysweep.schema import TRIAL_CONFIG_KEY
+from raysweep.shell.checkpoints import checkpoint_index
 
 pytestmark = [pytest.mark.system, pytest.mark.faults, pytest.mark.timeout(900)]
 
@@ -165,3 +169,54 @@ def test_killed_driver_resumes_without_lost_or_duplicated_steps(
     assert set(steps) == SLICE_TRIALS
     for key, logged in steps.items():
         assert logged == [40, 80, 120], key
+
+
+def checkpoints_tune_saved(storage: Path) -> dict[str, Path]:
+    """The checkpoint Tune's saved experiment state names for each unfinished trial, read as Tune's own
+    ``ExperimentAnalysis`` reads it."""
+    from ray.tune import ExperimentAnalysis
+
+    [sweep_dir] = storage.glob(f"{FAULT_EXPERIMENT}/*")
+    return {
+        trial.config[TRIAL_CONFIG_KEY]: Path(trial.checkpoint.path)
+        for trial in ExperimentAnalysis(str(sweep_dir)).trials
+        if trial.status != "TERMINATED" and trial.checkpoint is not None
+    }
+
+
+def test_a_killed_driver_s_trials_resume_past_checkpoints_pruned_since_its_last_state_save(
+    tmp_path: Path, drivers: list[Driver]
+) -> None:
+    """Trials prune their own checkpoints while Tune saves its experiment state on its own clock, so a
+    killed driver's state can name a checkpoint deleted since (``checkpoints.prune_checkpoints``).
+    Tune saves its state at every step here (``TUNE_GLOBAL_CHECKPOINT_S=0``) and the driver is killed
+    mid-trajectory; then each checkpoint the state names is gone and a later one is there, as the
+    trial's next round and its pruning leave them. ``--resume`` hands each such trial the newest one
+    left, where Tune alone fails the trial on every retry, and every step is still logged once."""
+    config = str(write_fault_sweep(tmp_path, rounds=ROUNDS))
+    driver = Driver.start(tmp_path, [config], env={"TUNE_GLOBAL_CHECKPOINT_S": "0"}, name="killed")
+    drivers.append(driver)
+    storage = tmp_path / "raysweep_runs"
+    driver.wait_until(lambda: bool(list(storage.glob("*/*/*/checkpoint_000001"))), "a second checkpoint", 400)
+    driver.send(signal.SIGKILL)  # the driver alone, as the OOM killer ends it
+    driver.process.wait(timeout=60)
+    time.sleep(3)
+
+    named = checkpoints_tune_saved(storage)
+    assert named, "Tune's saved state names no checkpoint of an unfinished trial"
+    for folder in named.values():
+        later = folder.with_name(f"checkpoint_{checkpoint_index(folder) + 1:06d}")
+        if later.exists():
+            shutil.rmtree(folder)  # the round after it is there: the named one is what pruning deletes
+        else:
+            folder.rename(later)  # the same round, under the name the next checkpoint would take
+    resumed = launch(tmp_path, config, "--resume")
+    output = resumed.stdout + resumed.stderr
+    assert resumed.returncode == 0, output[-4000:]
+    for key, folder in named.items():
+        assert (
+            f"[{key}] Tune's saved state names {folder.name}, pruned since; restoring from checkpoint_"
+            in output
+        )
+    assert "does not exist on storage anymore" not in output
+    assert_finished_once(tmp_path)
