@@ -133,17 +133,23 @@ def test_fault_injection_kills_the_worker_once(
     maybe_inject_fault("digits/coreset/1/0/cvae", round_index, sweep_dir)  # the retry passes: once per trial
 
 
-@pytest.fixture
-def trial_actor(local_ray, tmp_path: Path):
-    """The Trainable Tune builds from the sweep's trainable for one trial, in this process (its function
-    is never started: only ``restore`` is called), and a reader of the checkpoint it was handed."""
-    from ray.train._internal.session import get_session
+def trainable_in_this_process(trainable, config: dict, tmp_path: Path):
+    """The Trainable Tune builds from ``trainable`` for one trial, made here instead of in a Ray actor
+    (its function is never started: only ``restore`` is called)."""
     from ray.train._internal.storage import StorageContext
     from ray.tune.trainable.function_trainable import wrap_function
 
-    trainable_class = wrap_function(sweep_trainable(None, {"cpu": 1, "gpu": 0}))
     storage = StorageContext(str(tmp_path / "tune"), experiment_dir_name="sweep", trial_dir_name="trial")
-    actor = trainable_class(config={TRIAL_CONFIG_KEY: "digits/coreset/1/0"}, storage=storage)
+    return wrap_function(trainable)(config=config, storage=storage)
+
+
+@pytest.fixture
+def trial_actor(local_ray, tmp_path: Path):
+    """The sweep's Trainable for one trial, in this process, and a reader of the checkpoint it was handed."""
+    from ray.train._internal.session import get_session
+
+    trainable = sweep_trainable(None, {"cpu": 1, "gpu": 0})
+    actor = trainable_in_this_process(trainable, {TRIAL_CONFIG_KEY: "digits/coreset/1/0"}, tmp_path)
     try:
         yield actor, lambda: get_session().loaded_checkpoint
     finally:
@@ -197,14 +203,11 @@ def test_a_restore_with_no_checkpoint_left_starts_the_trial_without_one(trial_ac
 
 def test_tune_alone_fails_a_restore_from_a_pruned_checkpoint(local_ray, tmp_path: Path) -> None:
     """Why the mixin exists: Tune's own restore refuses a checkpoint that is gone."""
-    from ray.train._internal.storage import StorageContext
-    from ray.tune.trainable.function_trainable import wrap_function
 
     def plain(config):
         return None
 
-    storage = StorageContext(str(tmp_path / "tune"), experiment_dir_name="sweep", trial_dir_name="trial")
-    actor = wrap_function(plain)(config={}, storage=storage)
+    actor = trainable_in_this_process(plain, {}, tmp_path)
     try:
         gone = parse_storage(tmp_path / "runs").root / "trial" / "checkpoint_000000"
         with pytest.raises(ValueError, match="does not exist on storage anymore"):
